@@ -1,0 +1,46 @@
+//! Configuration: `engine.toml` and strategy files. Every problem carries file, line and
+//! field, and all problems of all files are reported together.
+
+pub mod engine;
+pub mod fields;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use engine::{BadRowPolicy, BrokerConfig, EngineConfig, Environment, RiskLimits, RuntimeMode, WaitPolicy};
+
+/// One problem in one config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// Dotted field name (`params.fast`); empty for file-level problems.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        } else {
+            write!(f, "{}:{}: field '{}': {}", self.file.display(), self.line, self.field, self.message)
+        }
+    }
+}
+
+/// All problems found in the configuration, in file order.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.0.len();
+        write!(f, "{count} configuration error{}:", if count == 1 { "" } else { "s" })?;
+        for error in &self.0 {
+            write!(f, "\n  {error}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! Latency histograms per pipeline hop and run counters. Each histogram is owned by the
+//! thread that records into it (no lock, no allocation per record) and merged at the end.
+
+use hdrhistogram::Histogram;
+
+/// A measured hop of the pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Ring wait between the feed and the strategy stage (threaded runtime).
+    FeedToStrategy,
+    /// Dispatch of one tick to every strategy on its instrument.
+    Strategy,
+    /// Ring wait between the strategy and the risk stage (threaded runtime).
+    StrategyToRisk,
+    /// Risk check of one order.
+    Risk,
+    /// Ring wait between risk and execution (threaded runtime).
+    RiskToExecution,
+    /// Venue submission of one order (including an immediate fill).
+    Execution,
+    /// From the start of the tick's processing to the order handed to the venue.
+    TickToOrder,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 7] = [
+        Stage::FeedToStrategy,
+        Stage::Strategy,
+        Stage::StrategyToRisk,
+        Stage::Risk,
+        Stage::RiskToExecution,
+        Stage::Execution,
+        Stage::TickToOrder,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::FeedToStrategy => "feed_to_strategy",
+            Stage::Strategy => "strategy",
+            Stage::StrategyToRisk => "strategy_to_risk",
+            Stage::Risk => "risk",
+            Stage::RiskToExecution => "risk_to_execution",
+            Stage::Execution => "execution",
+            Stage::TickToOrder => "tick_to_order",
+        }
+    }
+}
+
+/// Percentiles of one stage, ns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub p50: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+/// One HDR histogram per stage, 1 ns to 60 s at 3 significant digits.
+#[derive(Clone, Debug)]
+pub struct LatencyRecorder {
+    histograms: Vec<Histogram<u64>>,
+}
+
+impl Default for LatencyRecorder {
+    fn default() -> Self {
+        LatencyRecorder {
+            histograms: Stage::ALL
+                .iter()
+                .map(|_| Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static histogram bounds are valid"))
+                .collect(),
+        }
+    }
+}
+
+impl LatencyRecorder {
+    /// Records without allocating; values outside the range are clamped.
+    #[inline]
+    pub fn record(&mut self, stage: Stage, ns: u64) {
+        self.histograms[stage as usize].saturating_record(ns.max(1));
+    }
+
+    /// Adds another thread's recordings.
+    pub fn merge(&mut self, other: &LatencyRecorder) {
+        for (mine, theirs) in self.histograms.iter_mut().zip(&other.histograms) {
+            // Same bounds on both sides, so adding cannot fail.
+            let _ = mine.add(theirs);
+        }
+    }
+
+    pub fn summary(&self, stage: Stage) -> LatencySummary {
+        let h = &self.histograms[stage as usize];
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            count: h.len(),
+            p50: h.value_at_quantile(0.50),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+
+    /// Stages with at least one recording, in pipeline order.
+    pub fn summaries(&self) -> Vec<(Stage, LatencySummary)> {
+        Stage::ALL.iter().map(|&s| (s, self.summary(s))).filter(|(_, s)| s.count > 0).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_and_merge() {
+        let mut a = LatencyRecorder::default();
+        let mut b = LatencyRecorder::default();
+        for ns in 1..=1000 {
+            a.record(Stage::Risk, ns);
+        }
+        b.record(Stage::Risk, 1_000_000);
+        a.merge(&b);
+        let s = a.summary(Stage::Risk);
+        assert_eq!(s.count, 1001);
+        assert!((495..=505).contains(&s.p50), "p50 {}", s.p50);
+        assert!(s.max >= 999_000, "max {}", s.max);
+        assert_eq!(a.summary(Stage::Strategy), LatencySummary::default());
+        assert_eq!(a.summaries().len(), 1);
+    }
+}

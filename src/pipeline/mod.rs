@@ -1,0 +1,446 @@
+//! The pipeline: the stages as plain state machines, the engine that wires them from
+//! config, and two runtimes over the same stages: `inline` (one thread, deterministic,
+//! default for backtests) and `threaded` (one thread per stage, bounded rings).
+//! Only this module knows about threads and queues.
+
+pub mod inline;
+pub mod threaded;
+
+use std::time::Duration;
+
+use tracing::warn;
+
+use crate::config::{ConfigError, ConfigErrors, EngineConfig, Environment};
+use crate::domain::fixed::POW10;
+use crate::domain::{
+    BookId, BrokerId, Fill, InstrumentId, InstrumentTable, Order, Qty, Signal, StrategyId, Tick,
+};
+use crate::execution::{PaperVenue, Venue};
+use crate::metrics::LatencyRecorder;
+use crate::portfolio::{MAX_COMBINED_PRECISION, Portfolio};
+use crate::risk::{RejectReason, RiskEngine};
+use crate::strategy::{SlotSpec, Strategy, StrategyConfig, StrategyIndex, StrategyKind};
+
+/// Fills kept in memory before the log has to grow (start-up allocation).
+pub const FILL_LOG_CAPACITY: usize = 1 << 16;
+
+/// A stream of ticks in time order, read a chunk at a time.
+pub trait TickSource {
+    /// Clears `buf` and appends up to `max` ticks; 0 = end of data.
+    ///
+    /// # Errors
+    /// Whatever the source finds wrong with its input.
+    fn read_chunk(&mut self, buf: &mut Vec<Tick>, max: usize) -> Result<usize, crate::Error>;
+    /// `(done, total)` in the source's own units (bytes for files), for progress bars.
+    fn progress(&self) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
+impl TickSource for crate::feed::TickReader {
+    fn read_chunk(&mut self, buf: &mut Vec<Tick>, max: usize) -> Result<usize, crate::Error> {
+        Ok(crate::feed::TickReader::read_chunk(self, buf, max)?)
+    }
+
+    fn progress(&self) -> (u64, u64) {
+        let stats = self.stats();
+        (stats.bytes_read, stats.bytes_total)
+    }
+}
+
+/// Ticks from memory (tests, benches).
+#[derive(Debug)]
+pub struct SliceSource<'a> {
+    ticks: &'a [Tick],
+    at: usize,
+}
+
+impl<'a> SliceSource<'a> {
+    pub fn new(ticks: &'a [Tick]) -> Self {
+        SliceSource { ticks, at: 0 }
+    }
+}
+
+impl TickSource for SliceSource<'_> {
+    fn read_chunk(&mut self, buf: &mut Vec<Tick>, max: usize) -> Result<usize, crate::Error> {
+        buf.clear();
+        let end = (self.at + max).min(self.ticks.len());
+        buf.extend_from_slice(&self.ticks[self.at..end]);
+        let n = end - self.at;
+        self.at = end;
+        Ok(n)
+    }
+
+    fn progress(&self) -> (u64, u64) {
+        (self.at as u64, self.ticks.len() as u64)
+    }
+}
+
+/// A registered strategy: what reports need to name it.
+#[derive(Clone, Debug)]
+pub struct StrategyInfo {
+    pub id: String,
+    pub kind: &'static str,
+    pub instruments: Vec<InstrumentId>,
+    pub books: Vec<BookId>,
+}
+
+/// A book: one strategy trading through one broker.
+#[derive(Clone, Copy, Debug)]
+pub struct BookInfo {
+    pub strategy: StrategyId,
+    pub broker: BrokerId,
+}
+
+/// Static facts of a built engine, shared by its stages and its reports.
+#[derive(Clone, Debug)]
+pub struct EngineLayout {
+    pub instruments: InstrumentTable,
+    pub brokers: Vec<String>,
+    pub strategies: Vec<StrategyInfo>,
+    pub books: Vec<BookInfo>,
+    /// Strategies in the config files, registered or not.
+    pub configured: usize,
+    /// Per broker: strategies in the config files that name it, registered or not.
+    pub configured_per_broker: Vec<usize>,
+    /// Why each strategy that is not registered was left out.
+    pub disabled: Vec<String>,
+}
+
+/// Strategy stage: dispatch through the instrument index.
+#[derive(Debug)]
+pub struct StrategyStage {
+    strategies: Vec<StrategyKind>,
+    index: StrategyIndex,
+}
+
+impl StrategyStage {
+    /// Runs every strategy of the tick's instrument, appending their signals to `out`.
+    #[inline]
+    pub fn on_tick(&mut self, tick: &Tick, out: &mut Vec<Signal>) {
+        for entry in self.index.get(tick.instrument) {
+            let strategy = &mut self.strategies[entry.strategy.0 as usize];
+            if let Some(intent) = strategy.on_tick(tick, entry.slot as usize) {
+                out.push(Signal {
+                    correlation: tick.seq,
+                    ts: tick.ts,
+                    strategy: entry.strategy,
+                    instrument: tick.instrument,
+                    side: intent.side,
+                    qty: intent.qty,
+                    order_type: intent.order_type,
+                });
+            }
+        }
+    }
+
+    pub fn max_fan_out(&self) -> usize {
+        self.index.max_fan_out()
+    }
+}
+
+/// Risk stage: splits a signal into one order per book and checks each.
+#[derive(Debug)]
+pub struct RiskStage {
+    pub engine: RiskEngine,
+    /// Books of each strategy, with their broker.
+    books_of: Vec<Vec<(BookId, BrokerId)>>,
+    next_order_id: u64,
+    pub signals: u64,
+    pub orders: u64,
+}
+
+impl RiskStage {
+    #[inline]
+    pub fn on_tick(&mut self, tick: &Tick) {
+        self.engine.on_tick(tick);
+    }
+
+    /// Checks the signal's order for every book of its strategy; approved orders go to `out`.
+    #[inline]
+    pub fn on_signal(&mut self, signal: &Signal, out: &mut Vec<Order>) {
+        self.signals += 1;
+        for &(book, broker) in &self.books_of[signal.strategy.0 as usize] {
+            let order = Order {
+                id: self.next_order_id,
+                correlation: signal.correlation,
+                ts: signal.ts,
+                book,
+                broker,
+                strategy: signal.strategy,
+                instrument: signal.instrument,
+                side: signal.side,
+                qty: signal.qty,
+                order_type: signal.order_type,
+            };
+            if self.engine.check(&order).is_ok() {
+                self.next_order_id += 1;
+                self.orders += 1;
+                out.push(order);
+            }
+        }
+    }
+
+    pub fn rejections(&self) -> Vec<(RejectReason, u64)> {
+        RejectReason::ALL.iter().map(|&r| (r, self.engine.rejections[r.index()])).filter(|(_, n)| *n > 0).collect()
+    }
+}
+
+/// Execution stage: a venue per broker, and the portfolio that books their fills.
+#[derive(Debug)]
+pub struct ExecutionStage {
+    venues: Vec<PaperVenue>,
+    pub portfolio: Portfolio,
+    pub fill_log: Vec<Fill>,
+}
+
+impl ExecutionStage {
+    /// Market data: marks, then fills of resting orders (appended to `fills` and booked).
+    #[inline]
+    pub fn on_tick(&mut self, tick: &Tick, fills: &mut Vec<Fill>) {
+        self.portfolio.on_tick(tick);
+        let start = fills.len();
+        for venue in &mut self.venues {
+            venue.on_tick(tick, fills);
+        }
+        self.book(fills, start);
+    }
+
+    /// An approved order raised on `tick`.
+    #[inline]
+    pub fn on_order(&mut self, order: Order, tick: &Tick, fills: &mut Vec<Fill>) {
+        self.portfolio.on_order(order.book, order.instrument);
+        let start = fills.len();
+        self.venues[order.broker.0 as usize].submit(order, tick, fills);
+        self.book(fills, start);
+    }
+
+    pub fn instrument_count(&self) -> usize {
+        self.portfolio.instrument_count()
+    }
+
+    #[inline]
+    fn book(&mut self, fills: &[Fill], start: usize) {
+        for fill in &fills[start..] {
+            self.portfolio.on_fill(fill);
+            self.fill_log.push(*fill);
+        }
+    }
+}
+
+/// Everything a run produces.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub ticks: u64,
+    pub signals: u64,
+    pub orders: u64,
+    pub rejections: Vec<(RejectReason, u64)>,
+    pub kill_switch: Vec<bool>,
+    /// `(ring, times a producer found it full)`, threaded runtime only.
+    pub ring_full: Vec<(&'static str, u64)>,
+    pub load: Duration,
+    pub run: Duration,
+    pub portfolio: Portfolio,
+    pub fills: Vec<Fill>,
+    pub latency: LatencyRecorder,
+}
+
+/// A built engine: layout plus stages, ready for one run.
+#[derive(Debug)]
+pub struct Engine {
+    pub layout: EngineLayout,
+    pub config: EngineConfig,
+    pub strategy: StrategyStage,
+    pub risk: RiskStage,
+    pub execution: ExecutionStage,
+}
+
+impl Engine {
+    /// Widens instrument quantity precisions to fit every strategy's quantity. Call before
+    /// opening the feed, so sizes are read at the final precision.
+    ///
+    /// # Errors
+    /// A quantity finer than a precision fixed by config, or combined precision too large.
+    pub fn fit_precisions(
+        instruments: &mut InstrumentTable,
+        config: &EngineConfig,
+        strategies: &[StrategyConfig],
+    ) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        for s in strategies {
+            for (symbol, line) in &s.instruments {
+                let Some(id) = instruments.find(symbol) else { continue };
+                let fixed = config.instruments.iter().find(|o| &o.symbol == symbol);
+                let spec = instruments.spec(id);
+                if let Some(fixed) = fixed {
+                    if s.quantity.decimals > fixed.qty_precision {
+                        errors.push(ConfigError {
+                            file: s.file.clone(),
+                            line: *line,
+                            field: "params.quantity".into(),
+                            message: format!(
+                                "{} decimals, but {symbol} has qty_precision {} in the engine config",
+                                s.quantity.decimals, fixed.qty_precision
+                            ),
+                        });
+                    }
+                } else if s.quantity.decimals > spec.qty_precision
+                    && let Err(e) = instruments.widen(id, 0, s.quantity.decimals)
+                {
+                    errors.push(ConfigError {
+                        file: s.file.clone(),
+                        line: *line,
+                        field: "params.quantity".into(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        for (_, spec) in instruments.iter() {
+            if spec.price_precision + spec.qty_precision > MAX_COMBINED_PRECISION {
+                errors.push(ConfigError {
+                    file: "<data>".into(),
+                    line: 0,
+                    field: spec.symbol.clone(),
+                    message: format!(
+                        "price precision {} + quantity precision {} exceeds {MAX_COMBINED_PRECISION}",
+                        spec.price_precision, spec.qty_precision
+                    ),
+                });
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(ConfigErrors(errors)) }
+    }
+
+    /// Builds the stages. Strategies naming unknown brokers are errors; instruments absent
+    /// from the data are skipped with a warning (in production: an error), and a strategy
+    /// left with none is not registered.
+    ///
+    /// # Errors
+    /// Every configuration problem, with file, line and field.
+    pub fn build(
+        config: &EngineConfig,
+        strategies: &[StrategyConfig],
+        instruments: InstrumentTable,
+    ) -> Result<Engine, ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut disabled = Vec::new();
+        let mut infos = Vec::new();
+        let mut books = Vec::new();
+        let mut books_of = Vec::new();
+        let mut kinds = Vec::new();
+        let mut subscriptions = Vec::new();
+        let mut configured_per_broker = vec![0; config.brokers.len()];
+        for s in strategies {
+            let mut brokers = Vec::new();
+            for (name, line) in &s.brokers {
+                match config.broker_index(name) {
+                    Some(b) => {
+                        configured_per_broker[b] += 1;
+                        brokers.push(BrokerId(b as u32));
+                    }
+                    None => errors.push(ConfigError {
+                        file: s.file.clone(),
+                        line: *line,
+                        field: "brokers".into(),
+                        message: format!(
+                            "unknown broker '{name}' (configured: {})",
+                            config.brokers.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    }),
+                }
+            }
+            let mut ids = Vec::new();
+            let mut slots = Vec::new();
+            for (symbol, line) in &s.instruments {
+                match instruments.find(symbol) {
+                    Some(id) => {
+                        let spec = instruments.spec(id);
+                        let scale = POW10[(spec.qty_precision - s.quantity.decimals.min(spec.qty_precision)) as usize];
+                        ids.push(id);
+                        slots.push(SlotSpec { price_precision: spec.price_precision, qty: Qty(s.quantity.mantissa * scale) });
+                    }
+                    None if config.environment == Environment::Production => errors.push(ConfigError {
+                        file: s.file.clone(),
+                        line: *line,
+                        field: "instruments".into(),
+                        message: format!("instrument '{symbol}' is not in the data"),
+                    }),
+                    None => {
+                        warn!(target: "app", strategy = %s.id, file = %s.file.display(), line, symbol = %symbol, "instrument not in the data; strategy will not trade it");
+                    }
+                }
+            }
+            if ids.is_empty() {
+                if config.environment != Environment::Production {
+                    disabled.push(format!("{} ({}): none of its instruments is in the data", s.id, s.file.display()));
+                }
+                continue;
+            }
+            let strategy = StrategyId(infos.len() as u32);
+            let mut own_books = Vec::new();
+            for &broker in &brokers {
+                let book = BookId(books.len() as u32);
+                books.push(BookInfo { strategy, broker });
+                own_books.push((book, broker));
+            }
+            let kind = StrategyKind::new(&s.params, &slots);
+            infos.push(StrategyInfo {
+                id: s.id.clone(),
+                kind: kind.kind_name(),
+                instruments: ids.clone(),
+                books: own_books.iter().map(|(b, _)| *b).collect(),
+            });
+            kinds.push(kind);
+            subscriptions.push(ids);
+            books_of.push(own_books);
+        }
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        let specs: Vec<_> = instruments.iter().map(|(_, s)| s.clone()).collect();
+        let index = StrategyIndex::build(specs.len(), &subscriptions);
+        let limits: Vec<_> = config.brokers.iter().map(|b| b.risk.clone()).collect();
+        let venues = config.brokers.iter().map(|b| PaperVenue::new(b.latency_ns, b.fee_bps, &specs)).collect();
+        Ok(Engine {
+            layout: EngineLayout {
+                instruments,
+                brokers: config.brokers.iter().map(|b| b.name.clone()).collect(),
+                configured: strategies.len(),
+                configured_per_broker,
+                strategies: infos,
+                books: books.clone(),
+                disabled,
+            },
+            config: config.clone(),
+            strategy: StrategyStage { strategies: kinds, index },
+            risk: RiskStage {
+                engine: RiskEngine::new(&limits, &specs),
+                books_of,
+                next_order_id: 0,
+                signals: 0,
+                orders: 0,
+            },
+            execution: ExecutionStage {
+                venues,
+                portfolio: Portfolio::new(books.len(), &specs),
+                fill_log: Vec::with_capacity(FILL_LOG_CAPACITY),
+            },
+        })
+    }
+
+    /// Runs with the runtime the config selects.
+    ///
+    /// # Errors
+    /// An error of the tick source (e.g. a bad row under the `reject` policy).
+    pub fn run(
+        self,
+        source: &mut (dyn TickSource + Send),
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(EngineLayout, RunOutcome), crate::Error> {
+        match self.config.runtime.mode {
+            crate::config::RuntimeMode::Inline => inline::run(self, source, progress),
+            crate::config::RuntimeMode::Threaded => threaded::run(self, source, progress),
+        }
+    }
+}

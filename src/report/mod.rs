@@ -1,0 +1,336 @@
+//! Run reports: the JSON summary (`--json`, `summary.json`), `fills.csv`, the equity-curve
+//! SVG and the human-readable text report. Money and quantities are exact decimal strings;
+//! every list is in a fixed order (never hash-map order), so equal runs give equal bytes.
+
+pub mod plot;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::domain::{Fill, Money};
+use crate::metrics::Stage;
+use crate::pipeline::{EngineLayout, RunOutcome};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot draw {path}: {message}")]
+    Plot { path: PathBuf, message: String },
+}
+
+/// One book on one instrument.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct StrategyRow {
+    pub id: String,
+    pub kind: &'static str,
+    pub broker: String,
+    pub symbol: String,
+    pub orders: u64,
+    pub fills: u64,
+    pub realized_pnl: String,
+    pub unrealized_pnl: String,
+    pub fees: String,
+    /// `realized - fees + unrealized`.
+    pub net_pnl: String,
+    pub position: String,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct BrokerRow {
+    pub name: String,
+    pub configured_strategies: usize,
+    pub registered_strategies: usize,
+    pub orders: u64,
+    pub fills: u64,
+    pub realized_pnl: String,
+    pub net_pnl: String,
+    pub kill_switch: bool,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LatencyRow {
+    pub count: u64,
+    pub p50: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+/// The run summary. Field order is the JSON order.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Summary {
+    pub runtime: &'static str,
+    pub ticks: u64,
+    pub quotes: u64,
+    pub trades: u64,
+    pub skipped_rows: u64,
+    pub load_seconds: f64,
+    pub run_seconds: f64,
+    pub ticks_per_second: f64,
+    pub signals: u64,
+    pub orders: u64,
+    pub fills: u64,
+    /// Reject code → count, in the fixed order of `RejectReason::ALL`.
+    pub rejections: indexmap_like::OrderedMap<u64>,
+    pub configured_strategies: usize,
+    pub registered_strategies: usize,
+    pub disabled_strategies: Vec<String>,
+    pub equity: String,
+    pub max_drawdown: String,
+    pub strategies: Vec<StrategyRow>,
+    pub brokers: Vec<BrokerRow>,
+    pub latency_ns: indexmap_like::OrderedMap<LatencyRow>,
+    pub ring_full: indexmap_like::OrderedMap<u64>,
+}
+
+/// A JSON object with keys in insertion order (serde_json's map would sort them).
+pub mod indexmap_like {
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct OrderedMap<V>(pub Vec<(String, V)>);
+
+    impl<V: Serialize> Serialize for OrderedMap<V> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(self.0.len()))?;
+            for (k, v) in &self.0 {
+                map.serialize_entry(k, v)?;
+            }
+            map.end()
+        }
+    }
+
+    impl<V> OrderedMap<V> {
+        pub fn get(&self, key: &str) -> Option<&V> {
+            self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        }
+    }
+}
+
+/// Feed counts the summary shows (zeros where the source does not know them).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FeedCounts {
+    pub quotes: u64,
+    pub trades: u64,
+    pub skipped_rows: u64,
+}
+
+impl Summary {
+    pub fn build(layout: &EngineLayout, outcome: &RunOutcome, runtime: &'static str, feed: FeedCounts) -> Summary {
+        let specs = &layout.instruments;
+        let mut strategies = Vec::new();
+        let mut brokers: Vec<BrokerRow> = layout
+            .brokers
+            .iter()
+            .map(|name| BrokerRow {
+                name: name.clone(),
+                configured_strategies: 0,
+                registered_strategies: 0,
+                orders: 0,
+                fills: 0,
+                realized_pnl: String::new(),
+                net_pnl: String::new(),
+                kill_switch: false,
+            })
+            .collect();
+        let mut broker_money = vec![(Money::ZERO, Money::ZERO, 0u8); layout.brokers.len()];
+        let mut max_money_precision = 0u8;
+        for info in &layout.strategies {
+            for &book in &info.books {
+                let broker = layout.books[book.0 as usize].broker.0 as usize;
+                brokers[broker].registered_strategies += 1;
+                for &instrument in &info.instruments {
+                    let spec = specs.spec(instrument);
+                    let digits = spec.money_precision();
+                    max_money_precision = max_money_precision.max(digits);
+                    let r = outcome.portfolio.report(book, instrument);
+                    let b = &mut broker_money[broker];
+                    b.0 += r.realized - r.fees;
+                    b.1 += r.net;
+                    b.2 = b.2.max(digits);
+                    brokers[broker].orders += r.orders;
+                    brokers[broker].fills += r.fills;
+                    strategies.push(StrategyRow {
+                        id: info.id.clone(),
+                        kind: info.kind,
+                        broker: layout.brokers[broker].clone(),
+                        symbol: spec.symbol.clone(),
+                        orders: r.orders,
+                        fills: r.fills,
+                        realized_pnl: r.realized.display(digits).to_string(),
+                        unrealized_pnl: r.unrealized.display(digits).to_string(),
+                        fees: r.fees.display(digits).to_string(),
+                        net_pnl: r.net.display(digits).to_string(),
+                        position: r.position.display(spec.qty_precision).to_string(),
+                    });
+                }
+            }
+        }
+        for (row, (realized, net, digits)) in brokers.iter_mut().zip(broker_money) {
+            row.realized_pnl = realized.display(digits).to_string();
+            row.net_pnl = net.display(digits).to_string();
+        }
+        for (row, &killed) in brokers.iter_mut().zip(&outcome.kill_switch) {
+            row.kill_switch = killed;
+        }
+        for (row, &configured) in brokers.iter_mut().zip(&layout.configured_per_broker) {
+            row.configured_strategies = configured;
+        }
+        let run_seconds = outcome.run.as_secs_f64();
+        let latency_ns = indexmap_like::OrderedMap(
+            outcome
+                .latency
+                .summaries()
+                .into_iter()
+                .map(|(stage, s)| {
+                    (stage.name().to_owned(), LatencyRow { count: s.count, p50: s.p50, p99: s.p99, p999: s.p999, max: s.max })
+                })
+                .collect(),
+        );
+        Summary {
+            runtime,
+            ticks: outcome.ticks,
+            quotes: feed.quotes,
+            trades: feed.trades,
+            skipped_rows: feed.skipped_rows,
+            load_seconds: outcome.load.as_secs_f64(),
+            run_seconds,
+            ticks_per_second: if run_seconds > 0.0 { outcome.ticks as f64 / run_seconds } else { 0.0 },
+            signals: outcome.signals,
+            orders: outcome.orders,
+            fills: outcome.fills.len() as u64,
+            rejections: indexmap_like::OrderedMap(
+                outcome.rejections.iter().map(|(r, n)| (r.code().to_owned(), *n)).collect(),
+            ),
+            configured_strategies: layout.configured,
+            registered_strategies: layout.strategies.len(),
+            disabled_strategies: layout.disabled.clone(),
+            equity: outcome.portfolio.equity().display(max_money_precision).to_string(),
+            max_drawdown: outcome.portfolio.max_drawdown().display(max_money_precision).to_string(),
+            strategies,
+            brokers,
+            latency_ns,
+            ring_full: indexmap_like::OrderedMap(outcome.ring_full.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// The human-readable report.
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(out, "Alpha Panda backtest ({} runtime)", self.runtime);
+        let _ = writeln!(
+            out,
+            "  ticks {} (quotes {}, trades {}, skipped rows {})",
+            self.ticks, self.quotes, self.trades, self.skipped_rows
+        );
+        let _ = writeln!(
+            out,
+            "  load {:.3} s, run {:.3} s, {:.0} ticks/s",
+            self.load_seconds, self.run_seconds, self.ticks_per_second
+        );
+        let _ = writeln!(out, "  signals {}, orders {}, fills {}", self.signals, self.orders, self.fills);
+        if self.rejections.0.is_empty() {
+            let _ = writeln!(out, "  rejections: none");
+        } else {
+            let list: Vec<String> = self.rejections.0.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(out, "  rejections: {}", list.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "  strategies registered {} of {} configured",
+            self.registered_strategies, self.configured_strategies
+        );
+        for d in &self.disabled_strategies {
+            let _ = writeln!(out, "    disabled: {d}");
+        }
+        let _ = writeln!(out, "  equity {}, max drawdown {}", self.equity, self.max_drawdown);
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
+            "strategy", "broker", "symbol", "orders", "fills", "realized", "fees", "net", "position"
+        );
+        for s in &self.strategies {
+            let _ = writeln!(
+                out,
+                "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
+                s.id, s.broker, s.symbol, s.orders, s.fills, s.realized_pnl, s.fees, s.net_pnl, s.position
+            );
+        }
+        let _ = writeln!(out);
+        for b in &self.brokers {
+            let _ = writeln!(
+                out,
+                "  broker {:<8} strategies {}/{}  orders {}  fills {}  realized-after-fees {}  net {}  kill switch {}",
+                b.name,
+                b.registered_strategies,
+                b.configured_strategies,
+                b.orders,
+                b.fills,
+                b.realized_pnl,
+                b.net_pnl,
+                if b.kill_switch { "TRIPPED" } else { "off" }
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "  latency (ns)          {:>10} {:>8} {:>8} {:>8} {:>10}", "count", "p50", "p99", "p99.9", "max");
+        for (stage, l) in &self.latency_ns.0 {
+            let _ = writeln!(out, "  {:<20} {:>10} {:>8} {:>8} {:>8} {:>10}", stage, l.count, l.p50, l.p99, l.p999, l.max);
+        }
+        out
+    }
+}
+
+/// Writes `fills.csv`: `ts_ns,strategy,broker,symbol,side,qty,price,fee`.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_fills_csv(path: &Path, layout: &EngineLayout, fills: &[Fill]) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io { path: path.to_owned(), source };
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut out = std::io::BufWriter::new(file);
+    writeln!(out, "ts_ns,strategy,broker,symbol,side,qty,price,fee").map_err(io)?;
+    for fill in fills {
+        let spec = layout.instruments.spec(fill.instrument);
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{},{}",
+            fill.ts.0,
+            layout.strategies[fill.strategy.0 as usize].id,
+            layout.brokers[fill.broker.0 as usize],
+            spec.symbol,
+            fill.side.as_str(),
+            fill.qty.display(spec.qty_precision),
+            fill.price.display(spec.price_precision),
+            fill.fee.display(spec.money_precision()),
+        )
+        .map_err(io)?;
+    }
+    out.flush().map_err(io)
+}
+
+/// Writes `summary.json`, `fills.csv` and `equity.svg` into `dir` (created if missing).
+///
+/// # Errors
+/// A file cannot be written.
+pub fn write_outputs(dir: &Path, summary: &Summary, layout: &EngineLayout, outcome: &RunOutcome) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_owned(), source })?;
+    let summary_path = dir.join("summary.json");
+    std::fs::write(&summary_path, summary.to_json() + "\n")
+        .map_err(|source| ReportError::Io { path: summary_path, source })?;
+    write_fills_csv(&dir.join("fills.csv"), layout, &outcome.fills)?;
+    plot::equity_svg(&dir.join("equity.svg"), &outcome.portfolio.curve())
+}
+
+/// Stage names in report order, for consumers that list them.
+pub fn stage_names() -> Vec<&'static str> {
+    Stage::ALL.iter().map(|s| s.name()).collect()
+}

@@ -1,0 +1,131 @@
+//! Breakout, long/flat, on a rolling channel of the previous `window` inputs (the current one
+//! excluded): BUY when flat and `p > high`; SELL when long and `p < low`. The channel is kept
+//! with monotonic deques in preallocated rings: O(1) amortised per tick, no allocation.
+
+use std::collections::VecDeque;
+
+use super::{Intent, LongFlat, PriceSource, SlotSpec, Strategy, price_input_x2};
+use crate::domain::Tick;
+
+#[derive(Debug)]
+struct Slot {
+    /// (input number, price): decreasing prices, candidates for the channel high.
+    highs: VecDeque<(u64, i64)>,
+    /// Increasing prices, candidates for the channel low.
+    lows: VecDeque<(u64, i64)>,
+    inputs: u64,
+    position: LongFlat,
+    spec: SlotSpec,
+}
+
+#[derive(Debug)]
+pub struct Breakout {
+    window: u64,
+    source: PriceSource,
+    slots: Vec<Slot>,
+}
+
+impl Breakout {
+    pub fn new(window: u32, source: PriceSource, slots: &[SlotSpec]) -> Breakout {
+        // Capacity window + 1: the deques never hold more, so they never reallocate.
+        let cap = window as usize + 1;
+        Breakout {
+            window: u64::from(window),
+            source,
+            slots: slots
+                .iter()
+                .map(|s| Slot {
+                    highs: VecDeque::with_capacity(cap),
+                    lows: VecDeque::with_capacity(cap),
+                    inputs: 0,
+                    position: LongFlat::default(),
+                    spec: *s,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Strategy for Breakout {
+    #[inline]
+    fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
+        let state = &mut self.slots[slot];
+        let p = price_input_x2(self.source, tick)?;
+        let n = state.inputs;
+        let first_in_window = n.saturating_sub(self.window);
+        while state.highs.front().is_some_and(|&(i, _)| i < first_in_window) {
+            state.highs.pop_front();
+        }
+        while state.lows.front().is_some_and(|&(i, _)| i < first_in_window) {
+            state.lows.pop_front();
+        }
+        let intent = if n >= self.window {
+            let high = state.highs.front().map_or(i64::MAX, |&(_, v)| v);
+            let low = state.lows.front().map_or(i64::MIN, |&(_, v)| v);
+            state.position.step(p > high, p < low, state.spec.qty)
+        } else {
+            None
+        };
+        while state.highs.back().is_some_and(|&(_, v)| v <= p) {
+            state.highs.pop_back();
+        }
+        state.highs.push_back((n, p));
+        while state.lows.back().is_some_and(|&(_, v)| v >= p) {
+            state.lows.pop_back();
+        }
+        state.lows.push_back((n, p));
+        state.inputs += 1;
+        intent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{InstrumentId, Nanos, Price, Qty, Side};
+
+    fn run(window: u32, prices: &[i64]) -> Vec<Option<Side>> {
+        let spec = SlotSpec { price_precision: 0, qty: Qty(1) };
+        let mut strategy = Breakout::new(window, PriceSource::Last, &[spec]);
+        prices
+            .iter()
+            .map(|&p| strategy.on_tick(&Tick::trade(Nanos(0), InstrumentId(0), Price(p), None), 0).map(|i| i.side))
+            .collect()
+    }
+
+    #[test]
+    fn channel_table() {
+        let cases: [(&str, u32, &[i64], &[Option<Side>]); 3] = [
+            ("needs a full window", 3, &[1, 2, 3], &[None, None, None]),
+            ("breaks the high then the low", 3, &[5, 6, 7, 8, 7, 6, 4], &[None, None, None, Some(Side::Buy), None, Some(Side::Sell), None]),
+            ("equal to the high is no breakout", 2, &[5, 5, 5, 5], &[None, None, None, None]),
+        ];
+        for (name, window, prices, expected) in cases {
+            assert_eq!(run(window, prices), expected, "{name}");
+        }
+    }
+
+    mod property_tests {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn matches_a_naive_channel(prices in proptest::collection::vec(0i64..50, 1..200), window in 1u32..12) {
+                let got = run(window, &prices);
+                let mut long = false;
+                let w = window as usize;
+                for i in 0..prices.len() {
+                    let expected = if i >= w {
+                        let past = &prices[i - w..i];
+                        let (high, low) = (*past.iter().max().unwrap(), *past.iter().min().unwrap());
+                        if !long && prices[i] > high { long = true; Some(Side::Buy) }
+                        else if long && prices[i] < low { long = false; Some(Side::Sell) }
+                        else { None }
+                    } else { None };
+                    prop_assert_eq!(got[i], expected, "input {}", i);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Momentum, long/flat: the return over `lookback` inputs, `r = p_t / p_{t-lookback} - 1`.
+//! BUY when flat and `r >= threshold`; SELL when long and `r <= -threshold` (threshold in bps).
+//! Compared exactly in integers on raw prices, so no rounding decides a signal.
+
+use super::{Intent, LongFlat, PriceSource, SlotSpec, Strategy, price_input_x2};
+use crate::config::engine::Decimal;
+use crate::domain::{POW10, Tick};
+
+#[derive(Debug)]
+struct Slot {
+    /// Ring of the last `lookback + 1` inputs (×2 raw).
+    history: Vec<i64>,
+    next: usize,
+    filled: usize,
+    position: LongFlat,
+    spec: SlotSpec,
+}
+
+#[derive(Debug)]
+pub struct Momentum {
+    /// Threshold as `mantissa / 10^(decimals + 4)` of the old price.
+    threshold: Decimal,
+    source: PriceSource,
+    slots: Vec<Slot>,
+}
+
+impl Momentum {
+    pub fn new(lookback: u32, threshold_bps: Decimal, source: PriceSource, slots: &[SlotSpec]) -> Momentum {
+        let len = lookback as usize + 1;
+        Momentum {
+            threshold: threshold_bps,
+            source,
+            slots: slots
+                .iter()
+                .map(|s| Slot { history: vec![0; len], next: 0, filled: 0, position: LongFlat::default(), spec: *s })
+                .collect(),
+        }
+    }
+}
+
+impl Strategy for Momentum {
+    #[inline]
+    fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
+        let state = &mut self.slots[slot];
+        let p = price_input_x2(self.source, tick)?;
+        let len = state.history.len();
+        // After the write, `next` points at the oldest input: p_{t-lookback}.
+        state.history[state.next] = p;
+        state.next = if state.next + 1 == len { 0 } else { state.next + 1 };
+        state.filled = (state.filled + 1).min(len);
+        if state.filled < len {
+            return None;
+        }
+        let old = state.history[state.next];
+        // (p - old) / old >= m / 10^(d+4)  <=>  (p - old) * 10^(d+4) >= m * old   (old > 0)
+        let scale = i128::from(POW10[self.threshold.decimals as usize + 4]);
+        let lhs = i128::from(p - old) * scale;
+        let rhs = i128::from(self.threshold.mantissa) * i128::from(old);
+        state.position.step(lhs >= rhs, lhs <= -rhs, state.spec.qty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{InstrumentId, Nanos, Price, Qty, Side};
+
+    fn trade(raw: i64) -> Tick {
+        Tick::trade(Nanos(0), InstrumentId(0), Price(raw), None)
+    }
+
+    #[test]
+    fn signals_table() {
+        struct Case {
+            name: &'static str,
+            prices: &'static [i64],
+            expected: &'static [Option<Side>],
+        }
+        // lookback 2, threshold 100 bps = 1%.
+        let cases = [
+            Case {
+                name: "exactly one percent enters",
+                prices: &[100, 100, 101],
+                expected: &[None, None, Some(Side::Buy)],
+            },
+            Case { name: "below threshold stays flat", prices: &[1000, 1000, 1009], expected: &[None, None, None] },
+            Case {
+                name: "drop exits",
+                prices: &[100, 100, 102, 102, 100],
+                expected: &[None, None, Some(Side::Buy), None, Some(Side::Sell)],
+            },
+        ];
+        for case in cases {
+            let spec = SlotSpec { price_precision: 0, qty: Qty(1) };
+            let mut strategy = Momentum::new(2, Decimal { mantissa: 100, decimals: 0 }, PriceSource::Last, &[spec]);
+            let got: Vec<Option<Side>> =
+                case.prices.iter().map(|&p| strategy.on_tick(&trade(p), 0).map(|i| i.side)).collect();
+            assert_eq!(got, case.expected, "{}", case.name);
+        }
+    }
+}
