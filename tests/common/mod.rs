@@ -1,0 +1,47 @@
+//! Helpers shared by the integration tests: paths to the project, the embedded excerpt and
+//! the team's shared data, and running the real binary.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::path::PathBuf;
+
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn excerpt() -> PathBuf {
+    project_root().join("tests/data/binance_l1_2024-08-08_excerpt.csv")
+}
+
+/// A file of `../shared/data`, or `None` (with a note on stderr) when the shared data is
+/// not beside this checkout.
+pub fn shared_data(name: &str) -> Option<PathBuf> {
+    let path = project_root().join("../shared/data").join(name);
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!("SKIPPED: {} not found (the shared data set is not beside this checkout)", path.display());
+        None
+    }
+}
+
+pub fn bin() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("alpha-panda").expect("the alpha-panda binary is built");
+    cmd.current_dir(project_root());
+    cmd
+}
+
+/// Parses stdout of a `--json` run.
+pub fn json(output: &std::process::Output) -> serde_json::Value {
+    assert!(output.status.success(), "run failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("stdout is one JSON object")
+}
+
+/// The summary without the fields that measure time or the runtime itself.
+pub fn without_timings(mut summary: serde_json::Value) -> serde_json::Value {
+    let object = summary.as_object_mut().expect("summary is an object");
+    for key in ["load_seconds", "run_seconds", "ticks_per_second", "latency_ns", "runtime", "ring_full"] {
+        object.remove(key);
+    }
+    summary
+}
