@@ -1,0 +1,85 @@
+//! The tick path allocates nothing after warm-up: a counting global allocator watches every
+//! stage (feed decode excluded) while the shipped strategies run over real ticks.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use alpha_panda::clock::LatencyTimer;
+use alpha_panda::config::EngineConfig;
+use alpha_panda::domain::{InstrumentTable, Tick};
+use alpha_panda::feed::{DataSource, TickReader, scan_instruments};
+use alpha_panda::metrics::LatencyRecorder;
+use alpha_panda::pipeline::Engine;
+use alpha_panda::pipeline::inline::{InlineBuffers, process_tick};
+use alpha_panda::strategy::load_strategies;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call unchanged to the system allocator; only counts.
+#[allow(unsafe_code, reason = "a global allocator is an unsafe trait; this one only counts and forwards")]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn load_ticks(sources: &[DataSource], table: &InstrumentTable) -> Vec<Tick> {
+    let mut reader = TickReader::open(sources, table, Default::default()).expect("open");
+    let mut all = Vec::new();
+    let mut chunk = Vec::new();
+    while reader.read_chunk(&mut chunk, 4096).expect("read") > 0 {
+        all.extend_from_slice(&chunk);
+    }
+    all
+}
+
+#[test]
+fn zero_allocations_per_tick_after_warm_up() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let sources = [DataSource::File(root.join("tests/data/binance_l1_2024-08-08_excerpt.csv"))];
+    let config = EngineConfig::default();
+    let strategies = load_strategies(&[root.join("strategies")]).expect("shipped strategies are valid");
+    let mut table = InstrumentTable::new();
+    scan_instruments(&sources, &config.instruments, &mut table).expect("scan");
+    Engine::fit_precisions(&mut table, &config, &strategies).expect("precisions");
+    let mut ticks = load_ticks(&sources, &table);
+    let mut engine = Engine::build(&config, &strategies, table).expect("engine");
+    let mut buffers = InlineBuffers::new(&engine);
+    let timer = LatencyTimer::default();
+    let mut latency = LatencyRecorder::default();
+
+    let (warm_up, measured) = ticks.split_at_mut(10_000);
+    for (seq, tick) in warm_up.iter_mut().enumerate() {
+        process_tick(&mut engine, tick, seq as u64, &mut buffers, &timer, &mut latency, seq % 16 == 0);
+    }
+    let fills_before = engine.execution.fill_log.len();
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for (i, tick) in measured.iter_mut().enumerate() {
+        let seq = (i + 10_000) as u64;
+        // Every tick sampled: timing and histograms are on the path too.
+        process_tick(&mut engine, tick, seq, &mut buffers, &timer, &mut latency, true);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let fills = engine.execution.fill_log.len() - fills_before;
+    assert!(fills > 0, "the measured ticks must produce fills, or the test proves little");
+    assert_eq!(allocations, 0, "{allocations} allocations over {} ticks ({fills} fills)", measured.len());
+}
