@@ -29,7 +29,7 @@ fn all_problems_of_all_files_are_reported_together() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     for needle in [
-        "a.toml:7: field 'params.fast': expected integer >= 1, found 0",
+        "a.toml:6: field 'params.fast': expected integer >= 1, found 0",
         "b.toml:5: field 'extra': unknown field",
         "engine.toml:2: field 'runtime.ring_capacity': expected a power of two, found 1000",
     ] {

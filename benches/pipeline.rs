@@ -1,0 +1,225 @@
+//! End-to-end benches: the whole engine (risk marks, execution and portfolio, strategy
+//! dispatch, risk checks, paper fills) over a synthetic tick stream.
+//!
+//! Data: 262 144 two-sided quotes over 4 FX instruments (the symbols of
+//! `benches/strategies/ema_cross_fx.toml`), instruments mixed uniformly at random,
+//! deterministic random-walk mids at 5 decimals (LCG seed), 1-50 ms apart. Strategy: EMA 10/30
+//! on the mid of all four instruments, quantity 1000, broker `paper`; `EngineConfig::default()`
+//! otherwise. Real data is not used: reading it needs the feed module, outside what this bench
+//! should depend on.
+//!
+//! Workloads (group `pipeline`), rates in ticks/s (`Throughput::Elements`):
+//! - `inline`: `Engine::run` with the inline runtime over a `SliceSource`;
+//! - `threaded`: the same with `runtime.mode = Threaded` (feed on the calling thread plus
+//!   strategy, risk and execution threads, spawned and joined inside the timed region);
+//! - `inline_process_tick`: `pipeline::inline::process_tick` called directly for each tick
+//!   (latency sampled 1 in 16 as the runtime does), without the source, chunking and
+//!   stopwatches of `Engine::run`.
+//!
+//! `iter_batched` (one engine per iteration) keeps out of the timed region: tick generation,
+//! strategy parsing, `Engine::build`, the latency recorder and buffers, and dropping the run
+//! outcome.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use alpha_panda::clock::LatencyTimer;
+use alpha_panda::config::{EngineConfig, RuntimeMode};
+use alpha_panda::domain::{InstrumentId, InstrumentTable, Nanos, Price, Tick};
+use alpha_panda::metrics::LatencyRecorder;
+use alpha_panda::pipeline::inline::{InlineBuffers, process_tick};
+use alpha_panda::pipeline::{Engine, SliceSource};
+use alpha_panda::strategy::StrategyConfig;
+use alpha_panda::strategy::config::parse_strategy;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+const TICKS: usize = 1 << 18;
+const PRICE_PRECISION: u8 = 5;
+/// 2014-05-01T00:00:00Z in ns.
+const START_NS: u64 = 1_398_902_400_000_000_000;
+const SYMBOLS: [&str; 4] = ["EURUSD-FXCM", "NZDUSD-FXCM", "EURUSD-OANDA", "NZDUSD-OANDA"];
+/// Start mids, raw at 5 decimals.
+const START_MIDS: [i64; 4] = [138_700, 86_700, 138_710, 86_710];
+const LATENCY_SAMPLE_EVERY: u64 = 16;
+
+const STRATEGY_TOML: &str = r#"
+id = "ema_cross_fx"
+kind = "ema_cross"
+instruments = ["EURUSD-FXCM", "NZDUSD-FXCM", "EURUSD-OANDA", "NZDUSD-OANDA"]
+brokers = ["paper"]
+
+[params]
+fast = 10
+slow = 30
+quantity = "1000"
+price_source = "mid"
+"#;
+
+/// 64-bit LCG (Knuth's MMIX constants): deterministic and dependency-free.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Quotes over the four instruments; each mid moves -3..=+3 points per tick.
+fn random_walk_quotes(count: usize, seed: u64) -> Vec<Tick> {
+    let mut rng = Lcg(seed);
+    let mut mids = START_MIDS;
+    let mut ts = START_NS;
+    (0..count)
+        .map(|seq| {
+            let id = rng.below(SYMBOLS.len() as u64) as usize;
+            ts += 1_000_000 + rng.below(50_000_000);
+            mids[id] = (mids[id] + rng.below(7) as i64 - 3).max(1_000);
+            let half_spread = 1 + rng.below(2) as i64;
+            let mut tick = Tick::quote(
+                Nanos(ts),
+                InstrumentId(id as u32),
+                Some(Price(mids[id] - half_spread)),
+                Some(Price(mids[id] + half_spread)),
+                None,
+                None,
+            );
+            tick.seq = seq as u64;
+            tick
+        })
+        .collect()
+}
+
+fn instrument_table() -> InstrumentTable {
+    let mut table = InstrumentTable::new();
+    for symbol in SYMBOLS {
+        let id = table.intern(symbol);
+        table
+            .widen(id, PRICE_PRECISION, 0)
+            .expect("5 decimals is within MAX_PRECISION");
+    }
+    table
+}
+
+fn strategies() -> Vec<StrategyConfig> {
+    let mut errors = Vec::new();
+    let config = parse_strategy(Path::new("ema_cross_fx.toml"), STRATEGY_TOML, &mut errors);
+    assert!(
+        errors.is_empty(),
+        "bench strategy does not parse: {errors:?}"
+    );
+    vec![config.expect("no errors means a config")]
+}
+
+struct Case {
+    config: EngineConfig,
+    strategies: Vec<StrategyConfig>,
+    instruments: InstrumentTable,
+}
+
+impl Case {
+    fn new(mode: RuntimeMode) -> Case {
+        let mut config = EngineConfig::default();
+        config.runtime.mode = mode;
+        Case {
+            config,
+            strategies: strategies(),
+            instruments: instrument_table(),
+        }
+    }
+
+    fn engine(&self) -> Engine {
+        Engine::build(&self.config, &self.strategies, self.instruments.clone())
+            .expect("the bench strategy names only known instruments and the default broker")
+    }
+
+    /// One untimed run, to show the workload trades and both runtimes agree.
+    fn describe(&self, name: &str, ticks: &[Tick]) {
+        let (_, outcome) = self
+            .engine()
+            .run(&mut SliceSource::new(ticks), &mut |_, _| {})
+            .expect("a slice source cannot fail");
+        eprintln!(
+            "pipeline/{name}: {} ticks, {} signals, {} orders, {} fills, rejections {:?}",
+            outcome.ticks,
+            outcome.signals,
+            outcome.orders,
+            outcome.fills.len(),
+            outcome.rejections
+        );
+    }
+}
+
+fn pipeline(c: &mut Criterion) {
+    let ticks = random_walk_quotes(TICKS, 0xfeed_0001);
+    let mut group = c.benchmark_group("pipeline");
+    group.throughput(Throughput::Elements(ticks.len() as u64));
+
+    for (name, mode) in [
+        ("inline", RuntimeMode::Inline),
+        ("threaded", RuntimeMode::Threaded),
+    ] {
+        let case = Case::new(mode);
+        case.describe(name, &ticks);
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || case.engine(),
+                |engine| {
+                    let mut source = SliceSource::new(&ticks);
+                    engine
+                        .run(&mut source, &mut |_, _| {})
+                        .expect("a slice source cannot fail")
+                },
+                BatchSize::PerIteration,
+            );
+        });
+    }
+
+    let case = Case::new(RuntimeMode::Inline);
+    let timer = LatencyTimer::default();
+    group.bench_function("inline_process_tick", |b| {
+        b.iter_batched(
+            || {
+                let engine = case.engine();
+                let buffers = InlineBuffers::new(&engine);
+                (engine, buffers, LatencyRecorder::default())
+            },
+            |(mut engine, mut buffers, mut latency)| {
+                for (seq, tick) in (0u64..).zip(&ticks) {
+                    let mut tick = *black_box(tick);
+                    let sampled = seq.is_multiple_of(LATENCY_SAMPLE_EVERY);
+                    process_tick(
+                        &mut engine,
+                        &mut tick,
+                        seq,
+                        &mut buffers,
+                        &timer,
+                        &mut latency,
+                        sampled,
+                    );
+                }
+                (engine, latency)
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    targets = pipeline
+}
+criterion_main!(benches);
