@@ -23,7 +23,11 @@ const EMBEDDED_DATA: &[u8] = include_bytes!("../tests/data/binance_l1_2024-08-08
 const EMBEDDED_NAME: &str = "<embedded binance_l1_2024-08-08_excerpt.csv>";
 
 #[derive(Parser, Debug)]
-#[command(name = "alpha-panda", version, about = "Embedded algorithmic trading engine: backtests over tick data")]
+#[command(
+    name = "alpha-panda",
+    version,
+    about = "Embedded algorithmic trading engine: backtests over tick data"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -103,7 +107,10 @@ pub fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn load_engine_config(path: Option<&PathBuf>) -> Result<EngineConfig, ConfigErrors> {
@@ -117,7 +124,9 @@ fn backtest(args: BacktestArgs) -> Result<()> {
     let strategy_paths = if args.strategies.is_empty() {
         let default = PathBuf::from("strategies");
         if !default.is_dir() {
-            bail!("no --strategies given and no ./strategies directory here (run from the project root or pass --strategies PATH)");
+            bail!(
+                "no --strategies given and no ./strategies directory here (run from the project root or pass --strategies PATH)"
+            );
         }
         vec![default]
     } else {
@@ -140,10 +149,17 @@ fn backtest(args: BacktestArgs) -> Result<()> {
         }
     };
     if let Some(mode) = &args.runtime {
-        engine_config.runtime.mode = if mode == "threaded" { RuntimeMode::Threaded } else { RuntimeMode::Inline };
+        engine_config.runtime.mode = if mode == "threaded" {
+            RuntimeMode::Threaded
+        } else {
+            RuntimeMode::Inline
+        };
     }
     let sources: Vec<DataSource> = if args.data.is_empty() {
-        vec![DataSource::Embedded { name: EMBEDDED_NAME, bytes: EMBEDDED_DATA }]
+        vec![DataSource::Embedded {
+            name: EMBEDDED_NAME,
+            bytes: EMBEDDED_DATA,
+        }]
     } else {
         args.data.iter().cloned().map(DataSource::File).collect()
     };
@@ -167,7 +183,11 @@ fn backtest(args: BacktestArgs) -> Result<()> {
     outcome.load += scan_time;
 
     let stats = reader.stats();
-    let counts = FeedCounts { quotes: stats.quotes, trades: stats.trades, skipped_rows: stats.skipped_rows };
+    let counts = FeedCounts {
+        quotes: stats.quotes,
+        trades: stats.trades,
+        skipped_rows: stats.skipped_rows,
+    };
     if engine_config.bad_rows == BadRowPolicy::Skip {
         for example in &stats.skipped_examples {
             tracing::warn!(target: "market_data", "skipped bad row: {example}");
@@ -175,14 +195,18 @@ fn backtest(args: BacktestArgs) -> Result<()> {
     }
     let summary = Summary::build(&layout, &outcome, runtime, counts);
     if let Some(dir) = &args.out {
-        report::write_outputs(dir, &summary, &layout, &outcome).with_context(|| format!("writing results to {}", dir.display()))?;
+        report::write_outputs(dir, &summary, &layout, &outcome)
+            .with_context(|| format!("writing results to {}", dir.display()))?;
     }
     if args.json {
         println!("{}", summary.to_json());
     } else {
         print!("{}", summary.render_text());
         if let Some(dir) = &args.out {
-            println!("\n  wrote {}/summary.json, fills.csv, equity.svg", dir.display());
+            println!(
+                "\n  wrote {}/summary.json, fills.csv, equity.svg",
+                dir.display()
+            );
         }
     }
     Ok(())
@@ -190,7 +214,12 @@ fn backtest(args: BacktestArgs) -> Result<()> {
 
 fn convert(args: ConvertArgs) -> Result<()> {
     let config = load_engine_config(args.config.as_ref())?;
-    let stats = feed::convert_to_binary(&DataSource::File(args.data.clone()), &args.out, &config.instruments, config.bad_rows)?;
+    let stats = feed::convert_to_binary(
+        &DataSource::File(args.data.clone()),
+        &args.out,
+        &config.instruments,
+        config.bad_rows,
+    )?;
     println!(
         "converted {} rows ({} ticks, {} skipped) from {} ({} bytes) to {} ({} bytes)",
         stats.rows,
@@ -214,10 +243,16 @@ struct Progress {
 impl Progress {
     fn new() -> Progress {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
-        if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}") {
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}",
+        ) {
             bar.set_style(style);
         }
-        Progress { bar, watch: Stopwatch::start(), tty: std::io::stderr().is_terminal() }
+        Progress {
+            bar,
+            watch: Stopwatch::start(),
+            tty: std::io::stderr().is_terminal(),
+        }
     }
 
     fn update(&self, done: u64, total: u64) {

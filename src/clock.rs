@@ -40,7 +40,9 @@ pub struct LatencyTimer {
 
 impl Default for LatencyTimer {
     fn default() -> Self {
-        LatencyTimer { clock: quanta::Clock::new() }
+        LatencyTimer {
+            clock: quanta::Clock::new(),
+        }
     }
 }
 
@@ -54,7 +56,11 @@ impl LatencyTimer {
     /// Nanoseconds between two stamps (0 if they run backwards across cores).
     #[inline]
     pub fn elapsed_ns(&self, start: u64, end: u64) -> u64 {
-        if end <= start { 0 } else { self.clock.delta_as_nanos(start, end) }
+        if end <= start {
+            0
+        } else {
+            self.clock.delta_as_nanos(start, end)
+        }
     }
 }
 
@@ -65,9 +71,14 @@ pub struct Stopwatch {
 }
 
 impl Stopwatch {
-    #[allow(clippy::disallowed_methods, reason = "the clock module is where wall time is read")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the clock module is where wall time is read"
+    )]
     pub fn start() -> Stopwatch {
-        Stopwatch { start: Instant::now() }
+        Stopwatch {
+            start: Instant::now(),
+        }
     }
 
     pub fn elapsed(&self) -> Duration {

@@ -16,9 +16,21 @@ fn all_problems_of_all_files_are_reported_together() {
     let dir = tempfile::tempdir().expect("tempdir");
     let strategies = dir.path().join("strategies");
     std::fs::create_dir(&strategies).expect("mkdir");
-    write(&strategies, "a.toml", "id = \"a\"\nkind = \"ema_cross\"\ninstruments = [\"BTCUSDT-SPOT\"]\nbrokers = [\"paper\"]\n[params]\nfast = 0\nslow = 30\nquantity = \"1\"\n");
-    write(&strategies, "b.toml", "id = \"b\"\nkind = \"momentum\"\ninstruments = [\"BTCUSDT-SPOT\"]\nbrokers = [\"paper\"]\nextra = 1\n[params]\nlookback = 5\nthreshold_bps = 1\nquantity = \"1\"\n");
-    let engine = write(dir.path(), "engine.toml", "[runtime]\nring_capacity = 1000\n[venue.paper]\n");
+    write(
+        &strategies,
+        "a.toml",
+        "id = \"a\"\nkind = \"ema_cross\"\ninstruments = [\"BTCUSDT-SPOT\"]\nbrokers = [\"paper\"]\n[params]\nfast = 0\nslow = 30\nquantity = \"1\"\n",
+    );
+    write(
+        &strategies,
+        "b.toml",
+        "id = \"b\"\nkind = \"momentum\"\ninstruments = [\"BTCUSDT-SPOT\"]\nbrokers = [\"paper\"]\nextra = 1\n[params]\nlookback = 5\nthreshold_bps = 1\nquantity = \"1\"\n",
+    );
+    let engine = write(
+        dir.path(),
+        "engine.toml",
+        "[runtime]\nring_capacity = 1000\n[venue.paper]\n",
+    );
     let output = bin()
         .args(["backtest", "--strategies"])
         .arg(&strategies)
@@ -40,31 +52,76 @@ fn all_problems_of_all_files_are_reported_together() {
 #[test]
 fn unknown_broker_names_the_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = write(dir.path(), "s.toml", "id = \"s\"\nkind = \"breakout\"\ninstruments = [\"BTCUSDT-SPOT\"]\nbrokers = [\"paper\",\n  \"zerodha\"]\n[params]\nwindow = 10\nquantity = \"1\"\n");
-    let output = bin().args(["backtest", "--strategies"]).arg(&file).output().expect("runs");
+    let file = write(
+        dir.path(),
+        "s.toml",
+        "id = \"s\"\nkind = \"breakout\"\ninstruments = [\"BTCUSDT-SPOT\"]\nbrokers = [\"paper\",\n  \"zerodha\"]\n[params]\nwindow = 10\nquantity = \"1\"\n",
+    );
+    let output = bin()
+        .args(["backtest", "--strategies"])
+        .arg(&file)
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("s.toml:5: field 'brokers': unknown broker 'zerodha'"), "{stderr}");
+    assert!(
+        stderr.contains("s.toml:5: field 'brokers': unknown broker 'zerodha'"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn invalid_toml_is_reported_with_its_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = write(dir.path(), "broken.toml", "id = \"x\"\nkind = \n");
-    let output = bin().args(["backtest", "--strategies"]).arg(&file).output().expect("runs");
+    let output = bin()
+        .args(["backtest", "--strategies"])
+        .arg(&file)
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("broken.toml:2"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("broken.toml:2"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
 fn strategy_on_an_instrument_not_in_the_data_is_disabled_not_fatal_in_development() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = write(dir.path(), "aud.toml", "id = \"ema_cross_audusd\"\nkind = \"ema_cross\"\ninstruments = [\"AUDUSD\"]\nbrokers = [\"paper\"]\n[params]\nfast = 10\nslow = 30\nquantity = \"1\"\n");
-    let summary = common::json(&bin().args(["backtest", "--json", "--strategies"]).arg(&file).output().expect("runs"));
+    let file = write(
+        dir.path(),
+        "aud.toml",
+        "id = \"ema_cross_audusd\"\nkind = \"ema_cross\"\ninstruments = [\"AUDUSD\"]\nbrokers = [\"paper\"]\n[params]\nfast = 10\nslow = 30\nquantity = \"1\"\n",
+    );
+    let summary = common::json(
+        &bin()
+            .args(["backtest", "--json", "--strategies"])
+            .arg(&file)
+            .output()
+            .expect("runs"),
+    );
     assert_eq!(summary["configured_strategies"], 1);
     assert_eq!(summary["registered_strategies"], 0);
-    let production = write(dir.path(), "prod.toml", &alpha_panda::config::engine::DEFAULT_ENGINE_TOML.replace("environment = \"development\"", "environment = \"production\""));
-    let output = bin().args(["backtest", "--strategies"]).arg(&file).arg("--config").arg(&production).output().expect("runs");
+    let production = write(
+        dir.path(),
+        "prod.toml",
+        &alpha_panda::config::engine::DEFAULT_ENGINE_TOML.replace(
+            "environment = \"development\"",
+            "environment = \"production\"",
+        ),
+    );
+    let output = bin()
+        .args(["backtest", "--strategies"])
+        .arg(&file)
+        .arg("--config")
+        .arg(&production)
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("aud.toml:3: field 'instruments': instrument 'AUDUSD' is not in the data"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("aud.toml:3: field 'instruments': instrument 'AUDUSD' is not in the data")
+    );
 }

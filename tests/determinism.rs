@@ -11,13 +11,23 @@ fn run(data: &Path, strategies: &str, runtime: &str, out: &Path) -> (String, ser
     let output = bin()
         .args(["backtest", "--data"])
         .arg(data)
-        .args(["--strategies", strategies, "--runtime", runtime, "--json", "--out"])
+        .args([
+            "--strategies",
+            strategies,
+            "--runtime",
+            runtime,
+            "--json",
+            "--out",
+        ])
         .arg(out)
         .output()
         .expect("runs");
     let summary = common::json(&output);
     assert_eq!(summary["runtime"], runtime);
-    (std::fs::read_to_string(out.join("fills.csv")).expect("fills"), without_timings(summary))
+    (
+        std::fs::read_to_string(out.join("fills.csv")).expect("fills"),
+        without_timings(summary),
+    )
 }
 
 fn assert_same_everywhere(data: &Path, strategies: &str) {
@@ -39,12 +49,16 @@ fn shipped_strategies_on_the_excerpt() {
 
 #[test]
 fn shipped_strategies_on_the_full_binance_set() {
-    let Some(data) = shared_data("mixed_binance_l1_2024-08-08.csv") else { return };
+    let Some(data) = shared_data("mixed_binance_l1_2024-08-08.csv") else {
+        return;
+    };
     assert_same_everywhere(&data, "strategies");
 }
 
 #[test]
 fn ema_cross_on_the_fx_benchmark_set() {
-    let Some(data) = shared_data("quotes_lean_fx_2014-05-01_07.csv") else { return };
+    let Some(data) = shared_data("quotes_lean_fx_2014-05-01_07.csv") else {
+        return;
+    };
     assert_same_everywhere(&data, "benches/strategies/ema_cross_fx.toml");
 }

@@ -19,7 +19,10 @@ struct Counting;
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: forwards every call unchanged to the system allocator; only counts.
-#[allow(unsafe_code, reason = "a global allocator is an unsafe trait; this one only counts and forwards")]
+#[allow(
+    unsafe_code,
+    reason = "a global allocator is an unsafe trait; this one only counts and forwards"
+)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
@@ -55,9 +58,12 @@ fn load_ticks(sources: &[DataSource], table: &InstrumentTable) -> Vec<Tick> {
 #[test]
 fn zero_allocations_per_tick_after_warm_up() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let sources = [DataSource::File(root.join("tests/data/binance_l1_2024-08-08_excerpt.csv"))];
+    let sources = [DataSource::File(
+        root.join("tests/data/binance_l1_2024-08-08_excerpt.csv"),
+    )];
     let config = EngineConfig::default();
-    let strategies = load_strategies(&[root.join("strategies")]).expect("shipped strategies are valid");
+    let strategies =
+        load_strategies(&[root.join("strategies")]).expect("shipped strategies are valid");
     let mut table = InstrumentTable::new();
     scan_instruments(&sources, &config.instruments, &mut table).expect("scan");
     Engine::fit_precisions(&mut table, &config, &strategies).expect("precisions");
@@ -69,17 +75,41 @@ fn zero_allocations_per_tick_after_warm_up() {
 
     let (warm_up, measured) = ticks.split_at_mut(10_000);
     for (seq, tick) in warm_up.iter_mut().enumerate() {
-        process_tick(&mut engine, tick, seq as u64, &mut buffers, &timer, &mut latency, seq % 16 == 0);
+        process_tick(
+            &mut engine,
+            tick,
+            seq as u64,
+            &mut buffers,
+            &timer,
+            &mut latency,
+            seq % 16 == 0,
+        );
     }
     let fills_before = engine.execution.fill_log.len();
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     for (i, tick) in measured.iter_mut().enumerate() {
         let seq = (i + 10_000) as u64;
         // Every tick sampled: timing and histograms are on the path too.
-        process_tick(&mut engine, tick, seq, &mut buffers, &timer, &mut latency, true);
+        process_tick(
+            &mut engine,
+            tick,
+            seq,
+            &mut buffers,
+            &timer,
+            &mut latency,
+            true,
+        );
     }
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     let fills = engine.execution.fill_log.len() - fills_before;
-    assert!(fills > 0, "the measured ticks must produce fills, or the test proves little");
-    assert_eq!(allocations, 0, "{allocations} allocations over {} ticks ({fills} fills)", measured.len());
+    assert!(
+        fills > 0,
+        "the measured ticks must produce fills, or the test proves little"
+    );
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations over {} ticks ({fills} fills)",
+        measured.len()
+    );
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use super::fields::{Fields, Source, parse_document};
 use super::{ConfigError, ConfigErrors};
-use crate::domain::fixed::{MAX_PRECISION, MONEY_SCALE, POW10};
 use crate::domain::Money;
+use crate::domain::fixed::{MAX_PRECISION, MONEY_SCALE, POW10};
 
 /// The configuration used when no `--config` is given.
 pub const DEFAULT_ENGINE_TOML: &str = include_str!("default_engine.toml");
@@ -61,7 +61,12 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { mode: RuntimeMode::Inline, ring_capacity: 8192, wait: WaitPolicy::SpinThenYield, latency_sample_every: 16 }
+        RuntimeConfig {
+            mode: RuntimeMode::Inline,
+            ring_capacity: 8192,
+            wait: WaitPolicy::SpinThenYield,
+            latency_sample_every: 16,
+        }
     }
 }
 
@@ -154,7 +159,9 @@ impl EngineConfig {
             brokers: Vec::new(),
         };
         let mut root = Fields::new(&source, doc.get_ref(), "", 0, &mut errors);
-        if let Some((env, _)) = root.opt_choice("environment", &["development", "test", "production"]) {
+        if let Some((env, _)) =
+            root.opt_choice("environment", &["development", "test", "production"])
+        {
             config.environment = match env.as_str() {
                 "production" => Environment::Production,
                 "test" => Environment::Test,
@@ -164,17 +171,29 @@ impl EngineConfig {
         if let Some((table, offset)) = root.opt_table("runtime") {
             let mut runtime = root.sub(table, "runtime", offset);
             if let Some((mode, _)) = runtime.opt_choice("mode", &["inline", "threaded"]) {
-                config.runtime.mode = if mode == "threaded" { RuntimeMode::Threaded } else { RuntimeMode::Inline };
+                config.runtime.mode = if mode == "threaded" {
+                    RuntimeMode::Threaded
+                } else {
+                    RuntimeMode::Inline
+                };
             }
             if let Some(capacity) = runtime.opt_int("ring_capacity", 2, 1 << 24) {
-                let offset = runtime.get("ring_capacity").map_or(offset, |v| v.span().start);
+                let offset = runtime
+                    .get("ring_capacity")
+                    .map_or(offset, |v| v.span().start);
                 if (capacity as u64).is_power_of_two() {
                     config.runtime.ring_capacity = capacity as usize;
                 } else {
-                    runtime.invalid("ring_capacity", offset, format!("expected a power of two, found {capacity}"));
+                    runtime.invalid(
+                        "ring_capacity",
+                        offset,
+                        format!("expected a power of two, found {capacity}"),
+                    );
                 }
             }
-            if let Some((wait, _)) = runtime.opt_choice("wait", &["spin", "spin_then_yield", "park"]) {
+            if let Some((wait, _)) =
+                runtime.opt_choice("wait", &["spin", "spin_then_yield", "park"])
+            {
                 config.runtime.wait = match wait.as_str() {
                     "spin" => WaitPolicy::Spin,
                     "park" => WaitPolicy::Park,
@@ -189,7 +208,11 @@ impl EngineConfig {
         if let Some((table, offset)) = root.opt_table("data") {
             let mut data = root.sub(table, "data", offset);
             if let Some((policy, _)) = data.opt_choice("bad_rows", &["reject", "skip"]) {
-                config.bad_rows = if policy == "skip" { BadRowPolicy::Skip } else { BadRowPolicy::Reject };
+                config.bad_rows = if policy == "skip" {
+                    BadRowPolicy::Skip
+                } else {
+                    BadRowPolicy::Reject
+                };
             }
             data.finish();
         }
@@ -197,7 +220,9 @@ impl EngineConfig {
             let mut instruments = root.sub(table, "instruments", offset);
             for (symbol, value) in table.iter() {
                 let symbol = symbol.get_ref().as_ref();
-                let Some((inner, inner_offset)) = instruments.opt_table(symbol) else { continue };
+                let Some((inner, inner_offset)) = instruments.opt_table(symbol) else {
+                    continue;
+                };
                 let mut spec = instruments.sub(inner, symbol, inner_offset);
                 let max = i64::from(MAX_PRECISION);
                 let price = spec.req_int("price_precision", 0, max);
@@ -219,7 +244,9 @@ impl EngineConfig {
             let mut venues = root.sub(table, "venue", offset);
             for (name, _) in table.iter() {
                 let name = name.get_ref().as_ref();
-                let Some((inner, inner_offset)) = venues.opt_table(name) else { continue };
+                let Some((inner, inner_offset)) = venues.opt_table(name) else {
+                    continue;
+                };
                 let mut venue = venues.sub(inner, name, inner_offset);
                 let _ = venue.opt_choice("kind", &["paper"]);
                 let latency_ns = venue.opt_int("latency_ns", 0, i64::MAX).unwrap_or(0) as u64;
@@ -229,18 +256,29 @@ impl EngineConfig {
                     .unwrap_or_default();
                 venue.finish();
                 venue_names.push((name.to_owned(), inner_offset));
-                config.brokers.push(BrokerConfig { name: name.to_owned(), latency_ns, fee_bps, risk: RiskLimits::default() });
+                config.brokers.push(BrokerConfig {
+                    name: name.to_owned(),
+                    latency_ns,
+                    fee_bps,
+                    risk: RiskLimits::default(),
+                });
             }
             venues.finish();
         }
         if config.brokers.is_empty() {
-            root.invalid("venue", 0, "no broker configured: add a [venue.NAME] table (e.g. [venue.paper])");
+            root.invalid(
+                "venue",
+                0,
+                "no broker configured: add a [venue.NAME] table (e.g. [venue.paper])",
+            );
         }
         if let Some((table, offset)) = root.opt_table("risk") {
             let mut risks = root.sub(table, "risk", offset);
             for (name, _) in table.iter() {
                 let name = name.get_ref().as_ref();
-                let Some((inner, inner_offset)) = risks.opt_table(name) else { continue };
+                let Some((inner, inner_offset)) = risks.opt_table(name) else {
+                    continue;
+                };
                 let mut risk = risks.sub(inner, name, inner_offset);
                 let limits = read_risk(&mut risk);
                 risk.finish();
@@ -249,14 +287,21 @@ impl EngineConfig {
                     None => risks.invalid(
                         name,
                         inner_offset,
-                        format!("no venue named '{name}' (known: {})", join_names(&venue_names)),
+                        format!(
+                            "no venue named '{name}' (known: {})",
+                            join_names(&venue_names)
+                        ),
                     ),
                 }
             }
             risks.finish();
         }
         root.finish();
-        if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
     }
 
     pub fn broker_index(&self, name: &str) -> Option<usize> {
@@ -265,7 +310,11 @@ impl EngineConfig {
 }
 
 fn join_names(names: &[(String, usize)]) -> String {
-    names.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn read_risk(fields: &mut Fields<'_, '_>) -> RiskLimits {
@@ -289,7 +338,11 @@ fn read_risk(fields: &mut Fields<'_, '_>) -> RiskLimits {
         max_notional,
         max_daily_loss,
         max_open_orders: as_u32(fields.opt_int("max_open_orders", 1, i64::from(u32::MAX))),
-        max_orders_per_second: as_u32(fields.opt_int("max_orders_per_second", 1, i64::from(u32::MAX))),
+        max_orders_per_second: as_u32(fields.opt_int(
+            "max_orders_per_second",
+            1,
+            i64::from(u32::MAX),
+        )),
         price_band_bps: as_u32(fields.opt_int("price_band_bps", 1, 1_000_000)),
         kill_switch: fields.opt_bool("kill_switch").unwrap_or(false),
     }
@@ -306,13 +359,18 @@ mod tests {
         assert_eq!(config.brokers[0].name, "paper");
         assert_eq!(config.runtime.mode, RuntimeMode::Inline);
         assert_eq!(config.brokers[0].risk.max_open_orders, Some(1000));
-        assert_eq!(config.brokers[0].risk.max_position, Money::parse("1000000").ok());
+        assert_eq!(
+            config.brokers[0].risk.max_position,
+            Money::parse("1000000").ok()
+        );
     }
 
     #[test]
     fn every_error_is_reported_with_line_and_field() {
         let text = "environment = \"prod\"\n[runtime]\nring_capacity = 1000\nspeed = 3\n[venue.paper]\nfee_bps = \"x\"\n[risk.other]\nmax_open_orders = 0\n";
-        let errors = EngineConfig::parse(Path::new("e.toml"), text).unwrap_err().0;
+        let errors = EngineConfig::parse(Path::new("e.toml"), text)
+            .unwrap_err()
+            .0;
         let rendered: Vec<String> = errors.iter().map(ToString::to_string).collect();
         let expect = [
             "e.toml:1: field 'environment': expected one of development | test | production, found \"prod\"",
@@ -323,7 +381,10 @@ mod tests {
             "field 'risk.other': no venue named 'other' (known: paper)",
         ];
         for needle in expect {
-            assert!(rendered.iter().any(|r| r.contains(needle)), "missing {needle:?} in {rendered:#?}");
+            assert!(
+                rendered.iter().any(|r| r.contains(needle)),
+                "missing {needle:?} in {rendered:#?}"
+            );
         }
     }
 
@@ -331,7 +392,16 @@ mod tests {
     fn decimals_are_read_from_source_text() {
         let text = "[venue.paper]\nfee_bps = 0.35\n[risk.paper]\nmax_position = 2.5\n";
         let config = EngineConfig::parse(Path::new("e.toml"), text).unwrap();
-        assert_eq!(config.brokers[0].fee_bps, Decimal { mantissa: 35, decimals: 2 });
-        assert_eq!(config.brokers[0].risk.max_position, Money::parse("2.5").ok());
+        assert_eq!(
+            config.brokers[0].fee_bps,
+            Decimal {
+                mantissa: 35,
+                decimals: 2
+            }
+        );
+        assert_eq!(
+            config.brokers[0].risk.max_position,
+            Money::parse("2.5").ok()
+        );
     }
 }

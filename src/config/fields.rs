@@ -18,7 +18,11 @@ pub struct Source<'a> {
 
 impl Source<'_> {
     pub fn line_of(&self, offset: usize) -> usize {
-        self.text.as_bytes()[..offset.min(self.text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+        self.text.as_bytes()[..offset.min(self.text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 
     pub fn error(&self, offset: usize, field: &str, message: impl Into<String>) -> ConfigError {
@@ -68,7 +72,14 @@ impl<'s, 'a> Fields<'s, 'a> {
         offset: usize,
         errors: &'s mut Vec<ConfigError>,
     ) -> Self {
-        Fields { source, table, prefix: prefix.to_owned(), offset, seen: Vec::new(), errors }
+        Fields {
+            source,
+            table,
+            prefix: prefix.to_owned(),
+            offset,
+            seen: Vec::new(),
+            errors,
+        }
     }
 
     pub fn source(&self) -> &'s Source<'a> {
@@ -87,12 +98,20 @@ impl<'s, 'a> Fields<'s, 'a> {
 
     fn type_error(&mut self, key: &str, value: &Spanned<DeValue<'a>>, expected: &str) {
         let found = describe(value.get_ref());
-        let err = self.source.error(value.span().start, &self.name(key), format!("expected {expected}, found {found}"));
+        let err = self.source.error(
+            value.span().start,
+            &self.name(key),
+            format!("expected {expected}, found {found}"),
+        );
         self.errors.push(err);
     }
 
     fn missing(&mut self, key: &str, expected: &str) {
-        let err = self.source.error(self.offset, &self.name(key), format!("missing (expected {expected})"));
+        let err = self.source.error(
+            self.offset,
+            &self.name(key),
+            format!("missing (expected {expected})"),
+        );
         self.errors.push(err);
     }
 
@@ -128,7 +147,11 @@ impl<'s, 'a> Fields<'s, 'a> {
         if choices.contains(&text.as_str()) {
             Some((text, offset))
         } else {
-            self.invalid(key, offset, format!("expected one of {}, found \"{text}\"", choices.join(" | ")));
+            self.invalid(
+                key,
+                offset,
+                format!("expected one of {}, found \"{text}\"", choices.join(" | ")),
+            );
             None
         }
     }
@@ -137,14 +160,20 @@ impl<'s, 'a> Fields<'s, 'a> {
     pub fn opt_int(&mut self, key: &'s str, min: i64, max: i64) -> Option<i64> {
         let value = self.get(key)?;
         let parsed = match value.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok(),
+            DeValue::Integer(i) => {
+                i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
+            }
             _ => None,
         };
         match parsed {
             Some(n) if (min..=max).contains(&n) => Some(n),
             Some(n) => {
                 let expected = int_range(min, max);
-                self.invalid(key, value.span().start, format!("expected {expected}, found {n}"));
+                self.invalid(
+                    key,
+                    value.span().start,
+                    format!("expected {expected}, found {n}"),
+                );
                 None
             }
             None => {
@@ -245,14 +274,25 @@ impl<'s, 'a> Fields<'s, 'a> {
         's: 't,
     {
         let prefix = format!("{}{key}.", self.prefix);
-        Fields { source: self.source, table, prefix, offset, seen: Vec::new(), errors: self.errors }
+        Fields {
+            source: self.source,
+            table,
+            prefix,
+            offset,
+            seen: Vec::new(),
+            errors: self.errors,
+        }
     }
 
     /// Reports every key of the table that no getter asked for.
     pub fn finish(self) {
         for (key, value) in self.table.iter() {
             if !self.seen.contains(&key.get_ref().as_ref()) {
-                let known = if self.seen.is_empty() { String::new() } else { format!(" (known: {})", self.seen.join(", ")) };
+                let known = if self.seen.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (known: {})", self.seen.join(", "))
+                };
                 self.errors.push(self.source.error(
                     key.span().start.min(value.span().start),
                     &format!("{}{}", self.prefix, key.get_ref()),
@@ -264,7 +304,11 @@ impl<'s, 'a> Fields<'s, 'a> {
 }
 
 fn int_range(min: i64, max: i64) -> String {
-    if max >= i64::from(u32::MAX) { format!("integer >= {min}") } else { format!("integer in {min}..={max}") }
+    if max >= i64::from(u32::MAX) {
+        format!("integer >= {min}")
+    } else {
+        format!("integer in {min}..={max}")
+    }
 }
 
 fn describe(value: &DeValue<'_>) -> String {

@@ -7,7 +7,9 @@ pub mod fields;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use engine::{BadRowPolicy, BrokerConfig, EngineConfig, Environment, RiskLimits, RuntimeMode, WaitPolicy};
+pub use engine::{
+    BadRowPolicy, BrokerConfig, EngineConfig, Environment, RiskLimits, RuntimeMode, WaitPolicy,
+};
 
 /// One problem in one config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +27,14 @@ impl fmt::Display for ConfigError {
         if self.field.is_empty() {
             write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
         } else {
-            write!(f, "{}:{}: field '{}': {}", self.file.display(), self.line, self.field, self.message)
+            write!(
+                f,
+                "{}:{}: field '{}': {}",
+                self.file.display(),
+                self.line,
+                self.field,
+                self.message
+            )
         }
     }
 }
@@ -37,7 +46,11 @@ pub struct ConfigErrors(pub Vec<ConfigError>);
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.0.len();
-        write!(f, "{count} configuration error{}:", if count == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{count} configuration error{}:",
+            if count == 1 { "" } else { "s" }
+        )?;
         for error in &self.0 {
             write!(f, "\n  {error}")?;
         }

@@ -63,7 +63,10 @@ impl Money {
         }
         if frac_part.len() > usize::from(MONEY_SCALE) {
             let found = u8::try_from(frac_part.len()).unwrap_or(u8::MAX);
-            return Err(DecimalError::TooManyDecimals { found, max: MONEY_SCALE });
+            return Err(DecimalError::TooManyDecimals {
+                found,
+                max: MONEY_SCALE,
+            });
         }
         let mut raw: i128 = 0;
         let padding = std::iter::repeat_n(&b'0', usize::from(MONEY_SCALE) - frac_part.len());
@@ -71,14 +74,21 @@ impl Money {
             if !b.is_ascii_digit() {
                 return Err(DecimalError::Invalid);
             }
-            raw = raw.checked_mul(10).and_then(|r| r.checked_add(i128::from(b - b'0'))).ok_or(DecimalError::Overflow)?;
+            raw = raw
+                .checked_mul(10)
+                .and_then(|r| r.checked_add(i128::from(b - b'0')))
+                .ok_or(DecimalError::Overflow)?;
         }
         Ok(Money(if negative { -raw } else { raw }))
     }
 
     /// Formats with at least `min_decimals` decimals, more only where the exact value needs them.
     pub fn display(self, min_decimals: u8) -> DecimalDisplay {
-        DecimalDisplay { raw: self.0, scale: MONEY_SCALE, min_decimals }
+        DecimalDisplay {
+            raw: self.0,
+            scale: MONEY_SCALE,
+            min_decimals,
+        }
     }
 }
 
@@ -182,7 +192,10 @@ pub fn parse_mantissa(bytes: &[u8]) -> Result<(i64, u8), DecimalError> {
 pub fn parse_fixed(bytes: &[u8], precision: u8) -> Result<i64, DecimalError> {
     let (mantissa, decimals) = parse_mantissa(bytes)?;
     if decimals > precision {
-        return Err(DecimalError::TooManyDecimals { found: decimals, max: precision });
+        return Err(DecimalError::TooManyDecimals {
+            found: decimals,
+            max: precision,
+        });
     }
     mantissa
         .checked_mul(POW10[(precision - decimals) as usize])
@@ -210,7 +223,11 @@ pub struct DecimalDisplay {
 impl DecimalDisplay {
     /// A price or quantity at its instrument precision, all decimals written.
     pub fn fixed(raw: i64, precision: u8) -> DecimalDisplay {
-        DecimalDisplay { raw: i128::from(raw), scale: precision, min_decimals: precision }
+        DecimalDisplay {
+            raw: i128::from(raw),
+            scale: precision,
+            min_decimals: precision,
+        }
     }
 }
 
@@ -223,7 +240,7 @@ impl fmt::Display for DecimalDisplay {
         let mut frac = magnitude % unit;
         let mut digits = scale;
         let min = u32::from(self.min_decimals.min(self.scale));
-        while digits > min && frac % 10 == 0 {
+        while digits > min && frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }
@@ -263,23 +280,78 @@ mod tests {
             expected: Result<i64, DecimalError>,
         }
         let cases = [
-            Case { name: "integer", text: "12", precision: 2, expected: Ok(1200) },
-            Case { name: "fraction", text: "1.37261", precision: 5, expected: Ok(137_261) },
-            Case { name: "scale up", text: "1.5", precision: 5, expected: Ok(150_000) },
-            Case { name: "negative", text: "-0.25", precision: 2, expected: Ok(-25) },
-            Case { name: "leading dot", text: ".5", precision: 1, expected: Ok(5) },
-            Case { name: "trailing dot", text: "5.", precision: 1, expected: Ok(50) },
+            Case {
+                name: "integer",
+                text: "12",
+                precision: 2,
+                expected: Ok(1200),
+            },
+            Case {
+                name: "fraction",
+                text: "1.37261",
+                precision: 5,
+                expected: Ok(137_261),
+            },
+            Case {
+                name: "scale up",
+                text: "1.5",
+                precision: 5,
+                expected: Ok(150_000),
+            },
+            Case {
+                name: "negative",
+                text: "-0.25",
+                precision: 2,
+                expected: Ok(-25),
+            },
+            Case {
+                name: "leading dot",
+                text: ".5",
+                precision: 1,
+                expected: Ok(5),
+            },
+            Case {
+                name: "trailing dot",
+                text: "5.",
+                precision: 1,
+                expected: Ok(50),
+            },
             Case {
                 name: "too precise",
                 text: "1.234",
                 precision: 2,
                 expected: Err(DecimalError::TooManyDecimals { found: 3, max: 2 }),
             },
-            Case { name: "empty", text: "", precision: 2, expected: Err(DecimalError::Empty) },
-            Case { name: "letters", text: "1.2x", precision: 2, expected: Err(DecimalError::Invalid) },
-            Case { name: "two dots", text: "1.2.3", precision: 2, expected: Err(DecimalError::Invalid) },
-            Case { name: "sign only", text: "-", precision: 2, expected: Err(DecimalError::Invalid) },
-            Case { name: "exponent", text: "1e5", precision: 2, expected: Err(DecimalError::Invalid) },
+            Case {
+                name: "empty",
+                text: "",
+                precision: 2,
+                expected: Err(DecimalError::Empty),
+            },
+            Case {
+                name: "letters",
+                text: "1.2x",
+                precision: 2,
+                expected: Err(DecimalError::Invalid),
+            },
+            Case {
+                name: "two dots",
+                text: "1.2.3",
+                precision: 2,
+                expected: Err(DecimalError::Invalid),
+            },
+            Case {
+                name: "sign only",
+                text: "-",
+                precision: 2,
+                expected: Err(DecimalError::Invalid),
+            },
+            Case {
+                name: "exponent",
+                text: "1e5",
+                precision: 2,
+                expected: Err(DecimalError::Invalid),
+            },
             Case {
                 name: "overflow",
                 text: "99999999999999999999",
@@ -288,18 +360,35 @@ mod tests {
             },
         ];
         for case in cases {
-            assert_eq!(parse_fixed(case.text.as_bytes(), case.precision), case.expected, "{}", case.name);
+            assert_eq!(
+                parse_fixed(case.text.as_bytes(), case.precision),
+                case.expected,
+                "{}",
+                case.name
+            );
         }
     }
 
     #[test]
     fn display_table() {
         let cases = [
-            ("price keeps its zeros", DecimalDisplay::fixed(137_200, 5), "1.37200"),
+            (
+                "price keeps its zeros",
+                DecimalDisplay::fixed(137_200, 5),
+                "1.37200",
+            ),
             ("zero precision", DecimalDisplay::fixed(42, 0), "42"),
             ("negative fraction", DecimalDisplay::fixed(-5, 2), "-0.05"),
-            ("money trimmed to minimum", Money(1_500_000_000_000_000_000).display(2), "1.50"),
-            ("money extends when needed", Money(1_234_500_000_000_000).display(2), "0.0012345"),
+            (
+                "money trimmed to minimum",
+                Money(1_500_000_000_000_000_000).display(2),
+                "1.50",
+            ),
+            (
+                "money extends when needed",
+                Money(1_234_500_000_000_000).display(2),
+                "0.0012345",
+            ),
             ("money zero", Money(0).display(0), "0"),
         ];
         for (name, display, expected) in cases {

@@ -35,7 +35,12 @@ impl InstrumentSpec {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InstrumentError {
     #[error("symbol '{symbol}': {what} precision {found} exceeds the maximum of {max}")]
-    Precision { symbol: String, what: &'static str, found: u8, max: u8 },
+    Precision {
+        symbol: String,
+        what: &'static str,
+        found: u8,
+        max: u8,
+    },
 }
 
 /// All instruments of a run, indexed by `InstrumentId`.
@@ -59,7 +64,10 @@ impl InstrumentTable {
 
     /// Linear lookup by symbol: for the edges only (config, file headers), never per tick.
     pub fn find(&self, symbol: &str) -> Option<InstrumentId> {
-        self.specs.iter().position(|s| s.symbol == symbol).map(|i| InstrumentId(i as u32))
+        self.specs
+            .iter()
+            .position(|s| s.symbol == symbol)
+            .map(|i| InstrumentId(i as u32))
     }
 
     /// Returns the id of `symbol`, adding it with zero precisions when new.
@@ -79,7 +87,12 @@ impl InstrumentTable {
     ///
     /// # Errors
     /// A precision above `MAX_PRECISION`.
-    pub fn widen(&mut self, id: InstrumentId, price_precision: u8, qty_precision: u8) -> Result<(), InstrumentError> {
+    pub fn widen(
+        &mut self,
+        id: InstrumentId,
+        price_precision: u8,
+        qty_precision: u8,
+    ) -> Result<(), InstrumentError> {
         let spec = &mut self.specs[id.index()];
         for (what, found) in [("price", price_precision), ("quantity", qty_precision)] {
             if found > MAX_PRECISION {
@@ -102,7 +115,10 @@ impl InstrumentTable {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (InstrumentId, &InstrumentSpec)> {
-        self.specs.iter().enumerate().map(|(i, s)| (InstrumentId(i as u32), s))
+        self.specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (InstrumentId(i as u32), s))
     }
 }
 
@@ -127,7 +143,10 @@ mod tests {
         let id = table.intern("X");
         table.widen(id, 5, 0).unwrap();
         table.widen(id, 3, 2).unwrap();
-        assert_eq!((table.spec(id).price_precision, table.spec(id).qty_precision), (5, 2));
+        assert_eq!(
+            (table.spec(id).price_precision, table.spec(id).qty_precision),
+            (5, 2)
+        );
         assert!(table.widen(id, 10, 0).is_err());
     }
 }

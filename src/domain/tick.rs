@@ -94,7 +94,11 @@ impl Tick {
 
     /// A trade at `price`; `size` is absent when the source has none.
     pub fn trade(ts: Nanos, instrument: InstrumentId, price: Price, size: Option<Qty>) -> Tick {
-        let size_bits = if size.is_some() { TickFlags::BID_SIZE | TickFlags::ASK_SIZE } else { 0 };
+        let size_bits = if size.is_some() {
+            TickFlags::BID_SIZE | TickFlags::ASK_SIZE
+        } else {
+            0
+        };
         let size = size.unwrap_or_default();
         Tick {
             ts,
@@ -137,13 +141,15 @@ impl Tick {
     #[inline]
     pub fn mid_x2(&self) -> Option<i64> {
         let both = TickFlags::BID | TickFlags::ASK;
-        (self.kind == TickKind::Quote && self.flags.0 & both == both).then(|| self.bid.0 + self.ask.0)
+        (self.kind == TickKind::Quote && self.flags.0 & both == both)
+            .then(|| self.bid.0 + self.ask.0)
     }
 
     /// The binary64 nearest the exact mid `(bid + ask) / 2` of a two-sided quote.
     #[inline]
     pub fn mid_f64(&self, price_precision: u8) -> Option<f64> {
-        self.mid_x2().map(|x2| x2 as f64 / (2 * POW10[price_precision as usize]) as f64)
+        self.mid_x2()
+            .map(|x2| x2 as f64 / (2 * POW10[price_precision as usize]) as f64)
     }
 
     /// A reference price for marks and price bands: exact mid × 2 of a quote, or 2 × trade price.
@@ -167,18 +173,38 @@ mod tests {
 
     #[test]
     fn accessors_table() {
-        let quote = Tick::quote(Nanos(1), InstrumentId(0), Some(Price(100)), Some(Price(103)), None, None);
-        let one_sided = Tick::quote(Nanos(1), InstrumentId(0), Some(Price(100)), None, None, None);
+        let quote = Tick::quote(
+            Nanos(1),
+            InstrumentId(0),
+            Some(Price(100)),
+            Some(Price(103)),
+            None,
+            None,
+        );
+        let one_sided = Tick::quote(
+            Nanos(1),
+            InstrumentId(0),
+            Some(Price(100)),
+            None,
+            None,
+            None,
+        );
         let trade = Tick::trade(Nanos(1), InstrumentId(0), Price(101), Some(Qty(5)));
         assert_eq!(quote.mid_x2(), Some(203), "quote mid");
         assert_eq!(quote.mid_f64(2), Some(1.015), "quote mid f64");
         assert_eq!(quote.last(), None, "quote has no last");
-        assert_eq!((quote.buy_price(), quote.sell_price()), (Some(Price(103)), Some(Price(100))));
+        assert_eq!(
+            (quote.buy_price(), quote.sell_price()),
+            (Some(Price(103)), Some(Price(100)))
+        );
         assert_eq!(one_sided.mid_x2(), None, "one-sided quote has no mid");
         assert_eq!(one_sided.buy_price(), None, "one-sided quote has no ask");
         assert_eq!(trade.last(), Some(Price(101)), "trade price");
         assert_eq!(trade.mid_x2(), None, "trade has no mid");
-        assert_eq!((trade.buy_price(), trade.sell_price()), (Some(Price(101)), Some(Price(101))));
+        assert_eq!(
+            (trade.buy_price(), trade.sell_price()),
+            (Some(Price(101)), Some(Price(101)))
+        );
         assert_eq!(trade.reference_x2(), Some(202));
     }
 }

@@ -33,7 +33,10 @@ impl PaperVenue {
         PaperVenue {
             latency_ns,
             fee_bps,
-            precisions: specs.iter().map(|s| (s.price_precision, s.qty_precision)).collect(),
+            precisions: specs
+                .iter()
+                .map(|s| (s.price_precision, s.qty_precision))
+                .collect(),
             resting: specs.iter().map(|_| VecDeque::with_capacity(64)).collect(),
             open: 0,
         }
@@ -41,7 +44,12 @@ impl PaperVenue {
 
     /// `notional × fee_bps / 10^4`, rounded half-even.
     pub fn fee(&self, price: Price, order: &Order) -> Money {
-        fee(price, order, self.fee_bps, self.precisions[order.instrument.index()])
+        fee(
+            price,
+            order,
+            self.fee_bps,
+            self.precisions[order.instrument.index()],
+        )
     }
 
     /// The price `order` executes at on `tick`, if it does.
@@ -63,7 +71,6 @@ impl PaperVenue {
             }
         }
     }
-
 }
 
 impl Venue for PaperVenue {
@@ -72,10 +79,19 @@ impl Venue for PaperVenue {
         if self.latency_ns == 0
             && let Some(price) = Self::execution_price(&order, tick, false)
         {
-            fills.push(make_fill(&order, tick, price, self.fee_bps, self.precisions[order.instrument.index()]));
+            fills.push(make_fill(
+                &order,
+                tick,
+                price,
+                self.fee_bps,
+                self.precisions[order.instrument.index()],
+            ));
             return;
         }
-        self.resting[order.instrument.index()].push_back(Resting { order, due_ts: order.ts.0.saturating_add(self.latency_ns) });
+        self.resting[order.instrument.index()].push_back(Resting {
+            order,
+            due_ts: order.ts.0.saturating_add(self.latency_ns),
+        });
         self.open += 1;
     }
 
@@ -93,8 +109,8 @@ impl Venue for PaperVenue {
             if tick.ts.0 < r.due_ts {
                 return true;
             }
-            let resting_limit =
-                r.order.ts.0.saturating_add(latency) < tick.ts.0 && matches!(r.order.order_type, OrderType::Limit(_));
+            let resting_limit = r.order.ts.0.saturating_add(latency) < tick.ts.0
+                && matches!(r.order.order_type, OrderType::Limit(_));
             match Self::execution_price(&r.order, tick, resting_limit) {
                 Some(price) => {
                     fills.push(make_fill(&r.order, tick, price, fee_bps, precisions));
@@ -135,7 +151,13 @@ fn fee(price: Price, order: &Order, fee_bps: Decimal, (pp, qp): (u8, u8)) -> Mon
     Money(quotient + i128::from(round_up))
 }
 
-fn make_fill(order: &Order, tick: &Tick, price: Price, fee_bps: Decimal, precisions: (u8, u8)) -> Fill {
+fn make_fill(
+    order: &Order,
+    tick: &Tick,
+    price: Price,
+    fee_bps: Decimal,
+    precisions: (u8, u8),
+) -> Fill {
     Fill {
         order_id: order.id,
         correlation: order.correlation,
@@ -157,18 +179,40 @@ mod tests {
     use crate::domain::{InstrumentId, Nanos, Qty};
 
     fn specs() -> Vec<InstrumentSpec> {
-        vec![InstrumentSpec { symbol: "X".into(), price_precision: 2, qty_precision: 0 }]
+        vec![InstrumentSpec {
+            symbol: "X".into(),
+            price_precision: 2,
+            qty_precision: 0,
+        }]
     }
 
     fn quote(ts: u64, bid: i64, ask: i64) -> Tick {
-        Tick::quote(Nanos(ts), InstrumentId(0), Some(Price(bid)), Some(Price(ask)), None, None)
+        Tick::quote(
+            Nanos(ts),
+            InstrumentId(0),
+            Some(Price(bid)),
+            Some(Price(ask)),
+            None,
+            None,
+        )
     }
 
     fn order(id: u64, side: Side, ts: u64, order_type: OrderType) -> Order {
-        Order { id, ts: Nanos(ts), side, qty: Qty(2), order_type, ..Order::default() }
+        Order {
+            id,
+            ts: Nanos(ts),
+            side,
+            qty: Qty(2),
+            order_type,
+            ..Order::default()
+        }
     }
 
-    fn fills_of(venue: &mut PaperVenue, submit: &[(Order, Tick)], ticks: &[Tick]) -> Vec<(u64, u64, i64)> {
+    fn fills_of(
+        venue: &mut PaperVenue,
+        submit: &[(Order, Tick)],
+        ticks: &[Tick],
+    ) -> Vec<(u64, u64, i64)> {
         let mut fills = Vec::new();
         for (o, t) in submit {
             venue.submit(*o, t, &mut fills);
@@ -176,19 +220,75 @@ mod tests {
         for t in ticks {
             venue.on_tick(t, &mut fills);
         }
-        fills.iter().map(|f| (f.order_id, f.ts.0, f.price.0)).collect()
+        fills
+            .iter()
+            .map(|f| (f.order_id, f.ts.0, f.price.0))
+            .collect()
     }
 
     #[test]
     fn fill_rules_table() {
         let market = OrderType::Market;
-        let cases: Vec<(&str, u64, Vec<(Order, Tick)>, Vec<Tick>, Vec<(u64, u64, i64)>)> = vec![
-            ("zero latency fills on the signal tick at the ask", 0, vec![(order(1, Side::Buy, 10, market), quote(10, 100, 102))], vec![], vec![(1, 10, 102)]),
-            ("sell at the bid", 0, vec![(order(1, Side::Sell, 10, market), quote(10, 100, 102))], vec![], vec![(1, 10, 100)]),
-            ("latency waits for ts >= signal + latency", 5, vec![(order(1, Side::Buy, 10, market), quote(10, 100, 102))], vec![quote(14, 100, 103), quote(15, 101, 104)], vec![(1, 15, 104)]),
-            ("pending fill FIFO on one tick", 5, vec![(order(1, Side::Buy, 10, market), quote(10, 100, 102)), (order(2, Side::Sell, 10, market), quote(10, 100, 102))], vec![quote(20, 99, 101)], vec![(1, 20, 101), (2, 20, 99)]),
-            ("marketable limit fills at the touch", 0, vec![(order(1, Side::Buy, 10, OrderType::Limit(Price(105))), quote(10, 100, 102))], vec![], vec![(1, 10, 102)]),
-            ("resting limit fills at its price when reached", 0, vec![(order(1, Side::Buy, 10, OrderType::Limit(Price(99))), quote(10, 100, 102))], vec![quote(11, 98, 100), quote(12, 97, 99)], vec![(1, 12, 99)]),
+        /// (name, latency, submissions, later ticks, expected (order id, ts, price) fills)
+        type Case = (
+            &'static str,
+            u64,
+            Vec<(Order, Tick)>,
+            Vec<Tick>,
+            Vec<(u64, u64, i64)>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "zero latency fills on the signal tick at the ask",
+                0,
+                vec![(order(1, Side::Buy, 10, market), quote(10, 100, 102))],
+                vec![],
+                vec![(1, 10, 102)],
+            ),
+            (
+                "sell at the bid",
+                0,
+                vec![(order(1, Side::Sell, 10, market), quote(10, 100, 102))],
+                vec![],
+                vec![(1, 10, 100)],
+            ),
+            (
+                "latency waits for ts >= signal + latency",
+                5,
+                vec![(order(1, Side::Buy, 10, market), quote(10, 100, 102))],
+                vec![quote(14, 100, 103), quote(15, 101, 104)],
+                vec![(1, 15, 104)],
+            ),
+            (
+                "pending fill FIFO on one tick",
+                5,
+                vec![
+                    (order(1, Side::Buy, 10, market), quote(10, 100, 102)),
+                    (order(2, Side::Sell, 10, market), quote(10, 100, 102)),
+                ],
+                vec![quote(20, 99, 101)],
+                vec![(1, 20, 101), (2, 20, 99)],
+            ),
+            (
+                "marketable limit fills at the touch",
+                0,
+                vec![(
+                    order(1, Side::Buy, 10, OrderType::Limit(Price(105))),
+                    quote(10, 100, 102),
+                )],
+                vec![],
+                vec![(1, 10, 102)],
+            ),
+            (
+                "resting limit fills at its price when reached",
+                0,
+                vec![(
+                    order(1, Side::Buy, 10, OrderType::Limit(Price(99))),
+                    quote(10, 100, 102),
+                )],
+                vec![quote(11, 98, 100), quote(12, 97, 99)],
+                vec![(1, 12, 99)],
+            ),
         ];
         for (name, latency, submit, ticks, expected) in cases {
             let mut venue = PaperVenue::new(latency, Decimal::default(), &specs());
@@ -201,14 +301,28 @@ mod tests {
     fn trade_tick_fills_both_sides_at_its_price() {
         let mut venue = PaperVenue::new(0, Decimal::default(), &specs());
         let trade = Tick::trade(Nanos(1), InstrumentId(0), Price(150), None);
-        let got = fills_of(&mut venue, &[(order(1, Side::Buy, 1, OrderType::Market), trade), (order(2, Side::Sell, 1, OrderType::Market), trade)], &[]);
+        let got = fills_of(
+            &mut venue,
+            &[
+                (order(1, Side::Buy, 1, OrderType::Market), trade),
+                (order(2, Side::Sell, 1, OrderType::Market), trade),
+            ],
+            &[],
+        );
         assert_eq!(got, vec![(1, 1, 150), (2, 1, 150)]);
     }
 
     #[test]
     fn fee_is_exact_and_cancel_works() {
         // 2 × 1.01 = 2.02 notional; 2.5 bps → 0.000505.
-        let venue = PaperVenue::new(0, Decimal { mantissa: 25, decimals: 1 }, &specs());
+        let venue = PaperVenue::new(
+            0,
+            Decimal {
+                mantissa: 25,
+                decimals: 1,
+            },
+            &specs(),
+        );
         let o = order(1, Side::Buy, 0, OrderType::Market);
         assert_eq!(venue.fee(Price(101), &o), Money::parse("0.000505").unwrap());
         let mut venue = PaperVenue::new(10, Decimal::default(), &specs());

@@ -67,7 +67,10 @@ impl Default for LatencyRecorder {
         LatencyRecorder {
             histograms: Stage::ALL
                 .iter()
-                .map(|_| Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static histogram bounds are valid"))
+                .map(|_| {
+                    Histogram::new_with_bounds(1, 60_000_000_000, 3)
+                        .expect("static histogram bounds are valid")
+                })
                 .collect(),
         }
     }
@@ -104,7 +107,11 @@ impl LatencyRecorder {
 
     /// Stages with at least one recording, in pipeline order.
     pub fn summaries(&self) -> Vec<(Stage, LatencySummary)> {
-        Stage::ALL.iter().map(|&s| (s, self.summary(s))).filter(|(_, s)| s.count > 0).collect()
+        Stage::ALL
+            .iter()
+            .map(|&s| (s, self.summary(s)))
+            .filter(|(_, s)| s.count > 0)
+            .collect()
     }
 }
 

@@ -57,7 +57,10 @@ pub fn process_tick(
     let strategy_start = if sampled { timer.stamp() } else { 0 };
     engine.strategy.on_tick(tick, &mut buffers.signals);
     if sampled {
-        latency.record(Stage::Strategy, timer.elapsed_ns(strategy_start, timer.stamp()));
+        latency.record(
+            Stage::Strategy,
+            timer.elapsed_ns(strategy_start, timer.stamp()),
+        );
     }
     for signal in &buffers.signals {
         buffers.orders.clear();
@@ -106,14 +109,24 @@ pub fn run(
         }
         let watch = Stopwatch::start();
         for tick in chunk.iter_mut() {
-            process_tick(&mut engine, tick, seq, &mut buffers, &timer, &mut latency, seq % sample_every == 0);
+            process_tick(
+                &mut engine,
+                tick,
+                seq,
+                &mut buffers,
+                &timer,
+                &mut latency,
+                seq.is_multiple_of(sample_every),
+            );
             seq += 1;
         }
         run += watch.elapsed();
         let (done, total) = source.progress();
         progress(done, total);
     }
-    let kill_switch = (0..engine.layout.brokers.len()).map(|b| engine.risk.engine.kill_switch_tripped(b)).collect();
+    let kill_switch = (0..engine.layout.brokers.len())
+        .map(|b| engine.risk.engine.kill_switch_tripped(b))
+        .collect();
     let outcome = RunOutcome {
         ticks: seq,
         signals: engine.risk.signals,

@@ -182,7 +182,11 @@ impl RiskStage {
     }
 
     pub fn rejections(&self) -> Vec<(RejectReason, u64)> {
-        RejectReason::ALL.iter().map(|&r| (r, self.engine.rejections[r.index()])).filter(|(_, n)| *n > 0).collect()
+        RejectReason::ALL
+            .iter()
+            .map(|&r| (r, self.engine.rejections[r.index()]))
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 }
 
@@ -269,7 +273,9 @@ impl Engine {
         let mut errors = Vec::new();
         for s in strategies {
             for (symbol, line) in &s.instruments {
-                let Some(id) = instruments.find(symbol) else { continue };
+                let Some(id) = instruments.find(symbol) else {
+                    continue;
+                };
                 let fixed = config.instruments.iter().find(|o| &o.symbol == symbol);
                 let spec = instruments.spec(id);
                 if let Some(fixed) = fixed {
@@ -309,7 +315,11 @@ impl Engine {
                 });
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(ConfigErrors(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
     }
 
     /// Builds the stages. Strategies naming unknown brokers are errors; instruments absent
@@ -345,7 +355,12 @@ impl Engine {
                         field: "brokers".into(),
                         message: format!(
                             "unknown broker '{name}' (configured: {})",
-                            config.brokers.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ")
+                            config
+                                .brokers
+                                .iter()
+                                .map(|b| b.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     }),
                 }
@@ -356,16 +371,23 @@ impl Engine {
                 match instruments.find(symbol) {
                     Some(id) => {
                         let spec = instruments.spec(id);
-                        let scale = POW10[(spec.qty_precision - s.quantity.decimals.min(spec.qty_precision)) as usize];
+                        let scale = POW10[(spec.qty_precision
+                            - s.quantity.decimals.min(spec.qty_precision))
+                            as usize];
                         ids.push(id);
-                        slots.push(SlotSpec { price_precision: spec.price_precision, qty: Qty(s.quantity.mantissa * scale) });
+                        slots.push(SlotSpec {
+                            price_precision: spec.price_precision,
+                            qty: Qty(s.quantity.mantissa * scale),
+                        });
                     }
-                    None if config.environment == Environment::Production => errors.push(ConfigError {
-                        file: s.file.clone(),
-                        line: *line,
-                        field: "instruments".into(),
-                        message: format!("instrument '{symbol}' is not in the data"),
-                    }),
+                    None if config.environment == Environment::Production => {
+                        errors.push(ConfigError {
+                            file: s.file.clone(),
+                            line: *line,
+                            field: "instruments".into(),
+                            message: format!("instrument '{symbol}' is not in the data"),
+                        })
+                    }
                     None => {
                         warn!(target: "app", strategy = %s.id, file = %s.file.display(), line, symbol = %symbol, "instrument not in the data; strategy will not trade it");
                     }
@@ -373,7 +395,11 @@ impl Engine {
             }
             if ids.is_empty() {
                 if config.environment != Environment::Production {
-                    disabled.push(format!("{} ({}): none of its instruments is in the data", s.id, s.file.display()));
+                    disabled.push(format!(
+                        "{} ({}): none of its instruments is in the data",
+                        s.id,
+                        s.file.display()
+                    ));
                 }
                 continue;
             }
@@ -401,7 +427,11 @@ impl Engine {
         let specs: Vec<_> = instruments.iter().map(|(_, s)| s.clone()).collect();
         let index = StrategyIndex::build(specs.len(), &subscriptions);
         let limits: Vec<_> = config.brokers.iter().map(|b| b.risk.clone()).collect();
-        let venues = config.brokers.iter().map(|b| PaperVenue::new(b.latency_ns, b.fee_bps, &specs)).collect();
+        let venues = config
+            .brokers
+            .iter()
+            .map(|b| PaperVenue::new(b.latency_ns, b.fee_bps, &specs))
+            .collect();
         Ok(Engine {
             layout: EngineLayout {
                 instruments,
@@ -413,7 +443,10 @@ impl Engine {
                 disabled,
             },
             config: config.clone(),
-            strategy: StrategyStage { strategies: kinds, index },
+            strategy: StrategyStage {
+                strategies: kinds,
+                index,
+            },
             risk: RiskStage {
                 engine: RiskEngine::new(&limits, &specs),
                 books_of,

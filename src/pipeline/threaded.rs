@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, bounded};
 
-use super::{Engine, EngineLayout, ExecutionStage, RiskStage, RunOutcome, StrategyStage, TickSource};
+use super::{
+    Engine, EngineLayout, ExecutionStage, RiskStage, RunOutcome, StrategyStage, TickSource,
+};
 use crate::clock::{LatencyTimer, Stopwatch};
 use crate::config::WaitPolicy;
 use crate::domain::{Fill, Order, Signal, Tick};
@@ -41,7 +43,9 @@ impl Waiter {
         self.rounds = self.rounds.saturating_add(1);
         match (self.policy, self.rounds) {
             (WaitPolicy::Spin, _) | (_, 0..=64) => std::hint::spin_loop(),
-            (WaitPolicy::SpinThenYield, _) | (WaitPolicy::Park, 65..=256) => std::thread::yield_now(),
+            (WaitPolicy::SpinThenYield, _) | (WaitPolicy::Park, 65..=256) => {
+                std::thread::yield_now()
+            }
             (WaitPolicy::Park, _) => std::thread::sleep(std::time::Duration::from_micros(50)),
         }
     }
@@ -50,7 +54,13 @@ impl Waiter {
 /// Sends, waiting while the ring is full; counts full events. `on_full` runs while waiting
 /// (risk drains returning fills there, so two stages never wait on each other).
 #[inline]
-fn send<T>(tx: &Sender<T>, mut msg: T, waiter: &mut Waiter, full: &mut u64, mut on_full: impl FnMut()) {
+fn send<T>(
+    tx: &Sender<T>,
+    mut msg: T,
+    waiter: &mut Waiter,
+    full: &mut u64,
+    mut on_full: impl FnMut(),
+) {
     loop {
         match tx.try_send(msg) {
             Ok(()) => {
@@ -107,7 +117,13 @@ pub fn run(
     source: &mut (dyn TickSource + Send),
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(EngineLayout, RunOutcome), crate::Error> {
-    let Engine { layout, config, strategy, risk, execution } = engine;
+    let Engine {
+        layout,
+        config,
+        strategy,
+        risk,
+        execution,
+    } = engine;
     let capacity = config.runtime.ring_capacity;
     let policy = config.runtime.wait;
     let sample_every = config.runtime.latency_sample_every.max(1);
@@ -119,14 +135,34 @@ pub fn run(
     let wall = Stopwatch::start();
     // One calibrated timer for all threads: stamps taken on one thread are read on another.
     let timer = LatencyTimer::default();
-    let (strategy_timer, risk_timer, execution_timer) = (timer.clone(), timer.clone(), timer.clone());
+    let (strategy_timer, risk_timer, execution_timer) =
+        (timer.clone(), timer.clone(), timer.clone());
 
     let result = std::thread::scope(|scope| {
-        let strategy_thread = scope.spawn(move || strategy_loop(strategy, tick_rx, risk_tx, policy, strategy_timer));
+        let strategy_thread =
+            scope.spawn(move || strategy_loop(strategy, tick_rx, risk_tx, policy, strategy_timer));
         let processed_by_risk = Arc::clone(&processed);
-        let risk_thread =
-            scope.spawn(move || risk_loop(risk, risk_rx, exec_tx, fill_rx, &processed_by_risk, policy, risk_timer));
-        let execution_thread = scope.spawn(move || execution_loop(execution, exec_rx, fill_tx, &processed, policy, execution_timer));
+        let risk_thread = scope.spawn(move || {
+            risk_loop(
+                risk,
+                risk_rx,
+                exec_tx,
+                fill_rx,
+                &processed_by_risk,
+                policy,
+                risk_timer,
+            )
+        });
+        let execution_thread = scope.spawn(move || {
+            execution_loop(
+                execution,
+                exec_rx,
+                fill_tx,
+                &processed,
+                policy,
+                execution_timer,
+            )
+        });
 
         // The feed runs on the calling thread: the source need not move.
         let mut waiter = Waiter::new(policy);
@@ -149,7 +185,11 @@ pub fn run(
             }
             for tick in &mut chunk {
                 tick.seq = seq;
-                let stamp = if seq % sample_every == 0 { timer.stamp() } else { 0 };
+                let stamp = if seq.is_multiple_of(sample_every) {
+                    timer.stamp()
+                } else {
+                    0
+                };
                 send(&tick_tx, (*tick, stamp), &mut waiter, &mut feed_full, || {});
                 seq += 1;
             }
@@ -162,10 +202,20 @@ pub fn run(
         let execution_out = execution_thread.join();
         match (strategy_out, risk_out, execution_out) {
             (Ok(s), Ok(r), Ok(e)) => Ok((seq, load, feed_full, feed_error, s, r, e)),
-            _ => Err(crate::Error::Runtime("a pipeline stage thread panicked".into())),
+            _ => Err(crate::Error::Runtime(
+                "a pipeline stage thread panicked".into(),
+            )),
         }
     });
-    let (ticks, load, feed_full, feed_error, (strategy_latency, strategy_full), risk_out, execution_out) = result?;
+    let (
+        ticks,
+        load,
+        feed_full,
+        feed_error,
+        (strategy_latency, strategy_full),
+        risk_out,
+        execution_out,
+    ) = result?;
     if let Some(e) = feed_error {
         return Err(e);
     }
@@ -174,7 +224,9 @@ pub fn run(
     let mut latency = strategy_latency;
     latency.merge(&risk_latency);
     latency.merge(&execution_latency);
-    let kill_switch = (0..layout.brokers.len()).map(|b| risk.engine.kill_switch_tripped(b)).collect();
+    let kill_switch = (0..layout.brokers.len())
+        .map(|b| risk.engine.kill_switch_tripped(b))
+        .collect();
     let run = wall.elapsed().saturating_sub(load);
     Ok((
         layout,
@@ -227,9 +279,21 @@ fn strategy_loop(
         } else {
             0
         };
-        send(&tx, ToRisk::Tick(tick, end), &mut out_wait, &mut full, || {});
+        send(
+            &tx,
+            ToRisk::Tick(tick, end),
+            &mut out_wait,
+            &mut full,
+            || {},
+        );
         for signal in &signals {
-            send(&tx, ToRisk::Signal(*signal, start), &mut out_wait, &mut full, || {});
+            send(
+                &tx,
+                ToRisk::Signal(*signal, start),
+                &mut out_wait,
+                &mut full,
+                || {},
+            );
         }
     }
     (latency, full)
@@ -245,7 +309,11 @@ fn risk_loop(
     timer: LatencyTimer,
 ) -> (RiskStage, LatencyRecorder, u64) {
     let mut latency = LatencyRecorder::default();
-    let (mut in_wait, mut out_wait, mut sync_wait) = (Waiter::new(policy), Waiter::new(policy), Waiter::new(policy));
+    let (mut in_wait, mut out_wait, mut sync_wait) = (
+        Waiter::new(policy),
+        Waiter::new(policy),
+        Waiter::new(policy),
+    );
     let mut full = 0u64;
     let mut sent = 0u64;
     let mut orders = Vec::with_capacity(16);
@@ -269,15 +337,24 @@ fn risk_loop(
                     sync(&mut stage, sent, &mut sync_wait);
                 }
                 if stamp != 0 {
-                    latency.record(Stage::StrategyToRisk, timer.elapsed_ns(stamp, timer.stamp()));
+                    latency.record(
+                        Stage::StrategyToRisk,
+                        timer.elapsed_ns(stamp, timer.stamp()),
+                    );
                 }
                 stage.on_tick(&tick);
                 let out_stamp = if stamp != 0 { timer.stamp() } else { 0 };
-                send(&tx, ToExecution::Tick(tick, out_stamp), &mut out_wait, &mut full, || {
-                    while let Ok(fill) = fills.try_recv() {
-                        stage.engine.on_fill(&fill);
-                    }
-                });
+                send(
+                    &tx,
+                    ToExecution::Tick(tick, out_stamp),
+                    &mut out_wait,
+                    &mut full,
+                    || {
+                        while let Ok(fill) = fills.try_recv() {
+                            stage.engine.on_fill(&fill);
+                        }
+                    },
+                );
                 sent += 1;
             }
             ToRisk::Signal(signal, tick_start) => {
@@ -287,11 +364,17 @@ fn risk_loop(
                 stage.on_signal(&signal, &mut orders);
                 latency.record(Stage::Risk, timer.elapsed_ns(risk_start, timer.stamp()));
                 for order in &orders {
-                    send(&tx, ToExecution::Order(*order, tick_start), &mut out_wait, &mut full, || {
-                        while let Ok(fill) = fills.try_recv() {
-                            stage.engine.on_fill(&fill);
-                        }
-                    });
+                    send(
+                        &tx,
+                        ToExecution::Order(*order, tick_start),
+                        &mut out_wait,
+                        &mut full,
+                        || {
+                            while let Ok(fill) = fills.try_recv() {
+                                stage.engine.on_fill(&fill);
+                            }
+                        },
+                    );
                     sent += 1;
                 }
             }
@@ -322,7 +405,10 @@ fn execution_loop(
         match msg {
             ToExecution::Tick(tick, stamp) => {
                 if stamp != 0 {
-                    latency.record(Stage::RiskToExecution, timer.elapsed_ns(stamp, timer.stamp()));
+                    latency.record(
+                        Stage::RiskToExecution,
+                        timer.elapsed_ns(stamp, timer.stamp()),
+                    );
                 }
                 current[tick.instrument.index()] = tick;
                 stage.on_tick(&tick, &mut fills);

@@ -6,7 +6,9 @@
 
 use std::collections::VecDeque;
 
-use crate::domain::{BookId, Fill, InstrumentId, InstrumentSpec, MONEY_SCALE, Money, Nanos, POW10, Qty, Side, Tick};
+use crate::domain::{
+    BookId, Fill, InstrumentId, InstrumentSpec, MONEY_SCALE, Money, Nanos, POW10, Qty, Side, Tick,
+};
 
 /// Largest `price_precision + qty_precision` an instrument may have: doubled marks need one
 /// spare decimal in `Money`.
@@ -54,7 +56,9 @@ impl Position {
         let mut remaining = signed;
         // Close opposite lots first, oldest first.
         while remaining != 0 {
-            let Some(front) = self.lots.front_mut() else { break };
+            let Some(front) = self.lots.front_mut() else {
+                break;
+            };
             if front.0.signum() == remaining.signum() {
                 break;
             }
@@ -75,7 +79,9 @@ impl Position {
 
     /// Unrealized PnL of the open lots at a doubled mark.
     fn unrealized(&self, mark_x2: i64, scale: &Scale) -> Money {
-        self.lots.iter().fold(Money::ZERO, |acc, &(qty, price)| acc + money_x2(mark_x2 - 2 * price, qty, scale))
+        self.lots.iter().fold(Money::ZERO, |acc, &(qty, price)| {
+            acc + money_x2(mark_x2 - 2 * price, qty, scale)
+        })
     }
 }
 
@@ -105,7 +111,12 @@ pub struct EquityCurve {
 
 impl EquityCurve {
     pub fn new(capacity: usize, interval_ns: u64) -> EquityCurve {
-        EquityCurve { points: Vec::with_capacity(capacity), capacity: capacity.max(2), interval_ns, next_ts: 0 }
+        EquityCurve {
+            points: Vec::with_capacity(capacity),
+            capacity: capacity.max(2),
+            interval_ns,
+            next_ts: 0,
+        }
     }
 
     #[inline]
@@ -154,8 +165,11 @@ impl Portfolio {
         let scales = specs
             .iter()
             .map(|s| {
-                let shift = MONEY_SCALE - s.price_precision.min(MAX_COMBINED_PRECISION) - s.qty_precision;
-                Scale { half_unit: i128::from(POW10[shift as usize]) / 2 }
+                let shift =
+                    MONEY_SCALE - s.price_precision.min(MAX_COMBINED_PRECISION) - s.qty_precision;
+                Scale {
+                    half_unit: i128::from(POW10[shift as usize]) / 2,
+                }
             })
             .collect();
         Portfolio {
@@ -163,7 +177,10 @@ impl Portfolio {
             scales,
             // Lots preallocated: the first fills allocate nothing on the tick path.
             positions: (0..books * specs.len())
-                .map(|_| Position { lots: VecDeque::with_capacity(8), ..Position::default() })
+                .map(|_| Position {
+                    lots: VecDeque::with_capacity(8),
+                    ..Position::default()
+                })
                 .collect(),
             marks_x2: vec![0; specs.len()],
             net_qty: vec![0; specs.len()],
@@ -209,7 +226,13 @@ impl Portfolio {
         let i = fill.instrument.index();
         let scale = self.scales[i];
         let signed = fill.side.sign() * fill.qty.0;
-        self.positions[fill.book.0 as usize * self.instruments + i].apply(fill.side, fill.qty.0, fill.price.0, fill.fee, &scale);
+        self.positions[fill.book.0 as usize * self.instruments + i].apply(
+            fill.side,
+            fill.qty.0,
+            fill.price.0,
+            fill.fee,
+            &scale,
+        );
         self.net_qty[i] += signed;
         // Equity moves by what the fill gives away against the mark, and the fee.
         self.equity += money_x2(self.marks_x2[i] - 2 * fill.price.0, signed, &scale) - fill.fee;
@@ -266,7 +289,11 @@ mod tests {
     use crate::domain::{BrokerId, Price, StrategyId};
 
     fn spec(price_precision: u8, qty_precision: u8) -> InstrumentSpec {
-        InstrumentSpec { symbol: "X".into(), price_precision, qty_precision }
+        InstrumentSpec {
+            symbol: "X".into(),
+            price_precision,
+            qty_precision,
+        }
     }
 
     fn fill(side: Side, qty: i64, price: i64, fee: i128) -> Fill {
@@ -286,17 +313,52 @@ mod tests {
     }
 
     fn quote(bid: i64, ask: i64) -> Tick {
-        Tick::quote(Nanos(1), InstrumentId(0), Some(Price(bid)), Some(Price(ask)), None, None)
+        Tick::quote(
+            Nanos(1),
+            InstrumentId(0),
+            Some(Price(bid)),
+            Some(Price(ask)),
+            None,
+            None,
+        )
     }
 
     #[test]
     fn fifo_realized_table() {
         let m = |s: &str| Money::parse(s).unwrap();
         let cases: [(&str, Vec<Fill>, &str, i64); 4] = [
-            ("round trip gain", vec![fill(Side::Buy, 2, 100, 0), fill(Side::Sell, 2, 105, 0)], "10", 0),
-            ("partial close", vec![fill(Side::Buy, 3, 100, 0), fill(Side::Sell, 1, 90, 0)], "-10", 2),
-            ("fifo order", vec![fill(Side::Buy, 1, 100, 0), fill(Side::Buy, 1, 110, 0), fill(Side::Sell, 1, 120, 0)], "20", 1),
-            ("flip to short", vec![fill(Side::Buy, 1, 100, 0), fill(Side::Sell, 3, 101, 0), fill(Side::Buy, 2, 99, 0)], "5", 0),
+            (
+                "round trip gain",
+                vec![fill(Side::Buy, 2, 100, 0), fill(Side::Sell, 2, 105, 0)],
+                "10",
+                0,
+            ),
+            (
+                "partial close",
+                vec![fill(Side::Buy, 3, 100, 0), fill(Side::Sell, 1, 90, 0)],
+                "-10",
+                2,
+            ),
+            (
+                "fifo order",
+                vec![
+                    fill(Side::Buy, 1, 100, 0),
+                    fill(Side::Buy, 1, 110, 0),
+                    fill(Side::Sell, 1, 120, 0),
+                ],
+                "20",
+                1,
+            ),
+            (
+                "flip to short",
+                vec![
+                    fill(Side::Buy, 1, 100, 0),
+                    fill(Side::Sell, 3, 101, 0),
+                    fill(Side::Buy, 2, 99, 0),
+                ],
+                "5",
+                0,
+            ),
         ];
         for (name, fills, realized, position) in cases {
             let mut portfolio = Portfolio::new(1, &[spec(0, 0)]);

@@ -16,7 +16,10 @@ use crate::pipeline::{EngineLayout, RunOutcome};
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("cannot write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot draw {path}: {message}")]
     Plot { path: PathBuf, message: String },
 }
@@ -119,7 +122,12 @@ pub struct FeedCounts {
 }
 
 impl Summary {
-    pub fn build(layout: &EngineLayout, outcome: &RunOutcome, runtime: &'static str, feed: FeedCounts) -> Summary {
+    pub fn build(
+        layout: &EngineLayout,
+        outcome: &RunOutcome,
+        runtime: &'static str,
+        feed: FeedCounts,
+    ) -> Summary {
         let specs = &layout.instruments;
         let mut strategies = Vec::new();
         let mut brokers: Vec<BrokerRow> = layout
@@ -186,7 +194,16 @@ impl Summary {
                 .summaries()
                 .into_iter()
                 .map(|(stage, s)| {
-                    (stage.name().to_owned(), LatencyRow { count: s.count, p50: s.p50, p99: s.p99, p999: s.p999, max: s.max })
+                    (
+                        stage.name().to_owned(),
+                        LatencyRow {
+                            count: s.count,
+                            p50: s.p50,
+                            p99: s.p99,
+                            p999: s.p999,
+                            max: s.max,
+                        },
+                    )
                 })
                 .collect(),
         );
@@ -198,22 +215,44 @@ impl Summary {
             skipped_rows: feed.skipped_rows,
             load_seconds: outcome.load.as_secs_f64(),
             run_seconds,
-            ticks_per_second: if run_seconds > 0.0 { outcome.ticks as f64 / run_seconds } else { 0.0 },
+            ticks_per_second: if run_seconds > 0.0 {
+                outcome.ticks as f64 / run_seconds
+            } else {
+                0.0
+            },
             signals: outcome.signals,
             orders: outcome.orders,
             fills: outcome.fills.len() as u64,
             rejections: indexmap_like::OrderedMap(
-                outcome.rejections.iter().map(|(r, n)| (r.code().to_owned(), *n)).collect(),
+                outcome
+                    .rejections
+                    .iter()
+                    .map(|(r, n)| (r.code().to_owned(), *n))
+                    .collect(),
             ),
             configured_strategies: layout.configured,
             registered_strategies: layout.strategies.len(),
             disabled_strategies: layout.disabled.clone(),
-            equity: outcome.portfolio.equity().display(max_money_precision).to_string(),
-            max_drawdown: outcome.portfolio.max_drawdown().display(max_money_precision).to_string(),
+            equity: outcome
+                .portfolio
+                .equity()
+                .display(max_money_precision)
+                .to_string(),
+            max_drawdown: outcome
+                .portfolio
+                .max_drawdown()
+                .display(max_money_precision)
+                .to_string(),
             strategies,
             brokers,
             latency_ns,
-            ring_full: indexmap_like::OrderedMap(outcome.ring_full.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()),
+            ring_full: indexmap_like::OrderedMap(
+                outcome
+                    .ring_full
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), *v))
+                    .collect(),
+            ),
         }
     }
 
@@ -236,11 +275,20 @@ impl Summary {
             "  load {:.3} s, run {:.3} s, {:.0} ticks/s",
             self.load_seconds, self.run_seconds, self.ticks_per_second
         );
-        let _ = writeln!(out, "  signals {}, orders {}, fills {}", self.signals, self.orders, self.fills);
+        let _ = writeln!(
+            out,
+            "  signals {}, orders {}, fills {}",
+            self.signals, self.orders, self.fills
+        );
         if self.rejections.0.is_empty() {
             let _ = writeln!(out, "  rejections: none");
         } else {
-            let list: Vec<String> = self.rejections.0.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let list: Vec<String> = self
+                .rejections
+                .0
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
             let _ = writeln!(out, "  rejections: {}", list.join(", "));
         }
         let _ = writeln!(
@@ -251,18 +299,38 @@ impl Summary {
         for d in &self.disabled_strategies {
             let _ = writeln!(out, "    disabled: {d}");
         }
-        let _ = writeln!(out, "  equity {}, max drawdown {}", self.equity, self.max_drawdown);
+        let _ = writeln!(
+            out,
+            "  equity {}, max drawdown {}",
+            self.equity, self.max_drawdown
+        );
         let _ = writeln!(out);
         let _ = writeln!(
             out,
             "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
-            "strategy", "broker", "symbol", "orders", "fills", "realized", "fees", "net", "position"
+            "strategy",
+            "broker",
+            "symbol",
+            "orders",
+            "fills",
+            "realized",
+            "fees",
+            "net",
+            "position"
         );
         for s in &self.strategies {
             let _ = writeln!(
                 out,
                 "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
-                s.id, s.broker, s.symbol, s.orders, s.fills, s.realized_pnl, s.fees, s.net_pnl, s.position
+                s.id,
+                s.broker,
+                s.symbol,
+                s.orders,
+                s.fills,
+                s.realized_pnl,
+                s.fees,
+                s.net_pnl,
+                s.position
             );
         }
         let _ = writeln!(out);
@@ -281,9 +349,17 @@ impl Summary {
             );
         }
         let _ = writeln!(out);
-        let _ = writeln!(out, "  latency (ns)          {:>10} {:>8} {:>8} {:>8} {:>10}", "count", "p50", "p99", "p99.9", "max");
+        let _ = writeln!(
+            out,
+            "  latency (ns)          {:>10} {:>8} {:>8} {:>8} {:>10}",
+            "count", "p50", "p99", "p99.9", "max"
+        );
         for (stage, l) in &self.latency_ns.0 {
-            let _ = writeln!(out, "  {:<20} {:>10} {:>8} {:>8} {:>8} {:>10}", stage, l.count, l.p50, l.p99, l.p999, l.max);
+            let _ = writeln!(
+                out,
+                "  {:<20} {:>10} {:>8} {:>8} {:>8} {:>10}",
+                stage, l.count, l.p50, l.p99, l.p999, l.max
+            );
         }
         out
     }
@@ -293,8 +369,15 @@ impl Summary {
 ///
 /// # Errors
 /// The file cannot be written.
-pub fn write_fills_csv(path: &Path, layout: &EngineLayout, fills: &[Fill]) -> Result<(), ReportError> {
-    let io = |source| ReportError::Io { path: path.to_owned(), source };
+pub fn write_fills_csv(
+    path: &Path,
+    layout: &EngineLayout,
+    fills: &[Fill],
+) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let file = std::fs::File::create(path).map_err(io)?;
     let mut out = std::io::BufWriter::new(file);
     writeln!(out, "ts_ns,strategy,broker,symbol,side,qty,price,fee").map_err(io)?;
@@ -321,11 +404,21 @@ pub fn write_fills_csv(path: &Path, layout: &EngineLayout, fills: &[Fill]) -> Re
 ///
 /// # Errors
 /// A file cannot be written.
-pub fn write_outputs(dir: &Path, summary: &Summary, layout: &EngineLayout, outcome: &RunOutcome) -> Result<(), ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_owned(), source })?;
+pub fn write_outputs(
+    dir: &Path,
+    summary: &Summary,
+    layout: &EngineLayout,
+    outcome: &RunOutcome,
+) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
     let summary_path = dir.join("summary.json");
-    std::fs::write(&summary_path, summary.to_json() + "\n")
-        .map_err(|source| ReportError::Io { path: summary_path, source })?;
+    std::fs::write(&summary_path, summary.to_json() + "\n").map_err(|source| ReportError::Io {
+        path: summary_path,
+        source,
+    })?;
     write_fills_csv(&dir.join("fills.csv"), layout, &outcome.fills)?;
     plot::equity_svg(&dir.join("equity.svg"), &outcome.portfolio.curve())
 }

@@ -12,13 +12,20 @@ use crate::domain::{MONEY_SCALE, Money, Nanos};
 /// # Errors
 /// The file cannot be written.
 pub fn equity_svg(path: &Path, curve: &[(Nanos, Money)]) -> Result<(), ReportError> {
-    let plot_error = |e: &dyn std::fmt::Display| ReportError::Plot { path: path.to_owned(), message: e.to_string() };
+    let plot_error = |e: &dyn std::fmt::Display| ReportError::Plot {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
     let t0 = curve.first().map_or(0, |(t, _)| t.0);
     let unit = 10f64.powi(i32::from(MONEY_SCALE));
-    let points: Vec<(f64, f64)> =
-        curve.iter().map(|(t, m)| ((t.0 - t0) as f64 / 3.6e12, m.0 as f64 / unit)).collect();
+    let points: Vec<(f64, f64)> = curve
+        .iter()
+        .map(|(t, m)| ((t.0 - t0) as f64 / 3.6e12, m.0 as f64 / unit))
+        .collect();
     let x_max = points.iter().map(|p| p.0).fold(0.0f64, f64::max).max(1e-9);
-    let (mut y_min, mut y_max) = points.iter().fold((0.0f64, 0.0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let (mut y_min, mut y_max) = points
+        .iter()
+        .fold((0.0f64, 0.0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     if (y_max - y_min).abs() < 1e-12 {
         y_min -= 1.0;
         y_max += 1.0;
@@ -38,6 +45,8 @@ pub fn equity_svg(path: &Path, curve: &[(Nanos, Money)]) -> Result<(), ReportErr
         .y_desc("equity")
         .draw()
         .map_err(|e| plot_error(&e))?;
-    chart.draw_series(LineSeries::new(points, &BLUE)).map_err(|e| plot_error(&e))?;
+    chart
+        .draw_series(LineSeries::new(points, &BLUE))
+        .map_err(|e| plot_error(&e))?;
     root.present().map_err(|e| plot_error(&e))
 }

@@ -129,14 +129,20 @@ impl RiskEngine {
                 killed: l.kill_switch,
             })
             .collect();
-        RiskEngine { brokers, last: vec![None; specs.len()], rejections: [0; RejectReason::ALL.len()] }
+        RiskEngine {
+            brokers,
+            last: vec![None; specs.len()],
+            rejections: [0; RejectReason::ALL.len()],
+        }
     }
 
     /// True when `on_tick(tick)` needs every earlier fill applied first (a new UTC day sets
     /// the daily-loss baseline). The threaded runtime syncs with execution before it then.
     #[inline]
     pub fn needs_fills_before(&self, tick: &Tick) -> bool {
-        self.brokers.first().is_some_and(|b| b.day != tick.ts.0 / NANOS_PER_DAY)
+        self.brokers
+            .first()
+            .is_some_and(|b| b.day != tick.ts.0 / NANOS_PER_DAY)
     }
 
     #[inline]
@@ -163,7 +169,9 @@ impl RiskEngine {
             {
                 let l = &b.per_instrument[i];
                 let shift = MONEY_SCALE - l.price_precision - l.qty_precision;
-                equity += Money(i128::from(mark_x2) * i128::from(qty) * i128::from(POW10[shift as usize]) / 2);
+                equity += Money(
+                    i128::from(mark_x2) * i128::from(qty) * i128::from(POW10[shift as usize]) / 2,
+                );
             }
         }
         equity
@@ -210,7 +218,10 @@ impl RiskEngine {
             }
             b.tokens -= 1_000_000_000;
         }
-        if b.limits.max_open_orders.is_some_and(|max| b.open_orders >= max) {
+        if b.limits
+            .max_open_orders
+            .is_some_and(|max| b.open_orders >= max)
+        {
             return Err(RejectReason::MaxOpenOrders);
         }
         let l = b.per_instrument[i];
@@ -250,7 +261,12 @@ impl RiskEngine {
         b.pending[i] -= signed;
         b.open_orders = b.open_orders.saturating_sub(1);
         let l = b.per_instrument[i];
-        b.cash -= Money::notional(fill.price, crate::domain::Qty(signed), l.price_precision, l.qty_precision) + fill.fee;
+        b.cash -= Money::notional(
+            fill.price,
+            crate::domain::Qty(signed),
+            l.price_precision,
+            l.qty_precision,
+        ) + fill.fee;
     }
 
     pub fn kill_switch_tripped(&self, broker: usize) -> bool {
@@ -271,7 +287,11 @@ mod tests {
     use crate::domain::{BookId, BrokerId, InstrumentId, Nanos, Qty, StrategyId};
 
     fn spec() -> InstrumentSpec {
-        InstrumentSpec { symbol: "X".into(), price_precision: 2, qty_precision: 0 }
+        InstrumentSpec {
+            symbol: "X".into(),
+            price_precision: 2,
+            qty_precision: 0,
+        }
     }
 
     fn order(side: Side, qty: i64, ts: u64) -> Order {
@@ -295,7 +315,14 @@ mod tests {
 
     fn engine(limits: RiskLimits) -> RiskEngine {
         let mut risk = RiskEngine::new(&[limits], &[spec()]);
-        risk.on_tick(&Tick::quote(Nanos(0), InstrumentId(0), Some(Price(10_000)), Some(Price(10_002)), None, None));
+        risk.on_tick(&Tick::quote(
+            Nanos(0),
+            InstrumentId(0),
+            Some(Price(10_000)),
+            Some(Price(10_002)),
+            None,
+            None,
+        ));
         risk
     }
 
@@ -310,37 +337,64 @@ mod tests {
         let cases = [
             Case {
                 name: "order quantity",
-                limits: RiskLimits { max_order_qty: money("5"), ..RiskLimits::default() },
+                limits: RiskLimits {
+                    max_order_qty: money("5"),
+                    ..RiskLimits::default()
+                },
                 orders: vec![order(Side::Buy, 5, 0), order(Side::Buy, 6, 0)],
                 expected: vec![Ok(()), Err(RejectReason::MaxOrderQty)],
             },
             Case {
                 name: "notional at the ask",
-                limits: RiskLimits { max_notional: money("500.09"), ..RiskLimits::default() },
+                limits: RiskLimits {
+                    max_notional: money("500.09"),
+                    ..RiskLimits::default()
+                },
                 orders: vec![order(Side::Buy, 5, 0), order(Side::Sell, 5, 0)],
                 expected: vec![Err(RejectReason::MaxNotional), Ok(())],
             },
             Case {
                 name: "position counts pending orders",
-                limits: RiskLimits { max_position: money("3"), ..RiskLimits::default() },
-                orders: vec![order(Side::Buy, 2, 0), order(Side::Buy, 2, 0), order(Side::Sell, 5, 0)],
+                limits: RiskLimits {
+                    max_position: money("3"),
+                    ..RiskLimits::default()
+                },
+                orders: vec![
+                    order(Side::Buy, 2, 0),
+                    order(Side::Buy, 2, 0),
+                    order(Side::Sell, 5, 0),
+                ],
                 expected: vec![Ok(()), Err(RejectReason::MaxPosition), Ok(())],
             },
             Case {
                 name: "open orders",
-                limits: RiskLimits { max_open_orders: Some(1), ..RiskLimits::default() },
+                limits: RiskLimits {
+                    max_open_orders: Some(1),
+                    ..RiskLimits::default()
+                },
                 orders: vec![order(Side::Buy, 1, 0), order(Side::Buy, 1, 0)],
                 expected: vec![Ok(()), Err(RejectReason::MaxOpenOrders)],
             },
             Case {
                 name: "rate refills on the engine clock",
-                limits: RiskLimits { max_orders_per_second: Some(2), ..RiskLimits::default() },
-                orders: vec![order(Side::Buy, 1, 0), order(Side::Buy, 1, 0), order(Side::Buy, 1, 1), order(Side::Buy, 1, 500_000_000)],
+                limits: RiskLimits {
+                    max_orders_per_second: Some(2),
+                    ..RiskLimits::default()
+                },
+                orders: vec![
+                    order(Side::Buy, 1, 0),
+                    order(Side::Buy, 1, 0),
+                    order(Side::Buy, 1, 1),
+                    order(Side::Buy, 1, 500_000_000),
+                ],
                 expected: vec![Ok(()), Ok(()), Err(RejectReason::OrderRate), Ok(())],
             },
             Case {
                 name: "kill switch from config",
-                limits: RiskLimits { kill_switch: true, ..RiskLimits::default() },
+                limits: RiskLimits {
+                    kill_switch: true,
+                    ..RiskLimits::default()
+                },
                 orders: vec![order(Side::Buy, 1, 0)],
                 expected: vec![Err(RejectReason::KillSwitch)],
             },
@@ -355,20 +409,59 @@ mod tests {
     #[test]
     fn price_band_and_daily_loss_latch() {
         let mut risk = RiskEngine::new(
-            &[RiskLimits { price_band_bps: Some(100), max_daily_loss: money("1"), ..RiskLimits::default() }],
+            &[RiskLimits {
+                price_band_bps: Some(100),
+                max_daily_loss: money("1"),
+                ..RiskLimits::default()
+            }],
             &[spec()],
         );
         // A quote whose ask is 3% above its mid: a fat-finger market BUY.
-        risk.on_tick(&Tick::quote(Nanos(0), InstrumentId(0), Some(Price(10_000)), Some(Price(10_600)), None, None));
-        assert_eq!(risk.check(&order(Side::Buy, 1, 0)), Err(RejectReason::PriceBand));
-        risk.on_tick(&Tick::quote(Nanos(1), InstrumentId(0), Some(Price(10_000)), Some(Price(10_002)), None, None));
+        risk.on_tick(&Tick::quote(
+            Nanos(0),
+            InstrumentId(0),
+            Some(Price(10_000)),
+            Some(Price(10_600)),
+            None,
+            None,
+        ));
+        assert_eq!(
+            risk.check(&order(Side::Buy, 1, 0)),
+            Err(RejectReason::PriceBand)
+        );
+        risk.on_tick(&Tick::quote(
+            Nanos(1),
+            InstrumentId(0),
+            Some(Price(10_000)),
+            Some(Price(10_002)),
+            None,
+            None,
+        ));
         assert_eq!(risk.check(&order(Side::Buy, 1, 1)), Ok(()));
-        let fill = Fill { qty: Qty(1), price: Price(10_002), side: Side::Buy, ..Fill::default() };
+        let fill = Fill {
+            qty: Qty(1),
+            price: Price(10_002),
+            side: Side::Buy,
+            ..Fill::default()
+        };
         risk.on_fill(&fill);
         // Mid falls by 2.00: loss 2.01 > 1 → daily loss, then the latch holds.
-        risk.on_tick(&Tick::quote(Nanos(2), InstrumentId(0), Some(Price(9_800)), Some(Price(9_802)), None, None));
-        assert_eq!(risk.check(&order(Side::Sell, 1, 2)), Err(RejectReason::DailyLoss));
-        assert_eq!(risk.check(&order(Side::Sell, 1, 2)), Err(RejectReason::KillSwitch));
+        risk.on_tick(&Tick::quote(
+            Nanos(2),
+            InstrumentId(0),
+            Some(Price(9_800)),
+            Some(Price(9_802)),
+            None,
+            None,
+        ));
+        assert_eq!(
+            risk.check(&order(Side::Sell, 1, 2)),
+            Err(RejectReason::DailyLoss)
+        );
+        assert_eq!(
+            risk.check(&order(Side::Sell, 1, 2)),
+            Err(RejectReason::KillSwitch)
+        );
         assert!(risk.kill_switch_tripped(0));
         assert_eq!(risk.rejections[RejectReason::KillSwitch.index()], 1);
     }

@@ -53,10 +53,18 @@ impl Strategy for Breakout {
         let p = price_input_x2(self.source, tick)?;
         let n = state.inputs;
         let first_in_window = n.saturating_sub(self.window);
-        while state.highs.front().is_some_and(|&(i, _)| i < first_in_window) {
+        while state
+            .highs
+            .front()
+            .is_some_and(|&(i, _)| i < first_in_window)
+        {
             state.highs.pop_front();
         }
-        while state.lows.front().is_some_and(|&(i, _)| i < first_in_window) {
+        while state
+            .lows
+            .front()
+            .is_some_and(|&(i, _)| i < first_in_window)
+        {
             state.lows.pop_front();
         }
         let intent = if n >= self.window {
@@ -85,20 +93,46 @@ mod tests {
     use crate::domain::{InstrumentId, Nanos, Price, Qty, Side};
 
     fn run(window: u32, prices: &[i64]) -> Vec<Option<Side>> {
-        let spec = SlotSpec { price_precision: 0, qty: Qty(1) };
+        let spec = SlotSpec {
+            price_precision: 0,
+            qty: Qty(1),
+        };
         let mut strategy = Breakout::new(window, PriceSource::Last, &[spec]);
         prices
             .iter()
-            .map(|&p| strategy.on_tick(&Tick::trade(Nanos(0), InstrumentId(0), Price(p), None), 0).map(|i| i.side))
+            .map(|&p| {
+                strategy
+                    .on_tick(&Tick::trade(Nanos(0), InstrumentId(0), Price(p), None), 0)
+                    .map(|i| i.side)
+            })
             .collect()
     }
 
     #[test]
     fn channel_table() {
-        let cases: [(&str, u32, &[i64], &[Option<Side>]); 3] = [
+        type Case = (&'static str, u32, &'static [i64], &'static [Option<Side>]);
+        let cases: [Case; 3] = [
             ("needs a full window", 3, &[1, 2, 3], &[None, None, None]),
-            ("breaks the high then the low", 3, &[5, 6, 7, 8, 7, 6, 4], &[None, None, None, Some(Side::Buy), None, Some(Side::Sell), None]),
-            ("equal to the high is no breakout", 2, &[5, 5, 5, 5], &[None, None, None, None]),
+            (
+                "breaks the high then the low",
+                3,
+                &[5, 6, 7, 8, 7, 6, 4],
+                &[
+                    None,
+                    None,
+                    None,
+                    Some(Side::Buy),
+                    None,
+                    Some(Side::Sell),
+                    None,
+                ],
+            ),
+            (
+                "equal to the high is no breakout",
+                2,
+                &[5, 5, 5, 5],
+                &[None, None, None, None],
+            ),
         ];
         for (name, window, prices, expected) in cases {
             assert_eq!(run(window, prices), expected, "{name}");

@@ -20,10 +20,26 @@ pub enum PriceSource {
 /// Kind-specific parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StrategyParams {
-    EmaCross { fast: u32, slow: u32, price_source: PriceSource },
-    Momentum { lookback: u32, threshold_bps: Decimal, price_source: PriceSource },
-    MeanReversion { window: u32, entry_z: f64, exit_z: f64, price_source: PriceSource },
-    Breakout { window: u32, price_source: PriceSource },
+    EmaCross {
+        fast: u32,
+        slow: u32,
+        price_source: PriceSource,
+    },
+    Momentum {
+        lookback: u32,
+        threshold_bps: Decimal,
+        price_source: PriceSource,
+    },
+    MeanReversion {
+        window: u32,
+        entry_z: f64,
+        exit_z: f64,
+        price_source: PriceSource,
+    },
+    Breakout {
+        window: u32,
+        price_source: PriceSource,
+    },
 }
 
 /// One validated strategy file.
@@ -82,7 +98,11 @@ pub fn load_strategies(paths: &[PathBuf]) -> Result<Vec<StrategyConfig>, ConfigE
                             file: file.clone(),
                             line: 1,
                             field: "id".to_owned(),
-                            message: format!("duplicate id '{}', also in {}", config.id, first.file.display()),
+                            message: format!(
+                                "duplicate id '{}', also in {}",
+                                config.id,
+                                first.file.display()
+                            ),
                         });
                     } else {
                         strategies.push(config);
@@ -92,15 +112,28 @@ pub fn load_strategies(paths: &[PathBuf]) -> Result<Vec<StrategyConfig>, ConfigE
             Err(e) => errors.push(file_error(&file, &format!("cannot read: {e}"))),
         }
     }
-    if errors.is_empty() { Ok(strategies) } else { Err(ConfigErrors(errors)) }
+    if errors.is_empty() {
+        Ok(strategies)
+    } else {
+        Err(ConfigErrors(errors))
+    }
 }
 
 fn file_error(path: &Path, message: &str) -> ConfigError {
-    ConfigError { file: path.to_owned(), line: 0, field: String::new(), message: message.to_owned() }
+    ConfigError {
+        file: path.to_owned(),
+        line: 0,
+        field: String::new(),
+        message: message.to_owned(),
+    }
 }
 
 /// Parses one strategy file, pushing its problems to `errors`.
-pub fn parse_strategy(path: &Path, text: &str, errors: &mut Vec<ConfigError>) -> Option<StrategyConfig> {
+pub fn parse_strategy(
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<StrategyConfig> {
     let source = Source { path, text };
     let doc = match parse_document(&source) {
         Ok(doc) => doc,
@@ -112,15 +145,27 @@ pub fn parse_strategy(path: &Path, text: &str, errors: &mut Vec<ConfigError>) ->
     let before = errors.len();
     let mut root = Fields::new(&source, doc.get_ref(), "", 0, errors);
     let id = root.req_str("id").map(|(id, offset)| {
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
-            root.invalid("id", offset, format!("expected letters, digits, '_', '-' or '.', found \"{id}\""));
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        {
+            root.invalid(
+                "id",
+                offset,
+                format!("expected letters, digits, '_', '-' or '.', found \"{id}\""),
+            );
         }
         id
     });
     let kind = match root.req_str("kind") {
         Some((kind, _)) if KINDS.contains(&kind.as_str()) => Some(kind),
         Some((kind, offset)) => {
-            root.invalid("kind", offset, format!("expected one of {}, found \"{kind}\"", KINDS.join(" | ")));
+            root.invalid(
+                "kind",
+                offset,
+                format!("expected one of {}, found \"{kind}\"", KINDS.join(" | ")),
+            );
             None
         }
         None => None,
@@ -133,14 +178,20 @@ pub fn parse_strategy(path: &Path, text: &str, errors: &mut Vec<ConfigError>) ->
         Some((table, offset)) => {
             let mut p = root.sub(table, "params", offset);
             quantity = match p.opt_decimal("quantity") {
-                Some((mantissa, decimals, _)) if mantissa > 0 => Some(Decimal { mantissa, decimals }),
+                Some((mantissa, decimals, _)) if mantissa > 0 => {
+                    Some(Decimal { mantissa, decimals })
+                }
                 Some((_, _, offset)) => {
                     p.invalid("quantity", offset, "expected a decimal > 0");
                     None
                 }
                 None => {
                     if p.get("quantity").is_none() {
-                        p.invalid("quantity", offset, "missing (expected a decimal string like \"1\")");
+                        p.invalid(
+                            "quantity",
+                            offset,
+                            "missing (expected a decimal string like \"1\")",
+                        );
                     }
                     None
                 }
@@ -149,7 +200,9 @@ pub fn parse_strategy(path: &Path, text: &str, errors: &mut Vec<ConfigError>) ->
                 Some((s, _)) if s == "last" => PriceSource::Last,
                 _ => PriceSource::Mid,
             };
-            params = kind.as_deref().and_then(|kind| read_params(&mut p, kind, price_source, offset));
+            params = kind
+                .as_deref()
+                .and_then(|kind| read_params(&mut p, kind, price_source, offset));
             p.finish();
         }
         None => {
@@ -179,7 +232,11 @@ fn non_empty_list<'s>(root: &mut Fields<'s, '_>, key: &'s str) -> Option<Vec<(St
         Some(list) => list,
         None => {
             if root.get(key).is_none() {
-                root.invalid(key, offset_of_table, "missing (expected a non-empty array of strings)");
+                root.invalid(
+                    key,
+                    offset_of_table,
+                    "missing (expected a non-empty array of strings)",
+                );
             }
             return None;
         }
@@ -201,7 +258,12 @@ fn non_empty_list<'s>(root: &mut Fields<'s, '_>, key: &'s str) -> Option<Vec<(St
     Some(out)
 }
 
-fn read_params(p: &mut Fields<'_, '_>, kind: &str, price_source: PriceSource, offset: usize) -> Option<StrategyParams> {
+fn read_params(
+    p: &mut Fields<'_, '_>,
+    kind: &str,
+    price_source: PriceSource,
+    offset: usize,
+) -> Option<StrategyParams> {
     let max = i64::from(u32::MAX);
     match kind {
         "ema_cross" => {
@@ -210,16 +272,28 @@ fn read_params(p: &mut Fields<'_, '_>, kind: &str, price_source: PriceSource, of
             let (fast, slow) = (fast?, slow?);
             if fast >= slow {
                 let at = p.get("slow").map_or(offset, |v| v.span().start);
-                p.invalid("slow", at, format!("expected an integer > fast ({fast}), found {slow}"));
+                p.invalid(
+                    "slow",
+                    at,
+                    format!("expected an integer > fast ({fast}), found {slow}"),
+                );
                 return None;
             }
-            Some(StrategyParams::EmaCross { fast: fast as u32, slow: slow as u32, price_source })
+            Some(StrategyParams::EmaCross {
+                fast: fast as u32,
+                slow: slow as u32,
+                price_source,
+            })
         }
         "momentum" => {
             let lookback = p.req_int("lookback", 1, max);
             let threshold = p.opt_non_negative_decimal("threshold_bps");
             if threshold.is_none() && p.get("threshold_bps").is_none() {
-                p.invalid("threshold_bps", offset, "missing (expected a decimal >= 0, in basis points)");
+                p.invalid(
+                    "threshold_bps",
+                    offset,
+                    "missing (expected a decimal >= 0, in basis points)",
+                );
             }
             let (mantissa, decimals, _) = threshold?;
             if decimals > 8 {
@@ -245,19 +319,35 @@ fn read_params(p: &mut Fields<'_, '_>, kind: &str, price_source: PriceSource, of
                 }
                 None => {
                     if p.get("entry_z").is_none() {
-                        p.invalid("entry_z", offset, "missing (expected a decimal > 0, in standard deviations)");
+                        p.invalid(
+                            "entry_z",
+                            offset,
+                            "missing (expected a decimal > 0, in standard deviations)",
+                        );
                     }
                     return None;
                 }
             };
             let exit_z = exit.map_or(0.0, as_f64);
             if exit_z >= entry_z {
-                p.invalid("exit_z", offset, format!("expected a value < entry_z ({entry_z}), found {exit_z}"));
+                p.invalid(
+                    "exit_z",
+                    offset,
+                    format!("expected a value < entry_z ({entry_z}), found {exit_z}"),
+                );
                 return None;
             }
-            Some(StrategyParams::MeanReversion { window: window? as u32, entry_z, exit_z, price_source })
+            Some(StrategyParams::MeanReversion {
+                window: window? as u32,
+                entry_z,
+                exit_z,
+                price_source,
+            })
         }
-        "breakout" => Some(StrategyParams::Breakout { window: p.req_int("window", 1, max)? as u32, price_source }),
+        "breakout" => Some(StrategyParams::Breakout {
+            window: p.req_int("window", 1, max)? as u32,
+            price_source,
+        }),
         _ => None,
     }
 }
@@ -269,7 +359,11 @@ mod tests {
     fn parse(text: &str) -> Result<StrategyConfig, Vec<String>> {
         let mut errors = Vec::new();
         let parsed = parse_strategy(Path::new("s.toml"), text, &mut errors);
-        if errors.is_empty() { Ok(parsed.expect("no errors means a config")) } else { Err(errors.iter().map(ToString::to_string).collect()) }
+        if errors.is_empty() {
+            Ok(parsed.expect("no errors means a config"))
+        } else {
+            Err(errors.iter().map(ToString::to_string).collect())
+        }
     }
 
     #[test]
@@ -278,8 +372,21 @@ mod tests {
             "id = \"ema\"\nkind = \"ema_cross\"\ninstruments = [\"AUDUSD\"]\nbrokers = [\"paper\"]\n[params]\nfast = 10\nslow = 30\nquantity = \"1.5\"\nprice_source = \"mid\"\n",
         )
         .unwrap();
-        assert_eq!(config.params, StrategyParams::EmaCross { fast: 10, slow: 30, price_source: PriceSource::Mid });
-        assert_eq!(config.quantity, Decimal { mantissa: 15, decimals: 1 });
+        assert_eq!(
+            config.params,
+            StrategyParams::EmaCross {
+                fast: 10,
+                slow: 30,
+                price_source: PriceSource::Mid
+            }
+        );
+        assert_eq!(
+            config.quantity,
+            Decimal {
+                mantissa: 15,
+                decimals: 1
+            }
+        );
         assert_eq!(config.instruments, vec![("AUDUSD".to_owned(), 3)]);
     }
 
@@ -295,7 +402,10 @@ mod tests {
             "s.toml:9: field 'params.quantity': expected a decimal > 0",
         ];
         for needle in expected {
-            assert!(errors.iter().any(|e| e.contains(needle)), "missing {needle:?} in {errors:#?}");
+            assert!(
+                errors.iter().any(|e| e.contains(needle)),
+                "missing {needle:?} in {errors:#?}"
+            );
         }
     }
 
@@ -303,15 +413,38 @@ mod tests {
     fn kind_specific_checks() {
         let base = "id = \"x\"\ninstruments = [\"A\"]\nbrokers = [\"paper\"]\n";
         let cases = [
-            ("fast >= slow", "kind = \"ema_cross\"\n[params]\nfast = 5\nslow = 5\nquantity = \"1\"\n", "field 'params.slow': expected an integer > fast (5)"),
-            ("unknown kind", "kind = \"martingale\"\n[params]\nquantity = \"1\"\n", "field 'kind': expected one of"),
-            ("missing window", "kind = \"breakout\"\n[params]\nquantity = \"1\"\n", "field 'params.window': missing"),
-            ("exit above entry", "kind = \"mean_reversion\"\n[params]\nwindow = 5\nentry_z = 1\nexit_z = 2\nquantity = \"1\"\n", "field 'params.exit_z'"),
-            ("momentum unknown param", "kind = \"momentum\"\n[params]\nlookback = 5\nthreshold_bps = 2\nfast = 1\nquantity = \"1\"\n", "field 'params.fast': unknown field"),
+            (
+                "fast >= slow",
+                "kind = \"ema_cross\"\n[params]\nfast = 5\nslow = 5\nquantity = \"1\"\n",
+                "field 'params.slow': expected an integer > fast (5)",
+            ),
+            (
+                "unknown kind",
+                "kind = \"martingale\"\n[params]\nquantity = \"1\"\n",
+                "field 'kind': expected one of",
+            ),
+            (
+                "missing window",
+                "kind = \"breakout\"\n[params]\nquantity = \"1\"\n",
+                "field 'params.window': missing",
+            ),
+            (
+                "exit above entry",
+                "kind = \"mean_reversion\"\n[params]\nwindow = 5\nentry_z = 1\nexit_z = 2\nquantity = \"1\"\n",
+                "field 'params.exit_z'",
+            ),
+            (
+                "momentum unknown param",
+                "kind = \"momentum\"\n[params]\nlookback = 5\nthreshold_bps = 2\nfast = 1\nquantity = \"1\"\n",
+                "field 'params.fast': unknown field",
+            ),
         ];
         for (name, tail, needle) in cases {
             let errors = parse(&format!("{base}{tail}")).unwrap_err();
-            assert!(errors.iter().any(|e| e.contains(needle)), "{name}: {errors:#?}");
+            assert!(
+                errors.iter().any(|e| e.contains(needle)),
+                "{name}: {errors:#?}"
+            );
         }
     }
 }

@@ -33,7 +33,13 @@ impl EmaCross {
             slow_alpha: 2.0 / (f64::from(slow) + 1.0),
             slow_len: u64::from(slow),
             source,
-            slots: slots.iter().map(|s| Slot { spec: Some(*s), ..Slot::default() }).collect(),
+            slots: slots
+                .iter()
+                .map(|s| Slot {
+                    spec: Some(*s),
+                    ..Slot::default()
+                })
+                .collect(),
         }
     }
 }
@@ -73,7 +79,14 @@ mod tests {
     use crate::domain::{InstrumentId, Nanos, Price, Qty, Side};
 
     fn quote(mid_raw: i64) -> Tick {
-        Tick::quote(Nanos(0), InstrumentId(0), Some(Price(mid_raw)), Some(Price(mid_raw)), None, None)
+        Tick::quote(
+            Nanos(0),
+            InstrumentId(0),
+            Some(Price(mid_raw)),
+            Some(Price(mid_raw)),
+            None,
+            None,
+        )
     }
 
     /// A reference implementation written straight from the spec, for comparison.
@@ -86,7 +99,11 @@ mod tests {
         for (i, &p) in prices.iter().enumerate() {
             ef = af * p + (1.0 - af) * ef;
             es = as_ * p + (1.0 - as_) * es;
-            ds.push(if i + 1 >= slow as usize { Some(ef - es) } else { None });
+            ds.push(if i + 1 >= slow as usize {
+                Some(ef - es)
+            } else {
+                None
+            });
             if i >= 1
                 && let (Some(prev), Some(d)) = (ds[i - 1], ds[i])
             {
@@ -104,9 +121,13 @@ mod tests {
 
     #[test]
     fn matches_reference_on_a_wave() {
-        let raws: Vec<i64> =
-            (0..2000).map(|i| 100_000 + ((i as f64 / 37.0).sin() * 500.0) as i64 + (i % 7) as i64).collect();
-        let spec = SlotSpec { price_precision: 5, qty: Qty(3) };
+        let raws: Vec<i64> = (0..2000)
+            .map(|i| 100_000 + ((i as f64 / 37.0).sin() * 500.0) as i64 + (i % 7) as i64)
+            .collect();
+        let spec = SlotSpec {
+            price_precision: 5,
+            qty: Qty(3),
+        };
         let mut strategy = EmaCross::new(10, 30, PriceSource::Mid, &[spec]);
         let mut got = Vec::new();
         for (i, &raw) in raws.iter().enumerate() {
@@ -123,17 +144,27 @@ mod tests {
 
     #[test]
     fn ignores_ticks_without_its_price() {
-        let spec = SlotSpec { price_precision: 2, qty: Qty(1) };
+        let spec = SlotSpec {
+            price_precision: 2,
+            qty: Qty(1),
+        };
         let mut strategy = EmaCross::new(2, 3, PriceSource::Last, &[spec]);
         for raw in [100, 90, 80, 120, 130] {
-            assert_eq!(strategy.on_tick(&quote(raw), 0), None, "quotes carry no last price");
+            assert_eq!(
+                strategy.on_tick(&quote(raw), 0),
+                None,
+                "quotes carry no last price"
+            );
         }
         assert_eq!(strategy.slots[0].inputs, 0);
     }
 
     #[test]
     fn no_signal_before_slow_inputs_and_long_flat_alternates() {
-        let spec = SlotSpec { price_precision: 0, qty: Qty(1) };
+        let spec = SlotSpec {
+            price_precision: 0,
+            qty: Qty(1),
+        };
         let mut strategy = EmaCross::new(2, 4, PriceSource::Mid, &[spec]);
         let mut sides = Vec::new();
         for raw in [10, 10, 10, 10, 20, 30, 5, 1, 1, 40, 50, 60] {

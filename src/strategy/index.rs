@@ -25,8 +25,10 @@ impl StrategyIndex {
         let mut per_instrument: Vec<Vec<DispatchEntry>> = vec![Vec::new(); instrument_count];
         for (strategy, instruments) in subscriptions.iter().enumerate() {
             for (slot, instrument) in instruments.iter().enumerate() {
-                per_instrument[instrument.index()]
-                    .push(DispatchEntry { strategy: StrategyId(strategy as u32), slot: slot as u32 });
+                per_instrument[instrument.index()].push(DispatchEntry {
+                    strategy: StrategyId(strategy as u32),
+                    slot: slot as u32,
+                });
             }
         }
         let mut starts = Vec::with_capacity(instrument_count + 1);
@@ -51,7 +53,11 @@ impl StrategyIndex {
 
     /// Most strategies on any one instrument: the size of per-tick output buffers.
     pub fn max_fan_out(&self) -> usize {
-        self.starts.windows(2).map(|w| (w[1] - w[0]) as usize).max().unwrap_or(0)
+        self.starts
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as usize)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -61,12 +67,34 @@ mod tests {
 
     #[test]
     fn lookup_table() {
-        let index = StrategyIndex::build(3, &[vec![InstrumentId(2)], vec![InstrumentId(0), InstrumentId(2)], vec![]]);
-        let e = |s, slot| DispatchEntry { strategy: StrategyId(s), slot };
+        let index = StrategyIndex::build(
+            3,
+            &[
+                vec![InstrumentId(2)],
+                vec![InstrumentId(0), InstrumentId(2)],
+                vec![],
+            ],
+        );
+        let e = |s, slot| DispatchEntry {
+            strategy: StrategyId(s),
+            slot,
+        };
         assert_eq!(index.get(InstrumentId(0)), &[e(1, 0)], "one subscriber");
-        assert_eq!(index.get(InstrumentId(1)), &[] as &[DispatchEntry], "no subscriber");
-        assert_eq!(index.get(InstrumentId(2)), &[e(0, 0), e(1, 1)], "strategy order kept");
-        assert_eq!(index.get(InstrumentId(9)), &[] as &[DispatchEntry], "unknown id");
+        assert_eq!(
+            index.get(InstrumentId(1)),
+            &[] as &[DispatchEntry],
+            "no subscriber"
+        );
+        assert_eq!(
+            index.get(InstrumentId(2)),
+            &[e(0, 0), e(1, 1)],
+            "strategy order kept"
+        );
+        assert_eq!(
+            index.get(InstrumentId(9)),
+            &[] as &[DispatchEntry],
+            "unknown id"
+        );
         assert_eq!(index.max_fan_out(), 2);
     }
 

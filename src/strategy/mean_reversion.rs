@@ -26,7 +26,13 @@ pub struct MeanReversion {
 }
 
 impl MeanReversion {
-    pub fn new(window: u32, entry_z: f64, exit_z: f64, source: PriceSource, slots: &[SlotSpec]) -> MeanReversion {
+    pub fn new(
+        window: u32,
+        entry_z: f64,
+        exit_z: f64,
+        source: PriceSource,
+        slots: &[SlotSpec],
+    ) -> MeanReversion {
         MeanReversion {
             entry_z,
             exit_z,
@@ -60,7 +66,11 @@ impl Strategy for MeanReversion {
         }
         let p_wide = i128::from(p);
         state.window[state.next] = p;
-        state.next = if state.next + 1 == n { 0 } else { state.next + 1 };
+        state.next = if state.next + 1 == n {
+            0
+        } else {
+            state.next + 1
+        };
         state.sum += p_wide;
         state.sum_sq += p_wide * p_wide;
         state.filled = (state.filled + 1).min(n);
@@ -74,7 +84,9 @@ impl Strategy for MeanReversion {
             return None;
         }
         let z = (n_wide * p_wide - state.sum) as f64 / (spread as f64).sqrt();
-        state.position.step(z <= -self.entry_z, z >= -self.exit_z, state.spec.qty)
+        state
+            .position
+            .step(z <= -self.entry_z, z >= -self.exit_z, state.spec.qty)
     }
 }
 
@@ -85,22 +97,47 @@ mod tests {
 
     #[test]
     fn buys_the_dip_and_exits_at_the_mean() {
-        let spec = SlotSpec { price_precision: 0, qty: Qty(1) };
+        let spec = SlotSpec {
+            price_precision: 0,
+            qty: Qty(1),
+        };
         let mut strategy = MeanReversion::new(4, 1.0, 0.0, PriceSource::Last, &[spec]);
         let prices = [100, 101, 100, 101, 90, 95, 100, 101];
         let got: Vec<Option<Side>> = prices
             .iter()
-            .map(|&p| strategy.on_tick(&Tick::trade(Nanos(0), InstrumentId(0), Price(p), None), 0).map(|i| i.side))
+            .map(|&p| {
+                strategy
+                    .on_tick(&Tick::trade(Nanos(0), InstrumentId(0), Price(p), None), 0)
+                    .map(|i| i.side)
+            })
             .collect();
-        assert_eq!(got, vec![None, None, None, None, Some(Side::Buy), None, Some(Side::Sell), None]);
+        assert_eq!(
+            got,
+            vec![
+                None,
+                None,
+                None,
+                None,
+                Some(Side::Buy),
+                None,
+                Some(Side::Sell),
+                None
+            ]
+        );
     }
 
     #[test]
     fn flat_prices_give_no_signal() {
-        let spec = SlotSpec { price_precision: 0, qty: Qty(1) };
+        let spec = SlotSpec {
+            price_precision: 0,
+            qty: Qty(1),
+        };
         let mut strategy = MeanReversion::new(3, 0.5, 0.0, PriceSource::Last, &[spec]);
         for _ in 0..10 {
-            assert_eq!(strategy.on_tick(&Tick::trade(Nanos(0), InstrumentId(0), Price(7), None), 0), None);
+            assert_eq!(
+                strategy.on_tick(&Tick::trade(Nanos(0), InstrumentId(0), Price(7), None), 0),
+                None
+            );
         }
     }
 }

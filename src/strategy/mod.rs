@@ -45,7 +45,9 @@ pub trait Strategy {
 pub(crate) fn price_input(source: PriceSource, tick: &Tick, precision: u8) -> Option<f64> {
     match source {
         PriceSource::Mid => tick.mid_f64(precision),
-        PriceSource::Last => tick.last().map(|p| p.0 as f64 / POW10[precision as usize] as f64),
+        PriceSource::Last => tick
+            .last()
+            .map(|p| p.0 as f64 / POW10[precision as usize] as f64),
     }
 }
 
@@ -71,10 +73,18 @@ impl LongFlat {
     pub(crate) fn step(&mut self, enter: bool, exit: bool, qty: Qty) -> Option<Intent> {
         if !self.long && enter {
             self.long = true;
-            Some(Intent { side: Side::Buy, qty, order_type: OrderType::Market })
+            Some(Intent {
+                side: Side::Buy,
+                qty,
+                order_type: OrderType::Market,
+            })
         } else if self.long && exit {
             self.long = false;
-            Some(Intent { side: Side::Sell, qty, order_type: OrderType::Market })
+            Some(Intent {
+                side: Side::Sell,
+                qty,
+                order_type: OrderType::Market,
+            })
         } else {
             None
         }
@@ -94,18 +104,39 @@ impl StrategyKind {
     /// Builds the strategy for `params` with one slot per instrument.
     pub fn new(params: &StrategyParams, slots: &[SlotSpec]) -> StrategyKind {
         match params {
-            StrategyParams::EmaCross { fast, slow, price_source } => {
+            StrategyParams::EmaCross {
+                fast,
+                slow,
+                price_source,
+            } => {
                 StrategyKind::EmaCross(ema_cross::EmaCross::new(*fast, *slow, *price_source, slots))
             }
-            StrategyParams::Momentum { lookback, threshold_bps, price_source } => {
-                StrategyKind::Momentum(momentum::Momentum::new(*lookback, *threshold_bps, *price_source, slots))
-            }
-            StrategyParams::MeanReversion { window, entry_z, exit_z, price_source } => StrategyKind::MeanReversion(
-                mean_reversion::MeanReversion::new(*window, *entry_z, *exit_z, *price_source, slots),
-            ),
-            StrategyParams::Breakout { window, price_source } => {
-                StrategyKind::Breakout(breakout::Breakout::new(*window, *price_source, slots))
-            }
+            StrategyParams::Momentum {
+                lookback,
+                threshold_bps,
+                price_source,
+            } => StrategyKind::Momentum(momentum::Momentum::new(
+                *lookback,
+                *threshold_bps,
+                *price_source,
+                slots,
+            )),
+            StrategyParams::MeanReversion {
+                window,
+                entry_z,
+                exit_z,
+                price_source,
+            } => StrategyKind::MeanReversion(mean_reversion::MeanReversion::new(
+                *window,
+                *entry_z,
+                *exit_z,
+                *price_source,
+                slots,
+            )),
+            StrategyParams::Breakout {
+                window,
+                price_source,
+            } => StrategyKind::Breakout(breakout::Breakout::new(*window, *price_source, slots)),
         }
     }
 

@@ -25,14 +25,25 @@ pub struct Momentum {
 }
 
 impl Momentum {
-    pub fn new(lookback: u32, threshold_bps: Decimal, source: PriceSource, slots: &[SlotSpec]) -> Momentum {
+    pub fn new(
+        lookback: u32,
+        threshold_bps: Decimal,
+        source: PriceSource,
+        slots: &[SlotSpec],
+    ) -> Momentum {
         let len = lookback as usize + 1;
         Momentum {
             threshold: threshold_bps,
             source,
             slots: slots
                 .iter()
-                .map(|s| Slot { history: vec![0; len], next: 0, filled: 0, position: LongFlat::default(), spec: *s })
+                .map(|s| Slot {
+                    history: vec![0; len],
+                    next: 0,
+                    filled: 0,
+                    position: LongFlat::default(),
+                    spec: *s,
+                })
                 .collect(),
         }
     }
@@ -46,7 +57,11 @@ impl Strategy for Momentum {
         let len = state.history.len();
         // After the write, `next` points at the oldest input: p_{t-lookback}.
         state.history[state.next] = p;
-        state.next = if state.next + 1 == len { 0 } else { state.next + 1 };
+        state.next = if state.next + 1 == len {
+            0
+        } else {
+            state.next + 1
+        };
         state.filled = (state.filled + 1).min(len);
         if state.filled < len {
             return None;
@@ -83,7 +98,11 @@ mod tests {
                 prices: &[100, 100, 101],
                 expected: &[None, None, Some(Side::Buy)],
             },
-            Case { name: "below threshold stays flat", prices: &[1000, 1000, 1009], expected: &[None, None, None] },
+            Case {
+                name: "below threshold stays flat",
+                prices: &[1000, 1000, 1009],
+                expected: &[None, None, None],
+            },
             Case {
                 name: "drop exits",
                 prices: &[100, 100, 102, 102, 100],
@@ -91,10 +110,24 @@ mod tests {
             },
         ];
         for case in cases {
-            let spec = SlotSpec { price_precision: 0, qty: Qty(1) };
-            let mut strategy = Momentum::new(2, Decimal { mantissa: 100, decimals: 0 }, PriceSource::Last, &[spec]);
-            let got: Vec<Option<Side>> =
-                case.prices.iter().map(|&p| strategy.on_tick(&trade(p), 0).map(|i| i.side)).collect();
+            let spec = SlotSpec {
+                price_precision: 0,
+                qty: Qty(1),
+            };
+            let mut strategy = Momentum::new(
+                2,
+                Decimal {
+                    mantissa: 100,
+                    decimals: 0,
+                },
+                PriceSource::Last,
+                &[spec],
+            );
+            let got: Vec<Option<Side>> = case
+                .prices
+                .iter()
+                .map(|&p| strategy.on_tick(&trade(p), 0).map(|i| i.side))
+                .collect();
             assert_eq!(got, case.expected, "{}", case.name);
         }
     }

@@ -20,27 +20,42 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
     if path.is_file() {
         Some(path)
     } else {
-        eprintln!("SKIPPED: {} not found (the shared data set is not beside this checkout)", path.display());
+        eprintln!(
+            "SKIPPED: {} not found (the shared data set is not beside this checkout)",
+            path.display()
+        );
         None
     }
 }
 
 pub fn bin() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("alpha-panda").expect("the alpha-panda binary is built");
+    let mut cmd =
+        assert_cmd::Command::cargo_bin("alpha-panda").expect("the alpha-panda binary is built");
     cmd.current_dir(project_root());
     cmd
 }
 
 /// Parses stdout of a `--json` run.
 pub fn json(output: &std::process::Output) -> serde_json::Value {
-    assert!(output.status.success(), "run failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "run failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("stdout is one JSON object")
 }
 
 /// The summary without the fields that measure time or the runtime itself.
 pub fn without_timings(mut summary: serde_json::Value) -> serde_json::Value {
     let object = summary.as_object_mut().expect("summary is an object");
-    for key in ["load_seconds", "run_seconds", "ticks_per_second", "latency_ns", "runtime", "ring_full"] {
+    for key in [
+        "load_seconds",
+        "run_seconds",
+        "ticks_per_second",
+        "latency_ns",
+        "runtime",
+        "ring_full",
+    ] {
         object.remove(key);
     }
     summary
