@@ -62,3 +62,64 @@ fn ema_cross_on_the_fx_benchmark_set() {
     };
     assert_same_everywhere(&data, "benches/strategies/ema_cross_fx.toml");
 }
+
+#[test]
+fn threaded_with_tiny_rings_and_yielding_wait_policies_still_matches_inline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (fills_inline, summary_inline) = run(
+        &excerpt(),
+        "strategies",
+        "inline",
+        &dir.path().join("inline"),
+    );
+    // `spin` is left out: four busy-spinning threads on a two-core machine starve each
+    // other for minutes (the runtime warns about it); it is for pinned, dedicated cores.
+    for wait in ["spin_then_yield", "park"] {
+        // Rings of 2 slots: producers hit full rings constantly, and execution's fills wait
+        // on risk while risk waits on execution: the back-pressure paths must not deadlock.
+        let config = dir.path().join(format!("{wait}.toml"));
+        let text = alpha_panda::config::engine::DEFAULT_ENGINE_TOML
+            .replace("ring_capacity = 8192", "ring_capacity = 2")
+            .replace("wait = \"spin_then_yield\"", &format!("wait = \"{wait}\""))
+            .replace("latency_sample_every = 16", "latency_sample_every = 1");
+        std::fs::write(&config, text).expect("write");
+        let out = dir.path().join(wait);
+        let output = bin()
+            .args(["backtest", "--data"])
+            .arg(excerpt())
+            .args([
+                "--strategies",
+                "strategies",
+                "--runtime",
+                "threaded",
+                "--json",
+                "--config",
+            ])
+            .arg(&config)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("runs");
+        let summary = common::json(&output);
+        assert!(
+            summary["ring_full"]["feed_to_strategy"]
+                .as_u64()
+                .expect("count")
+                > 0,
+            "{wait}: rings were full"
+        );
+        assert!(
+            summary["latency_ns"]["strategy_to_risk"]["count"]
+                .as_u64()
+                .expect("count")
+                > 0,
+            "{wait}: hop timed"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("fills.csv")).expect("fills"),
+            fills_inline,
+            "{wait}"
+        );
+        assert_eq!(without_timings(summary), summary_inline, "{wait}");
+    }
+}

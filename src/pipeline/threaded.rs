@@ -20,6 +20,9 @@ use crate::config::WaitPolicy;
 use crate::domain::{Fill, Order, Signal, Tick};
 use crate::metrics::{LatencyRecorder, Stage};
 
+/// Threads of this runtime: feed, strategy, risk, execution.
+pub const STAGE_THREADS: usize = 4;
+
 /// Spins, then yields, then sleeps, per the configured policy. Used only while a ring is
 /// empty or full, outside the measured path.
 #[derive(Debug)]
@@ -132,6 +135,15 @@ pub fn run(
     let (exec_tx, exec_rx) = bounded::<ToExecution>(capacity);
     let (fill_tx, fill_rx) = bounded::<Fill>(capacity);
     let processed = Arc::new(AtomicU64::new(0));
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if policy == WaitPolicy::Spin && cores < STAGE_THREADS {
+        tracing::warn!(
+            target: "performance",
+            cores,
+            threads = STAGE_THREADS,
+            "wait = \"spin\" with more stage threads than cores: spinning threads starve each other; use spin_then_yield or park"
+        );
+    }
     let wall = Stopwatch::start();
     // One calibrated timer for all threads: stamps taken on one thread are read on another.
     let timer = LatencyTimer::default();
