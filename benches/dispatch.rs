@@ -15,12 +15,14 @@
 //! construction, and everything after the stage (risk, execution, portfolio). Rates are
 //! ticks/s (`Throughput::Elements`).
 
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
 use alpha_panda::config::EngineConfig;
-use alpha_panda::domain::{InstrumentId, InstrumentTable, Nanos, Price, Tick};
+use alpha_panda::domain::InstrumentTable;
 use alpha_panda::pipeline::{Engine, StrategyStage};
 use alpha_panda::strategy::StrategyConfig;
 use alpha_panda::strategy::config::parse_strategy;
@@ -28,51 +30,11 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const TICKS: usize = 1 << 16;
 const PRICE_PRECISION: u8 = 5;
-/// 2014-05-01T00:00:00Z in ns.
-const START_NS: u64 = 1_398_902_400_000_000_000;
 
-/// 64-bit LCG (Knuth's MMIX constants): deterministic and dependency-free.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Quotes over `instruments` ids (uniformly mixed); each mid moves -3..=+3 points per tick.
-fn random_walk_quotes(instruments: u32, count: usize, seed: u64) -> Vec<Tick> {
-    let mut rng = Lcg(seed);
-    let mut mids: Vec<i64> = (0..i64::from(instruments))
+/// Start mids 1.00000, 1.05000, ... for `instruments` ids.
+fn start_mids(instruments: u32) -> Vec<i64> {
+    (0..i64::from(instruments))
         .map(|i| 100_000 + 5_000 * i)
-        .collect();
-    let mut ts = START_NS;
-    (0..count)
-        .map(|seq| {
-            let id = rng.below(u64::from(instruments)) as u32;
-            ts += 1_000_000 + rng.below(50_000_000);
-            let mid = &mut mids[id as usize];
-            *mid = (*mid + rng.below(7) as i64 - 3).max(1_000);
-            let half_spread = 1 + rng.below(2) as i64;
-            let mut tick = Tick::quote(
-                Nanos(ts),
-                InstrumentId(id),
-                Some(Price(*mid - half_spread)),
-                Some(Price(*mid + half_spread)),
-                None,
-                None,
-            );
-            tick.seq = seq as u64;
-            tick
-        })
         .collect()
 }
 
@@ -131,7 +93,11 @@ fn stage(instruments: u32, strategies: &[StrategyConfig]) -> StrategyStage {
 }
 
 fn bench_case(c: &mut Criterion, name: &str, instruments: u32, strategies: &[StrategyConfig]) {
-    let ticks = random_walk_quotes(instruments, TICKS, 0xd15_0001 + u64::from(instruments));
+    let ticks = common::random_walk_quotes(
+        &start_mids(instruments),
+        TICKS,
+        0xd15_0001 + u64::from(instruments),
+    );
     let mut stage = stage(instruments, strategies);
     let mut signals = Vec::with_capacity(stage.max_fan_out().max(1));
     // Outside the timed region: show the fan-out and that the strategies signal.

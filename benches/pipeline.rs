@@ -20,13 +20,15 @@
 //! strategy parsing, `Engine::build`, the latency recorder and buffers, and dropping the run
 //! outcome.
 
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
 use alpha_panda::clock::LatencyTimer;
 use alpha_panda::config::{EngineConfig, RuntimeMode};
-use alpha_panda::domain::{InstrumentId, InstrumentTable, Nanos, Price, Tick};
+use alpha_panda::domain::{InstrumentTable, Tick};
 use alpha_panda::metrics::LatencyRecorder;
 use alpha_panda::pipeline::inline::{InlineBuffers, process_tick};
 use alpha_panda::pipeline::{Engine, SliceSource};
@@ -36,8 +38,6 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 
 const TICKS: usize = 1 << 18;
 const PRICE_PRECISION: u8 = 5;
-/// 2014-05-01T00:00:00Z in ns.
-const START_NS: u64 = 1_398_902_400_000_000_000;
 const SYMBOLS: [&str; 4] = ["EURUSD-FXCM", "NZDUSD-FXCM", "EURUSD-OANDA", "NZDUSD-OANDA"];
 /// Start mids, raw at 5 decimals.
 const START_MIDS: [i64; 4] = [138_700, 86_700, 138_710, 86_710];
@@ -55,48 +55,6 @@ slow = 30
 quantity = "1000"
 price_source = "mid"
 "#;
-
-/// 64-bit LCG (Knuth's MMIX constants): deterministic and dependency-free.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Quotes over the four instruments; each mid moves -3..=+3 points per tick.
-fn random_walk_quotes(count: usize, seed: u64) -> Vec<Tick> {
-    let mut rng = Lcg(seed);
-    let mut mids = START_MIDS;
-    let mut ts = START_NS;
-    (0..count)
-        .map(|seq| {
-            let id = rng.below(SYMBOLS.len() as u64) as usize;
-            ts += 1_000_000 + rng.below(50_000_000);
-            mids[id] = (mids[id] + rng.below(7) as i64 - 3).max(1_000);
-            let half_spread = 1 + rng.below(2) as i64;
-            let mut tick = Tick::quote(
-                Nanos(ts),
-                InstrumentId(id as u32),
-                Some(Price(mids[id] - half_spread)),
-                Some(Price(mids[id] + half_spread)),
-                None,
-                None,
-            );
-            tick.seq = seq as u64;
-            tick
-        })
-        .collect()
-}
 
 fn instrument_table() -> InstrumentTable {
     let mut table = InstrumentTable::new();
@@ -159,7 +117,7 @@ impl Case {
 }
 
 fn pipeline(c: &mut Criterion) {
-    let ticks = random_walk_quotes(TICKS, 0xfeed_0001);
+    let ticks = common::random_walk_quotes(&START_MIDS, TICKS, 0xfeed_0001);
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(ticks.len() as u64));
 

@@ -12,59 +12,18 @@
 //! and strategy construction; there is no dispatch, risk or execution here (see `dispatch.rs`
 //! and `pipeline.rs`). Rates are ticks/s (`Throughput::Elements`).
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
 use alpha_panda::config::engine::Decimal;
-use alpha_panda::domain::{InstrumentId, Nanos, Price, Qty, Tick};
+use alpha_panda::domain::Qty;
 use alpha_panda::strategy::{PriceSource, SlotSpec, Strategy, StrategyKind, StrategyParams};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const TICKS: usize = 100_000;
 const PRICE_PRECISION: u8 = 5;
-/// 2014-05-01T00:00:00Z in ns.
-const START_NS: u64 = 1_398_902_400_000_000_000;
-
-/// 64-bit LCG (Knuth's MMIX constants): deterministic and dependency-free.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Quotes of one instrument whose mid moves -3..=+3 points (of 1e-5) per tick from 1.38000.
-fn random_walk_quotes(count: usize, seed: u64) -> Vec<Tick> {
-    let mut rng = Lcg(seed);
-    let mut mid: i64 = 138_000;
-    let mut ts = START_NS;
-    (0..count)
-        .map(|seq| {
-            ts += 1_000_000 + rng.below(50_000_000);
-            mid = (mid + rng.below(7) as i64 - 3).max(1_000);
-            let half_spread = 1 + rng.below(2) as i64;
-            let mut tick = Tick::quote(
-                Nanos(ts),
-                InstrumentId(0),
-                Some(Price(mid - half_spread)),
-                Some(Price(mid + half_spread)),
-                None,
-                None,
-            );
-            tick.seq = seq as u64;
-            tick
-        })
-        .collect()
-}
 
 fn kinds() -> [(&'static str, StrategyParams); 4] {
     let price_source = PriceSource::Mid;
@@ -108,7 +67,7 @@ fn kinds() -> [(&'static str, StrategyParams); 4] {
 }
 
 fn on_tick(c: &mut Criterion) {
-    let ticks = random_walk_quotes(TICKS, 0x5eed_0001);
+    let ticks = common::random_walk_quotes(&[138_000], TICKS, 0x5eed_0001);
     let slot = SlotSpec {
         price_precision: PRICE_PRECISION,
         qty: Qty(1_000),

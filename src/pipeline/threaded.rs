@@ -332,15 +332,11 @@ fn risk_loop(
     // Applies every fill caused by what risk has sent so far.
     let sync = |stage: &mut RiskStage, sent: u64, waiter: &mut Waiter| {
         while processed.load(Ordering::Acquire) < sent {
-            while let Ok(fill) = fills.try_recv() {
-                stage.engine.on_fill(&fill);
-            }
+            drain_fills(stage, &fills);
             waiter.wait();
         }
         waiter.reset();
-        while let Ok(fill) = fills.try_recv() {
-            stage.engine.on_fill(&fill);
-        }
+        drain_fills(stage, &fills);
     };
     while let Some(msg) = recv(&rx, &mut in_wait) {
         match msg {
@@ -361,11 +357,7 @@ fn risk_loop(
                     ToExecution::Tick(tick, out_stamp),
                     &mut out_wait,
                     &mut full,
-                    || {
-                        while let Ok(fill) = fills.try_recv() {
-                            stage.engine.on_fill(&fill);
-                        }
-                    },
+                    || drain_fills(&mut stage, &fills),
                 );
                 sent += 1;
             }
@@ -381,11 +373,7 @@ fn risk_loop(
                         ToExecution::Order(*order, tick_start),
                         &mut out_wait,
                         &mut full,
-                        || {
-                            while let Ok(fill) = fills.try_recv() {
-                                stage.engine.on_fill(&fill);
-                            }
-                        },
+                        || drain_fills(&mut stage, &fills),
                     );
                     sent += 1;
                 }
@@ -396,6 +384,14 @@ fn risk_loop(
     // Fills of the last orders, so risk's final state matches inline.
     sync(&mut stage, sent, &mut sync_wait);
     (stage, latency, full)
+}
+
+/// Applies every fill execution has sent back so far.
+#[inline]
+fn drain_fills(stage: &mut RiskStage, fills: &Receiver<Fill>) {
+    while let Ok(fill) = fills.try_recv() {
+        stage.engine.on_fill(&fill);
+    }
 }
 
 fn execution_loop(
