@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::domain::{Fill, Money};
-use crate::metrics::Stage;
 use crate::pipeline::{EngineLayout, RunOutcome};
 
 #[derive(Debug, thiserror::Error)]
@@ -421,9 +420,4 @@ pub fn write_outputs(
     })?;
     write_fills_csv(&dir.join("fills.csv"), layout, &outcome.fills)?;
     plot::equity_svg(&dir.join("equity.svg"), &outcome.portfolio.curve())
-}
-
-/// Stage names in report order, for consumers that list them.
-pub fn stage_names() -> Vec<&'static str> {
-    Stage::ALL.iter().map(|s| s.name()).collect()
 }

@@ -7,14 +7,14 @@
 use super::{Intent, LongFlat, PriceSource, SlotSpec, Strategy, price_input};
 use crate::domain::Tick;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Slot {
     fast: f64,
     slow: f64,
     inputs: u64,
     prev_d: f64,
     position: LongFlat,
-    spec: Option<SlotSpec>,
+    spec: SlotSpec,
 }
 
 #[derive(Debug)]
@@ -35,9 +35,13 @@ impl EmaCross {
             source,
             slots: slots
                 .iter()
-                .map(|s| Slot {
-                    spec: Some(*s),
-                    ..Slot::default()
+                .map(|&spec| Slot {
+                    fast: 0.0,
+                    slow: 0.0,
+                    inputs: 0,
+                    prev_d: 0.0,
+                    position: LongFlat::default(),
+                    spec,
                 })
                 .collect(),
         }
@@ -48,7 +52,7 @@ impl Strategy for EmaCross {
     #[inline]
     fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
         let state = &mut self.slots[slot];
-        let spec = state.spec?;
+        let spec = state.spec;
         let p = price_input(self.source, tick, spec.price_precision)?;
         if state.inputs == 0 {
             state.fast = p;
