@@ -19,7 +19,6 @@ mod common;
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
 
 use alpha_panda::config::EngineConfig;
 use alpha_panda::domain::InstrumentTable;
@@ -145,10 +144,7 @@ fn dispatch(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = common::criterion_config(3);
     targets = dispatch
 }
 criterion_main!(benches);

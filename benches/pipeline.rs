@@ -24,7 +24,6 @@ mod common;
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
 
 use alpha_panda::clock::LatencyTimer;
 use alpha_panda::config::{EngineConfig, RuntimeMode};
@@ -174,10 +173,7 @@ fn pipeline(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+    config = common::criterion_config(4);
     targets = pipeline
 }
 criterion_main!(benches);

@@ -13,6 +13,8 @@
 //! case runs on the consumer from the moment both threads pass a barrier until the last tick
 //! is received; it leaves out creating the ring and spawning and joining the producer.
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::Duration;
@@ -118,10 +120,7 @@ fn cross_thread(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = common::criterion_config(3);
     targets = hop_same_thread, cross_thread
 }
 criterion_main!(benches);

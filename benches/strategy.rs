@@ -15,7 +15,6 @@
 mod common;
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use alpha_panda::config::engine::Decimal;
 use alpha_panda::domain::Qty;
@@ -100,10 +99,7 @@ fn on_tick(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = common::criterion_config(3);
     targets = on_tick
 }
 criterion_main!(benches);

@@ -1,5 +1,11 @@
 //! Synthetic market data shared by the benches: deterministic random-walk quotes (no `rand`
-//! dependency, same series on every run).
+//! dependency, same series on every run), and the criterion settings every bench uses.
+
+#![allow(dead_code, reason = "each bench binary uses a subset")]
+
+use std::time::Duration;
+
+use criterion::Criterion;
 
 use alpha_panda::domain::{InstrumentId, Nanos, Price, Tick};
 
@@ -47,4 +53,13 @@ pub fn random_walk_quotes(start_mids: &[i64], count: usize, seed: u64) -> Vec<Ti
             tick
         })
         .collect()
+}
+
+/// Few samples and short windows: every bench binary finishes in well under a minute on the
+/// 2-core machine, which is what the published medians were taken with.
+pub fn criterion_config(measurement_secs: u64) -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(measurement_secs))
 }
