@@ -3,7 +3,27 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::bin;
+
+/// Runs `backtest --strategies STRATEGIES [--config CONFIG]` and expects exit code 2;
+/// returns stderr.
+fn failing_backtest(strategies: &Path, config: Option<&Path>) -> String {
+    let mut cmd = bin();
+    cmd.args(["backtest", "--strategies"]).arg(strategies);
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    let output = cmd.output().expect("runs");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -31,15 +51,7 @@ fn all_problems_of_all_files_are_reported_together() {
         "engine.toml",
         "[runtime]\nring_capacity = 1000\n[venue.paper]\n",
     );
-    let output = bin()
-        .args(["backtest", "--strategies"])
-        .arg(&strategies)
-        .arg("--config")
-        .arg(&engine)
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failing_backtest(&strategies, Some(&engine));
     for needle in [
         "a.toml:6: field 'params.fast': expected integer >= 1, found 0",
         "b.toml:5: field 'extra': unknown field",
@@ -57,13 +69,7 @@ fn unknown_broker_names_the_line() {
         "s.toml",
         "id = \"s\"\nkind = \"breakout\"\ninstruments = [\"BTCUSDT-SPOT\"]\nbrokers = [\"paper\",\n  \"zerodha\"]\n[params]\nwindow = 10\nquantity = \"1\"\n",
     );
-    let output = bin()
-        .args(["backtest", "--strategies"])
-        .arg(&file)
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failing_backtest(&file, None);
     assert!(
         stderr.contains("s.toml:5: field 'brokers': unknown broker 'zerodha'"),
         "{stderr}"
@@ -74,17 +80,8 @@ fn unknown_broker_names_the_line() {
 fn invalid_toml_is_reported_with_its_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = write(dir.path(), "broken.toml", "id = \"x\"\nkind = \n");
-    let output = bin()
-        .args(["backtest", "--strategies"])
-        .arg(&file)
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("broken.toml:2"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = failing_backtest(&file, None);
+    assert!(stderr.contains("broken.toml:2"), "{}", stderr);
 }
 
 #[test]
@@ -112,16 +109,8 @@ fn strategy_on_an_instrument_not_in_the_data_is_disabled_not_fatal_in_developmen
             "environment = \"production\"",
         ),
     );
-    let output = bin()
-        .args(["backtest", "--strategies"])
-        .arg(&file)
-        .arg("--config")
-        .arg(&production)
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
+    let stderr = failing_backtest(&file, Some(&production));
     assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains("aud.toml:3: field 'instruments': instrument 'AUDUSD' is not in the data")
+        stderr.contains("aud.toml:3: field 'instruments': instrument 'AUDUSD' is not in the data")
     );
 }
