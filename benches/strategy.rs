@@ -74,7 +74,7 @@ fn on_tick(c: &mut Criterion) {
     let mut group = c.benchmark_group("strategy/on_tick");
     group.throughput(Throughput::Elements(ticks.len() as u64));
     for (name, params) in kinds() {
-        let mut strategy = StrategyKind::new(&params, &[slot]);
+        let mut strategy = StrategyKind::rule(&params, &[slot]).expect("a rule strategy");
         // Outside the timed region: show that the series makes the strategy trade.
         let intents = ticks
             .iter()

@@ -16,7 +16,7 @@ use alpha_panda::domain::InstrumentTable;
 use alpha_panda::feed::{self, DataSource, TickReader};
 use alpha_panda::pipeline::Engine;
 use alpha_panda::report::{self, FeedCounts, Summary};
-use alpha_panda::strategy::load_strategies;
+use alpha_panda::strategy::{StrategyConfig, StrategyParams, load_strategies};
 
 /// The embedded default data: an excerpt of the Binance L1 sample (see tests/data/README.md).
 const EMBEDDED_DATA: &[u8] = include_bytes!("../tests/data/binance_l1_2024-08-08_excerpt.csv");
@@ -39,6 +39,25 @@ enum Command {
     Backtest(BacktestArgs),
     /// Convert a CSV tick file to the compact binary format.
     Convert(ConvertArgs),
+    /// Check config, strategy files, data instruments, ONNX Runtime and every model
+    /// without trading. Exit 0 when the run would start, 2 when it would not.
+    Preflight(PreflightArgs),
+}
+
+#[derive(Args, Debug, Default)]
+struct PreflightArgs {
+    /// Tick files whose instruments the strategies must find. Default: the embedded excerpt.
+    #[arg(long = "data", value_name = "FILE")]
+    data: Vec<PathBuf>,
+    /// Strategy file (.toml) or directory of them; repeatable. Default: ./strategies.
+    #[arg(long = "strategies", value_name = "PATH")]
+    strategies: Vec<PathBuf>,
+    /// Engine configuration. Default: the embedded engine.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the checks as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug, Default)]
@@ -91,6 +110,7 @@ pub fn main() -> ExitCode {
         None => backtest(BacktestArgs::default()),
         Some(Command::Backtest(args)) => backtest(args),
         Some(Command::Convert(args)) => convert(args),
+        Some(Command::Preflight(args)) => preflight(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,8 +140,12 @@ fn load_engine_config(path: Option<&PathBuf>) -> Result<EngineConfig, ConfigErro
     }
 }
 
-fn backtest(args: BacktestArgs) -> Result<()> {
-    let strategy_paths = if args.strategies.is_empty() {
+/// The engine config and every strategy file, with all problems of all files at once.
+fn load_configs(
+    config: Option<&PathBuf>,
+    strategies: &[PathBuf],
+) -> Result<(EngineConfig, Vec<StrategyConfig>)> {
+    let strategy_paths = if strategies.is_empty() {
         let default = PathBuf::from("strategies");
         if !default.is_dir() {
             bail!(
@@ -130,13 +154,10 @@ fn backtest(args: BacktestArgs) -> Result<()> {
         }
         vec![default]
     } else {
-        args.strategies.clone()
+        strategies.to_vec()
     };
-    // All config problems of all files at once.
-    let engine_config = load_engine_config(args.config.as_ref());
-    let strategies = load_strategies(&strategy_paths);
-    let (mut engine_config, strategies) = match (engine_config, strategies) {
-        (Ok(e), Ok(s)) => (e, s),
+    match (load_engine_config(config), load_strategies(&strategy_paths)) {
+        (Ok(e), Ok(s)) => Ok((e, s)),
         (e, s) => {
             let mut all: Vec<ConfigError> = Vec::new();
             if let Err(ConfigErrors(list)) = e {
@@ -145,9 +166,24 @@ fn backtest(args: BacktestArgs) -> Result<()> {
             if let Err(ConfigErrors(list)) = s {
                 all.extend(list);
             }
-            return Err(ConfigErrors(all).into());
+            Err(ConfigErrors(all).into())
         }
-    };
+    }
+}
+
+fn data_sources(data: &[PathBuf]) -> Vec<DataSource> {
+    if data.is_empty() {
+        vec![DataSource::Embedded {
+            name: EMBEDDED_NAME,
+            bytes: EMBEDDED_DATA,
+        }]
+    } else {
+        data.iter().cloned().map(DataSource::File).collect()
+    }
+}
+
+fn backtest(args: BacktestArgs) -> Result<()> {
+    let (mut engine_config, strategies) = load_configs(args.config.as_ref(), &args.strategies)?;
     if let Some(mode) = &args.runtime {
         engine_config.runtime.mode = if mode == "threaded" {
             RuntimeMode::Threaded
@@ -155,14 +191,7 @@ fn backtest(args: BacktestArgs) -> Result<()> {
             RuntimeMode::Inline
         };
     }
-    let sources: Vec<DataSource> = if args.data.is_empty() {
-        vec![DataSource::Embedded {
-            name: EMBEDDED_NAME,
-            bytes: EMBEDDED_DATA,
-        }]
-    } else {
-        args.data.iter().cloned().map(DataSource::File).collect()
-    };
+    let sources = data_sources(&args.data);
 
     let scan_watch = Stopwatch::start();
     let mut instruments = InstrumentTable::new();
@@ -172,6 +201,9 @@ fn backtest(args: BacktestArgs) -> Result<()> {
     let scan_time = scan_watch.elapsed();
 
     let engine = Engine::build(&engine_config, &strategies, instruments)?;
+    for check in engine.layout.model_checks.iter().filter(|c| c.ok) {
+        tracing::info!(target: "app", strategy = %check.strategy, model = ?check.resolved, hash = ?check.feature_schema_hash, load_ms = check.load_ms, "model loaded");
+    }
     let runtime = match engine_config.runtime.mode {
         RuntimeMode::Inline => "inline",
         RuntimeMode::Threaded => "threaded",
@@ -230,6 +262,155 @@ fn convert(args: ConvertArgs) -> Result<()> {
         args.out.display(),
         stats.bytes_out
     );
+    Ok(())
+}
+
+/// One preflight check.
+#[derive(Debug, serde::Serialize)]
+struct Check {
+    name: String,
+    status: &'static str,
+    detail: String,
+    duration_ms: f64,
+}
+
+fn preflight(args: PreflightArgs) -> Result<()> {
+    let mut checks = Vec::new();
+    let mut timed = |name: String, run: &mut dyn FnMut() -> (&'static str, String)| {
+        let watch = Stopwatch::start();
+        let (status, detail) = run();
+        checks.push(Check {
+            name,
+            status,
+            detail,
+            duration_ms: watch.elapsed().as_secs_f64() * 1e3,
+        });
+    };
+    let mut loaded = None;
+    timed(
+        "config".into(),
+        &mut || match load_configs(args.config.as_ref(), &args.strategies) {
+            Ok((config, strategies)) => {
+                let detail = format!(
+                    "{} strategies, {} brokers, environment {:?}",
+                    strategies.len(),
+                    config.brokers.len(),
+                    config.environment
+                );
+                loaded = Some((config, strategies));
+                ("pass", detail)
+            }
+            Err(e) => ("fail", format!("{e:#}")),
+        },
+    );
+    let Some((config, strategies)) = loaded else {
+        return finish_preflight(&checks, args.json);
+    };
+    let production = config.environment == alpha_panda::config::Environment::Production;
+    // What a strategy that cannot run costs: production refuses to start, the others
+    // disable the strategy and go on.
+    let soft = if production { "fail" } else { "warn" };
+    let sources = data_sources(&args.data);
+    let mut instruments = InstrumentTable::new();
+    timed(
+        "data instruments".into(),
+        &mut || match feed::scan_instruments(&sources, &config.instruments, &mut instruments) {
+            Ok(_) => {
+                let missing: Vec<String> = strategies
+                    .iter()
+                    .flat_map(|s| {
+                        s.instruments
+                            .iter()
+                            .filter(|(sym, _)| instruments.find(sym).is_none())
+                            .map(move |(sym, line)| {
+                                format!("{}:{line}: {sym} ({})", s.file.display(), s.id)
+                            })
+                    })
+                    .collect();
+                if missing.is_empty() {
+                    (
+                        "pass",
+                        format!("{} instruments in the data", instruments.iter().count()),
+                    )
+                } else {
+                    (soft, format!("not in the data: {}", missing.join(", ")))
+                }
+            }
+            Err(e) => ("fail", e.to_string()),
+        },
+    );
+    let ml: Vec<&StrategyConfig> = strategies
+        .iter()
+        .filter(|s| matches!(s.params, StrategyParams::Ml { .. }))
+        .collect();
+    if !ml.is_empty() {
+        timed(
+            "onnx runtime".into(),
+            &mut || match alpha_panda::ml::runtime::environment() {
+                Ok((_, path)) => ("pass", format!("loaded {}", path.display())),
+                Err(e) => (soft, e),
+            },
+        );
+    }
+    for s in ml {
+        let StrategyParams::Ml { model, .. } = &s.params else {
+            continue;
+        };
+        let watch = Stopwatch::start();
+        let (_, check) = alpha_panda::ml::load_model(&s.id, &s.file, model);
+        let detail = if check.ok {
+            format!(
+                "{} v{} from {}, schema {}, test inference ok",
+                check.name.as_deref().unwrap_or("?"),
+                check.version.as_deref().unwrap_or("?"),
+                check
+                    .resolved
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+                check.feature_schema_hash.as_deref().unwrap_or("?")
+            )
+        } else {
+            check.problems.join("; ")
+        };
+        checks.push(Check {
+            name: format!("model {} ({})", s.id, s.file.display()),
+            status: if check.ok { "pass" } else { soft },
+            detail,
+            duration_ms: watch.elapsed().as_secs_f64() * 1e3,
+        });
+    }
+    finish_preflight(&checks, args.json)
+}
+
+fn finish_preflight(checks: &[Check], json: bool) -> Result<()> {
+    let failed = checks.iter().filter(|c| c.status == "fail").count();
+    let warned = checks.iter().filter(|c| c.status == "warn").count();
+    if json {
+        let out = serde_json::json!({
+            "ok": failed == 0,
+            "failed": failed,
+            "warnings": warned,
+            "checks": checks,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        for c in checks {
+            println!(
+                "  {:<4} {:<52} {:>8.1} ms  {}",
+                c.status.to_uppercase(),
+                c.name,
+                c.duration_ms,
+                c.detail
+            );
+        }
+        println!(
+            "preflight: {} checks, {failed} failed, {warned} warnings",
+            checks.len()
+        );
+    }
+    if failed > 0 {
+        bail!("preflight failed: {failed} check(s) failed; the engine would refuse to start");
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod execution;
 pub mod feed;
 pub mod metrics;
+pub mod ml;
 pub mod pipeline;
 pub mod portfolio;
 pub mod report;

@@ -48,12 +48,27 @@ fn json_summary_has_the_documented_fields() {
         "rejections",
         "strategies",
         "latency_ns",
+        "models",
+        "inference",
     ] {
         assert!(summary.get(key).is_some(), "missing {key}");
     }
     assert_eq!(summary["ticks"], 40_000);
     let rows = summary["strategies"].as_array().expect("array");
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 8, "5 rule and 3 ML strategies");
+    let models = summary["models"].as_array().expect("models");
+    assert_eq!(models.len(), 3);
+    for model in models {
+        assert_eq!(model["loaded"], true, "{model}");
+        assert!(model["rows_scored"].as_u64() > Some(1000), "{model}");
+        let id = model["strategy"].as_str().expect("id");
+        let inference = &summary["inference"][id];
+        assert_eq!(
+            inference["mode"], "batched",
+            "inline backtests batch: {inference}"
+        );
+        assert_eq!(inference["errors"], 0);
+    }
     for row in rows {
         for key in [
             "id",
@@ -96,25 +111,47 @@ fn out_dir_holds_summary_fills_and_plot() {
     let mut lines = fills.lines();
     assert_eq!(
         lines.next(),
-        Some("ts_ns,strategy,broker,symbol,side,qty,price,fee")
+        Some(
+            "ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee,model,model_version,feature_schema_hash"
+        )
     );
     let first: Vec<&str> = lines
         .next()
         .expect("at least one fill")
         .split(',')
         .collect();
-    assert_eq!(first.len(), 8);
-    assert!(first[4] == "BUY" || first[4] == "SELL");
+    assert_eq!(first.len(), 12);
+    assert!(first[5] == "BUY" || first[5] == "SELL");
     // BTCUSDT-SPOT: 2 price decimals, 5 quantity decimals in the data.
     if let Some(btc) = fills.lines().find(|l| l.contains(",BTCUSDT-SPOT,")) {
         let f: Vec<&str> = btc.split(',').collect();
-        assert_eq!(f[5], "0.01000", "qty at the instrument precision");
+        assert_eq!(f[6], "0.01000", "qty at the instrument precision");
         assert_eq!(
-            f[6].split('.').nth(1).map(str::len),
+            f[7].split('.').nth(1).map(str::len),
             Some(2),
             "price at the instrument precision"
         );
     }
+    // Fills of ML strategies name the model that decided them; rule strategies' do not.
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("models/ml_momentum.json").expect("sidecar"))
+            .expect("json");
+    let ml_fill = fills
+        .lines()
+        .find(|l| l.contains(",ml_momentum_btcusdt_spot,"))
+        .expect("the ML momentum strategy trades the excerpt");
+    let f: Vec<&str> = ml_fill.split(',').collect();
+    assert_eq!(f[9], "ml_momentum");
+    assert_eq!(f[10], sidecar["version"].as_str().expect("version"));
+    assert_eq!(
+        f[11],
+        sidecar["feature_schema_hash"].as_str().expect("hash")
+    );
+    let rule_fill = fills
+        .lines()
+        .find(|l| l.contains(",ema_cross_btcusdt_spot,"))
+        .expect("ema cross trades");
+    assert!(rule_fill.ends_with(",,,"), "{rule_fill}");
     let summary: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("summary.json")).expect("summary"),
     )

@@ -57,6 +57,19 @@ pub struct RuntimeConfig {
     pub wait: WaitPolicy,
     /// Per-tick stage latency is timed on 1 of this many ticks (timing costs ~10 ns a read).
     pub latency_sample_every: u64,
+    pub ml_inference: MlInference,
+}
+
+/// How ML strategies call their model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MlInference {
+    /// Batched in the inline runtime, per tick in the threaded one.
+    #[default]
+    Auto,
+    /// One row per scoring event, as live trading does.
+    PerTick,
+    /// Each chunk's rows in one call (inline runtime only).
+    Batched,
 }
 
 impl Default for RuntimeConfig {
@@ -66,6 +79,7 @@ impl Default for RuntimeConfig {
             ring_capacity: 8192,
             wait: WaitPolicy::SpinThenYield,
             latency_sample_every: 16,
+            ml_inference: MlInference::Auto,
         }
     }
 }
@@ -202,6 +216,15 @@ impl EngineConfig {
             }
             if let Some(n) = runtime.opt_int("latency_sample_every", 1, 1 << 20) {
                 config.runtime.latency_sample_every = n as u64;
+            }
+            if let Some((mode, _)) =
+                runtime.opt_choice("ml_inference", &["auto", "per_tick", "batched"])
+            {
+                config.runtime.ml_inference = match mode.as_str() {
+                    "per_tick" => MlInference::PerTick,
+                    "batched" => MlInference::Batched,
+                    _ => MlInference::Auto,
+                };
             }
             runtime.finish();
         }

@@ -8,7 +8,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use engine::{
-    BadRowPolicy, BrokerConfig, EngineConfig, Environment, RiskLimits, RuntimeMode, WaitPolicy,
+    BadRowPolicy, BrokerConfig, EngineConfig, Environment, MlInference, RiskLimits, RuntimeMode,
+    WaitPolicy,
 };
 
 /// One problem in one config file.

@@ -100,6 +100,7 @@ pub fn run(
     let sample_every = engine.config.runtime.latency_sample_every.max(1);
     let (mut load, mut run) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let mut seq = 0u64;
+    let batched = engine.strategy.has_batched();
     loop {
         let watch = Stopwatch::start();
         let n = source.read_chunk(&mut chunk, CHUNK)?;
@@ -108,6 +109,12 @@ pub fn run(
             break;
         }
         let watch = Stopwatch::start();
+        if batched {
+            for (i, tick) in chunk.iter_mut().enumerate() {
+                tick.seq = seq + i as u64;
+            }
+            engine.strategy.prepare_chunk(&chunk);
+        }
         for tick in chunk.iter_mut() {
             process_tick(
                 &mut engine,
@@ -139,6 +146,7 @@ pub fn run(
         portfolio: engine.execution.portfolio,
         fills: engine.execution.fill_log,
         latency,
+        ml: engine.strategy.ml_stats(),
     };
     Ok((engine.layout, outcome))
 }

@@ -10,16 +10,21 @@ use std::time::Duration;
 
 use tracing::warn;
 
-use crate::config::{ConfigError, ConfigErrors, EngineConfig, Environment};
+use crate::config::{
+    ConfigError, ConfigErrors, EngineConfig, Environment, MlInference, RuntimeMode,
+};
 use crate::domain::fixed::POW10;
 use crate::domain::{
     BookId, BrokerId, Fill, InstrumentId, InstrumentTable, Order, Qty, Signal, StrategyId, Tick,
 };
 use crate::execution::{PaperVenue, Venue};
 use crate::metrics::LatencyRecorder;
+use crate::ml::{InferenceMode, MlStrategy};
 use crate::portfolio::{MAX_COMBINED_PRECISION, Portfolio};
 use crate::risk::{RejectReason, RiskEngine};
-use crate::strategy::{SlotSpec, Strategy, StrategyConfig, StrategyIndex, StrategyKind};
+use crate::strategy::{
+    SlotSpec, Strategy, StrategyConfig, StrategyIndex, StrategyKind, StrategyParams,
+};
 
 /// Fills kept in memory before the log has to grow (start-up allocation).
 pub const FILL_LOG_CAPACITY: usize = 1 << 16;
@@ -83,6 +88,20 @@ pub struct StrategyInfo {
     pub kind: &'static str,
     pub instruments: Vec<InstrumentId>,
     pub books: Vec<BookId>,
+    /// The model of an ML strategy: what its signals and fills are audited with.
+    pub model: Option<ModelInfo>,
+}
+
+/// Identity of the model behind an ML strategy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    pub name: String,
+    pub version: String,
+    pub feature_schema_hash: String,
+    pub path: std::path::PathBuf,
+    pub inference: &'static str,
+    pub entry_threshold: f64,
+    pub exit_threshold: f64,
 }
 
 /// A book: one strategy trading through one broker.
@@ -105,6 +124,8 @@ pub struct EngineLayout {
     pub configured_per_broker: Vec<usize>,
     /// Why each strategy that is not registered was left out.
     pub disabled: Vec<String>,
+    /// Model load results of the ML strategies, registered or not.
+    pub model_checks: Vec<crate::ml::ModelCheck>,
 }
 
 /// Strategy stage: dispatch through the instrument index.
@@ -137,6 +158,70 @@ impl StrategyStage {
     pub fn max_fan_out(&self) -> usize {
         self.index.max_fan_out()
     }
+
+    /// Whether any strategy scores in batches (and so needs `prepare_chunk`).
+    pub fn has_batched(&self) -> bool {
+        self.strategies
+            .iter()
+            .any(|s| matches!(s, StrategyKind::Ml(ml) if ml.mode() == InferenceMode::Batched))
+    }
+
+    /// Batched ML strategies extract and score a whole chunk ahead of its dispatch. The
+    /// ticks must already carry their `seq`.
+    pub fn prepare_chunk(&mut self, ticks: &[Tick]) {
+        for strategy in &mut self.strategies {
+            if let StrategyKind::Ml(ml) = strategy {
+                ml.begin_chunk();
+            }
+        }
+        for tick in ticks {
+            for entry in self.index.get(tick.instrument) {
+                if let StrategyKind::Ml(ml) = &mut self.strategies[entry.strategy.0 as usize]
+                    && ml.mode() == InferenceMode::Batched
+                {
+                    ml.prepare_tick(tick, entry.slot as usize);
+                }
+            }
+        }
+        for strategy in &mut self.strategies {
+            if let StrategyKind::Ml(ml) = strategy
+                && ml.mode() == InferenceMode::Batched
+            {
+                ml.score_chunk();
+            }
+        }
+    }
+
+    /// Inference counters of each ML strategy.
+    pub fn ml_stats(&self) -> Vec<MlRunStats> {
+        self.strategies
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                StrategyKind::Ml(ml) => Some(MlRunStats {
+                    strategy: StrategyId(i as u32),
+                    rows: ml.stats.rows,
+                    calls: ml.stats.calls,
+                    errors: ml.stats.errors,
+                    latency: ml.stats.latency_summary(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// What one ML strategy did in a run.
+#[derive(Clone, Debug)]
+pub struct MlRunStats {
+    pub strategy: StrategyId,
+    /// Feature rows scored.
+    pub rows: u64,
+    /// Calls into ONNX Runtime.
+    pub calls: u64,
+    pub errors: u64,
+    /// Per call, ns.
+    pub latency: crate::metrics::LatencySummary,
 }
 
 /// Risk stage: splits a signal into one order per book and checks each.
@@ -247,6 +332,7 @@ pub struct RunOutcome {
     pub portfolio: Portfolio,
     pub fills: Vec<Fill>,
     pub latency: LatencyRecorder,
+    pub ml: Vec<MlRunStats>,
 }
 
 /// A built engine: layout plus stages, ready for one run.
@@ -341,6 +427,24 @@ impl Engine {
         let mut kinds = Vec::new();
         let mut subscriptions = Vec::new();
         let mut configured_per_broker = vec![0; config.brokers.len()];
+        let mut model_checks = Vec::new();
+        let inference = match (config.runtime.ml_inference, config.runtime.mode) {
+            (MlInference::PerTick, _) | (MlInference::Auto, RuntimeMode::Threaded) => {
+                InferenceMode::PerTick
+            }
+            (MlInference::Batched, RuntimeMode::Threaded) => {
+                errors.push(ConfigError {
+                    file: "<engine config>".into(),
+                    line: 0,
+                    field: "runtime.ml_inference".into(),
+                    message: "\"batched\" needs the inline runtime: threaded strategies see one tick at a time (use \"per_tick\" or \"auto\")".into(),
+                });
+                InferenceMode::PerTick
+            }
+            (MlInference::Batched | MlInference::Auto, RuntimeMode::Inline) => {
+                InferenceMode::Batched
+            }
+        };
         for s in strategies {
             let mut brokers = Vec::new();
             for (name, line) in &s.brokers {
@@ -403,6 +507,61 @@ impl Engine {
                 }
                 continue;
             }
+            let (kind, model) = match &s.params {
+                StrategyParams::Ml {
+                    model,
+                    model_line,
+                    entry_threshold,
+                    exit_threshold,
+                } => {
+                    let (loaded, check) = crate::ml::load_model(&s.id, &s.file, model);
+                    model_checks.push(check.clone());
+                    let Some(loaded) = loaded else {
+                        if config.environment == Environment::Production {
+                            errors.extend(check.problems.iter().map(|p| ConfigError {
+                                file: s.file.clone(),
+                                line: *model_line,
+                                field: "model".into(),
+                                message: p.clone(),
+                            }));
+                        } else {
+                            let reason = check.problems.join("; ");
+                            warn!(target: "app", strategy = %s.id, file = %s.file.display(), model = %model, "ML strategy disabled: {reason}");
+                            disabled.push(format!("{} ({}): {reason}", s.id, s.file.display()));
+                        }
+                        continue;
+                    };
+                    let entry = entry_threshold.unwrap_or(loaded.sidecar.entry_threshold);
+                    let exit = exit_threshold.unwrap_or(loaded.sidecar.exit_threshold);
+                    if exit >= entry {
+                        errors.push(ConfigError {
+                            file: s.file.clone(),
+                            line: *model_line,
+                            field: "params.exit_threshold".into(),
+                            message: format!(
+                                "exit threshold {exit} must be below entry threshold {entry} (the sidecar's, unless the strategy file sets them)"
+                            ),
+                        });
+                        continue;
+                    }
+                    let info = ModelInfo {
+                        name: loaded.sidecar.name.clone(),
+                        version: loaded.sidecar.version.clone(),
+                        feature_schema_hash: loaded.sidecar.feature_schema_hash.clone(),
+                        path: loaded.path.clone(),
+                        inference: inference.name(),
+                        entry_threshold: entry,
+                        exit_threshold: exit,
+                    };
+                    let strategy =
+                        MlStrategy::new(loaded, &slots, entry, exit, inference, inline::CHUNK);
+                    (StrategyKind::Ml(Box::new(strategy)), Some(info))
+                }
+                params => match StrategyKind::rule(params, &slots) {
+                    Some(kind) => (kind, None),
+                    None => continue,
+                },
+            };
             let strategy = StrategyId(infos.len() as u32);
             let mut own_books = Vec::new();
             for &broker in &brokers {
@@ -410,12 +569,12 @@ impl Engine {
                 books.push(BookInfo { strategy, broker });
                 own_books.push((book, broker));
             }
-            let kind = StrategyKind::new(&s.params, &slots);
             infos.push(StrategyInfo {
                 id: s.id.clone(),
                 kind: kind.kind_name(),
                 instruments: ids.clone(),
                 books: own_books.iter().map(|(b, _)| *b).collect(),
+                model,
             });
             kinds.push(kind);
             subscriptions.push(ids);
@@ -441,6 +600,7 @@ impl Engine {
                 strategies: infos,
                 books: books.clone(),
                 disabled,
+                model_checks,
             },
             config: config.clone(),
             strategy: StrategyStage {

@@ -224,7 +224,7 @@ pub fn run(
         load,
         feed_full,
         feed_error,
-        (strategy_latency, strategy_full),
+        (strategy_latency, strategy_full, ml),
         risk_out,
         execution_out,
     ) = result?;
@@ -259,6 +259,7 @@ pub fn run(
             portfolio: execution.portfolio,
             fills: execution.fill_log,
             latency,
+            ml,
         },
     ))
 }
@@ -269,7 +270,7 @@ fn strategy_loop(
     tx: Sender<ToRisk>,
     policy: WaitPolicy,
     timer: LatencyTimer,
-) -> (LatencyRecorder, u64) {
+) -> (LatencyRecorder, u64, Vec<super::MlRunStats>) {
     let mut latency = LatencyRecorder::default();
     let (mut in_wait, mut out_wait) = (Waiter::new(policy), Waiter::new(policy));
     let mut full = 0u64;
@@ -308,7 +309,7 @@ fn strategy_loop(
             );
         }
     }
-    (latency, full)
+    (latency, full, stage.ml_stats())
 }
 
 fn risk_loop(

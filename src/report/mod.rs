@@ -61,6 +61,35 @@ pub struct LatencyRow {
     pub max: u64,
 }
 
+/// An ML strategy's model: identity, thresholds, load result, rows scored. Deterministic
+/// (the same in every runtime); timings are in `InferenceRow`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ModelRow {
+    pub strategy: String,
+    /// The `model` path as the strategy file writes it.
+    pub model: String,
+    pub loaded: bool,
+    pub problems: Vec<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub feature_schema_hash: Option<String>,
+    pub entry_threshold: Option<f64>,
+    pub exit_threshold: Option<f64>,
+    /// Feature rows scored in the run.
+    pub rows_scored: u64,
+}
+
+/// How an ML strategy's inference ran: mode, calls, errors, load time and call latency.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct InferenceRow {
+    pub mode: &'static str,
+    pub calls: u64,
+    pub errors: u64,
+    pub load_ms: f64,
+    /// Per call into ONNX Runtime: one row per tick, or one chunk batched.
+    pub latency_ns: LatencyRow,
+}
+
 /// The run summary. Field order is the JSON order.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Summary {
@@ -86,6 +115,9 @@ pub struct Summary {
     pub brokers: Vec<BrokerRow>,
     pub latency_ns: indexmap_like::OrderedMap<LatencyRow>,
     pub ring_full: indexmap_like::OrderedMap<u64>,
+    pub models: Vec<ModelRow>,
+    /// Strategy id → inference counters and timings.
+    pub inference: indexmap_like::OrderedMap<InferenceRow>,
 }
 
 /// A JSON object with keys in insertion order (serde_json's map would sort them).
@@ -186,6 +218,7 @@ impl Summary {
         for (row, &configured) in brokers.iter_mut().zip(&layout.configured_per_broker) {
             row.configured_strategies = configured;
         }
+        let (models, inference) = model_rows(layout, outcome);
         let run_seconds = outcome.run.as_secs_f64();
         let latency_ns = indexmap_like::OrderedMap(
             outcome
@@ -252,6 +285,8 @@ impl Summary {
                     .map(|(k, v)| ((*k).to_owned(), *v))
                     .collect(),
             ),
+            models,
+            inference,
         }
     }
 
@@ -360,11 +395,101 @@ impl Summary {
                 stage, l.count, l.p50, l.p99, l.p999, l.max
             );
         }
+        if !self.models.is_empty() {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "  ML models");
+        }
+        for m in &self.models {
+            if !m.loaded {
+                let _ = writeln!(
+                    out,
+                    "  {:<28} {} NOT LOADED: {}",
+                    m.strategy,
+                    m.model,
+                    m.problems.join("; ")
+                );
+                continue;
+            }
+            let _ = write!(
+                out,
+                "  {:<28} {} v{} ({}) entry {} exit {}, {} rows scored",
+                m.strategy,
+                m.name.as_deref().unwrap_or("?"),
+                m.version.as_deref().unwrap_or("?"),
+                m.feature_schema_hash
+                    .as_deref()
+                    .map_or("?", |h| &h[..h.len().min(19)]),
+                m.entry_threshold.unwrap_or(f64::NAN),
+                m.exit_threshold.unwrap_or(f64::NAN),
+                m.rows_scored
+            );
+            if let Some(i) = self.inference.get(&m.strategy) {
+                let _ = write!(
+                    out,
+                    "; {} calls {} (errors {}), p50 {} ns, p99 {} ns per call, loaded in {:.1} ms",
+                    i.mode, i.calls, i.errors, i.latency_ns.p50, i.latency_ns.p99, i.load_ms
+                );
+            }
+            let _ = writeln!(out);
+        }
         out
     }
 }
 
-/// Writes `fills.csv`: `ts_ns,strategy,broker,symbol,side,qty,price,fee`.
+fn latency_row(s: crate::metrics::LatencySummary) -> LatencyRow {
+    LatencyRow {
+        count: s.count,
+        p50: s.p50,
+        p99: s.p99,
+        p999: s.p999,
+        max: s.max,
+    }
+}
+
+/// One row per configured ML strategy, loaded or not, in config order.
+fn model_rows(
+    layout: &EngineLayout,
+    outcome: &RunOutcome,
+) -> (Vec<ModelRow>, indexmap_like::OrderedMap<InferenceRow>) {
+    let mut models = Vec::new();
+    let mut inference = Vec::new();
+    for check in &layout.model_checks {
+        let registered = layout
+            .strategies
+            .iter()
+            .position(|s| s.id == check.strategy);
+        let info = registered.and_then(|i| layout.strategies[i].model.as_ref());
+        let stats = registered.and_then(|i| outcome.ml.iter().find(|m| m.strategy.0 as usize == i));
+        models.push(ModelRow {
+            strategy: check.strategy.clone(),
+            model: check.model.clone(),
+            loaded: check.ok,
+            problems: check.problems.clone(),
+            name: check.name.clone(),
+            version: check.version.clone(),
+            feature_schema_hash: check.feature_schema_hash.clone(),
+            entry_threshold: info.map(|m| m.entry_threshold),
+            exit_threshold: info.map(|m| m.exit_threshold),
+            rows_scored: stats.map_or(0, |s| s.rows),
+        });
+        if let (Some(info), Some(stats)) = (info, stats) {
+            inference.push((
+                check.strategy.clone(),
+                InferenceRow {
+                    mode: info.inference,
+                    calls: stats.calls,
+                    errors: stats.errors,
+                    load_ms: check.load_ms,
+                    latency_ns: latency_row(stats.latency),
+                },
+            ));
+        }
+    }
+    (models, indexmap_like::OrderedMap(inference))
+}
+
+/// Writes `fills.csv`: `ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee`, then
+/// for ML strategies the model that decided: `model,model_version,feature_schema_hash`.
 ///
 /// # Errors
 /// The file cannot be written.
@@ -379,20 +504,36 @@ pub fn write_fills_csv(
     };
     let file = std::fs::File::create(path).map_err(io)?;
     let mut out = std::io::BufWriter::new(file);
-    writeln!(out, "ts_ns,strategy,broker,symbol,side,qty,price,fee").map_err(io)?;
+    writeln!(
+        out,
+        "ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee,model,model_version,feature_schema_hash"
+    )
+    .map_err(io)?;
     for fill in fills {
         let spec = layout.instruments.spec(fill.instrument);
+        let strategy = &layout.strategies[fill.strategy.0 as usize];
+        let (model, version, hash) = strategy.model.as_ref().map_or(("", "", ""), |m| {
+            (
+                m.name.as_str(),
+                m.version.as_str(),
+                m.feature_schema_hash.as_str(),
+            )
+        });
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
             fill.ts.0,
-            layout.strategies[fill.strategy.0 as usize].id,
+            fill.correlation,
+            strategy.id,
             layout.brokers[fill.broker.0 as usize],
             spec.symbol,
             fill.side.as_str(),
             fill.qty.display(spec.qty_precision),
             fill.price.display(spec.price_precision),
             fill.fee.display(spec.money_precision()),
+            model,
+            version,
+            hash,
         )
         .map_err(io)?;
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::config::engine::Decimal;
 use crate::config::fields::{Fields, Source, parse_document};
 use crate::config::{ConfigError, ConfigErrors};
+use crate::domain::fixed::POW10;
 
 /// Which price feeds the indicators.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,6 +41,16 @@ pub enum StrategyParams {
         window: u32,
         price_source: PriceSource,
     },
+    /// An ONNX model scoring features; long when the score reaches `entry`, flat at `exit`.
+    Ml {
+        /// The `model` path as written; resolved when the engine loads it.
+        model: String,
+        /// Line of `model` in the strategy file.
+        model_line: usize,
+        /// Overrides of the sidecar's thresholds.
+        entry_threshold: Option<f64>,
+        exit_threshold: Option<f64>,
+    },
 }
 
 /// One validated strategy file.
@@ -57,7 +68,7 @@ pub struct StrategyConfig {
     pub params: StrategyParams,
 }
 
-pub const KINDS: [&str; 4] = ["ema_cross", "momentum", "mean_reversion", "breakout"];
+pub const KINDS: [&str; 5] = ["ema_cross", "momentum", "mean_reversion", "breakout", "ml"];
 
 /// Expands each path (a `.toml` file or a directory of them, sorted by name) and parses
 /// every file.
@@ -170,6 +181,21 @@ pub fn parse_strategy(
         }
         None => None,
     };
+    // Only ML strategies name a model; for any other kind `model` stays an unknown field.
+    let model = if kind.as_deref() == Some("ml") {
+        match root.req_str("model") {
+            Some((model, offset)) if !model.trim().is_empty() => {
+                Some((model, root.source().line_of(offset)))
+            }
+            Some((_, offset)) => {
+                root.invalid("model", offset, "expected a path like \"models/name.onnx\"");
+                None
+            }
+            None => None,
+        }
+    } else {
+        None
+    };
     let instruments = non_empty_list(&mut root, "instruments");
     let brokers = non_empty_list(&mut root, "brokers");
     let mut quantity = None;
@@ -200,9 +226,13 @@ pub fn parse_strategy(
                 Some((s, _)) if s == "last" => PriceSource::Last,
                 _ => PriceSource::Mid,
             };
-            params = kind
-                .as_deref()
-                .and_then(|kind| read_params(&mut p, kind, price_source, offset));
+            params = match (kind.as_deref(), model) {
+                (Some("ml"), Some((model, model_line))) => {
+                    read_ml_params(&mut p, model, model_line)
+                }
+                (Some("ml"), None) => None,
+                (kind, _) => kind.and_then(|kind| read_params(&mut p, kind, price_source, offset)),
+            };
             p.finish();
         }
         None => {
@@ -256,6 +286,53 @@ fn non_empty_list<'s>(root: &mut Fields<'s, '_>, key: &'s str) -> Option<Vec<(St
         }
     }
     Some(out)
+}
+
+/// Optional threshold overrides of an ML strategy, probabilities with entry above exit.
+fn read_ml_params(
+    p: &mut Fields<'_, '_>,
+    model: String,
+    model_line: usize,
+) -> Option<StrategyParams> {
+    let probability = |p: &mut Fields<'_, '_>, key| match p.opt_decimal(key) {
+        Some((m, d, _)) if (0..=POW10[d as usize]).contains(&m) => {
+            Some(Some(m as f64 / POW10[d as usize] as f64))
+        }
+        Some((_, _, at)) => {
+            p.invalid(key, at, "expected a probability between 0 and 1");
+            None
+        }
+        None => Some(None),
+    };
+    if let Some(v) = p.get("price_source") {
+        let at = v.span().start;
+        p.invalid(
+            "price_source",
+            at,
+            "not an ML parameter: the model reads the price its sidecar names",
+        );
+        return None;
+    }
+    let entry = probability(p, "entry_threshold");
+    let exit = probability(p, "exit_threshold");
+    let (entry_threshold, exit_threshold) = (entry?, exit?);
+    if let (Some(entry), Some(exit)) = (entry_threshold, exit_threshold)
+        && exit >= entry
+    {
+        let at = p.get("exit_threshold").map_or(0, |v| v.span().start);
+        p.invalid(
+            "exit_threshold",
+            at,
+            format!("expected a value below entry_threshold ({entry}), found {exit}"),
+        );
+        return None;
+    }
+    Some(StrategyParams::Ml {
+        model,
+        model_line,
+        entry_threshold,
+        exit_threshold,
+    })
 }
 
 fn read_params(

@@ -98,12 +98,15 @@ pub enum StrategyKind {
     Momentum(momentum::Momentum),
     MeanReversion(mean_reversion::MeanReversion),
     Breakout(breakout::Breakout),
+    /// Boxed: a model session and its buffers are much larger than a rule strategy.
+    Ml(Box<crate::ml::MlStrategy>),
 }
 
 impl StrategyKind {
-    /// Builds the strategy for `params` with one slot per instrument.
-    pub fn new(params: &StrategyParams, slots: &[SlotSpec]) -> StrategyKind {
-        match params {
+    /// Builds a rule strategy for `params` with one slot per instrument; `None` for an ML
+    /// strategy, which the engine builds around its loaded model.
+    pub fn rule(params: &StrategyParams, slots: &[SlotSpec]) -> Option<StrategyKind> {
+        Some(match params {
             StrategyParams::EmaCross {
                 fast,
                 slow,
@@ -137,7 +140,8 @@ impl StrategyKind {
                 window,
                 price_source,
             } => StrategyKind::Breakout(breakout::Breakout::new(*window, *price_source, slots)),
-        }
+            StrategyParams::Ml { .. } => return None,
+        })
     }
 
     pub fn kind_name(&self) -> &'static str {
@@ -146,6 +150,7 @@ impl StrategyKind {
             StrategyKind::Momentum(_) => "momentum",
             StrategyKind::MeanReversion(_) => "mean_reversion",
             StrategyKind::Breakout(_) => "breakout",
+            StrategyKind::Ml(_) => "ml",
         }
     }
 }
@@ -158,6 +163,7 @@ impl Strategy for StrategyKind {
             StrategyKind::Momentum(s) => s.on_tick(tick, slot),
             StrategyKind::MeanReversion(s) => s.on_tick(tick, slot),
             StrategyKind::Breakout(s) => s.on_tick(tick, slot),
+            StrategyKind::Ml(s) => s.on_tick(tick, slot),
         }
     }
 }

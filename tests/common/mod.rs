@@ -55,6 +55,7 @@ pub fn without_timings(mut summary: serde_json::Value) -> serde_json::Value {
         "latency_ns",
         "runtime",
         "ring_full",
+        "inference",
     ] {
         object.remove(key);
     }

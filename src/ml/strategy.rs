@@ -1,0 +1,234 @@
+//! The ML strategy: per-instrument features, a model score on every scoring event, and the
+//! long/flat rule of the other strategies: BUY when flat and `score >= entry`, SELL when
+//! long and `score <= exit`.
+//!
+//! Two ways to score, same signals:
+//! - **per tick** (live, and the threaded runtime): extract, then score one row at once;
+//! - **batched** (inline backtests): `prepare` runs the extractors over a whole chunk and
+//!   scores every event in one call before the chunk is dispatched; `on_tick` then only
+//!   consumes the precomputed scores in order. Features depend on ticks alone (never on
+//!   fills), so computing them ahead changes nothing.
+
+use hdrhistogram::Histogram;
+
+use super::features::FeatureExtractor;
+use super::model::Model;
+use crate::clock::LatencyTimer;
+use crate::domain::Tick;
+use crate::metrics::LatencySummary;
+use crate::strategy::{Intent, LongFlat, SlotSpec, Strategy};
+
+/// How an ML strategy scores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InferenceMode {
+    PerTick,
+    Batched,
+}
+
+impl InferenceMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            InferenceMode::PerTick => "per_tick",
+            InferenceMode::Batched => "batched",
+        }
+    }
+}
+
+/// Counters of one ML strategy.
+#[derive(Clone, Debug)]
+pub struct MlStats {
+    /// Feature rows scored.
+    pub rows: u64,
+    /// Calls into ONNX Runtime (one per row per tick, one per chunk batched).
+    pub calls: u64,
+    /// Failed calls; their rows give no signal.
+    pub errors: u64,
+    /// Duration of each call, ns.
+    pub latency: Histogram<u64>,
+}
+
+impl MlStats {
+    fn new() -> MlStats {
+        MlStats {
+            rows: 0,
+            calls: 0,
+            errors: 0,
+            latency: Histogram::new_with_bounds(1, 60_000_000_000, 3)
+                .expect("static histogram bounds are valid"),
+        }
+    }
+
+    pub fn latency_summary(&self) -> LatencySummary {
+        let h = &self.latency;
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            count: h.len(),
+            p50: h.value_at_quantile(0.50),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// An ML strategy over one or more instruments (slots).
+#[derive(Debug)]
+pub struct MlStrategy {
+    model: Model,
+    mode: InferenceMode,
+    entry: f64,
+    exit: f64,
+    extractors: Vec<FeatureExtractor>,
+    positions: Vec<LongFlat>,
+    qty: Vec<crate::domain::Qty>,
+    row: Vec<f32>,
+    /// Batched mode: rows of the prepared chunk, the seq of the tick each belongs to, and
+    /// their scores, consumed in order from `cursor`.
+    batch_rows: Vec<f32>,
+    batch_seqs: Vec<u64>,
+    batch_scores: Vec<f32>,
+    batch_ok: bool,
+    cursor: usize,
+    timer: LatencyTimer,
+    pub stats: MlStats,
+}
+
+impl MlStrategy {
+    /// `entry`/`exit` are the thresholds in force (the strategy file's, else the sidecar's).
+    /// `chunk` is the most ticks one `prepare` call sees.
+    pub fn new(
+        model: Model,
+        slots: &[SlotSpec],
+        entry: f64,
+        exit: f64,
+        mode: InferenceMode,
+        chunk: usize,
+    ) -> MlStrategy {
+        let width = model.width();
+        let batch_capacity = if mode == InferenceMode::Batched {
+            chunk
+        } else {
+            0
+        };
+        MlStrategy {
+            extractors: slots
+                .iter()
+                .map(|s| FeatureExtractor::new(&model.sidecar.schema, s.price_precision))
+                .collect(),
+            positions: vec![LongFlat::default(); slots.len()],
+            qty: slots.iter().map(|s| s.qty).collect(),
+            row: vec![0.0; width],
+            batch_rows: Vec::with_capacity(batch_capacity * width),
+            batch_seqs: Vec::with_capacity(batch_capacity),
+            batch_scores: Vec::with_capacity(batch_capacity),
+            batch_ok: true,
+            cursor: 0,
+            timer: LatencyTimer::default(),
+            stats: MlStats::new(),
+            model,
+            mode,
+            entry,
+            exit,
+        }
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    pub fn mode(&self) -> InferenceMode {
+        self.mode
+    }
+
+    pub fn thresholds(&self) -> (f64, f64) {
+        (self.entry, self.exit)
+    }
+
+    /// Batched mode: starts a chunk (clears the previous one's rows).
+    pub fn begin_chunk(&mut self) {
+        self.batch_rows.clear();
+        self.batch_seqs.clear();
+        self.batch_scores.clear();
+        self.cursor = 0;
+    }
+
+    /// Batched mode: extracts features of one tick of the chunk, in chunk order.
+    #[inline]
+    pub fn prepare_tick(&mut self, tick: &Tick, slot: usize) {
+        if self.extractors[slot].update(tick, &mut self.row) {
+            self.batch_rows.extend_from_slice(&self.row);
+            self.batch_seqs.push(tick.seq);
+        }
+    }
+
+    /// Batched mode: scores every row of the chunk in one call.
+    pub fn score_chunk(&mut self) {
+        let rows = self.batch_seqs.len();
+        if rows == 0 {
+            return;
+        }
+        let start = self.timer.stamp();
+        let result = self
+            .model
+            .score_batch(&self.batch_rows, rows, &mut self.batch_scores);
+        let ns = self.timer.elapsed_ns(start, self.timer.stamp());
+        self.stats.calls += 1;
+        self.stats.latency.saturating_record(ns.max(1));
+        self.batch_ok = result.is_ok();
+        if let Err(e) = result {
+            self.stats.errors += 1;
+            tracing::error!(target: "error", model = %self.model.sidecar.name, rows, "batched inference failed: {e}");
+        } else {
+            self.stats.rows += rows as u64;
+        }
+    }
+
+    #[inline]
+    fn decide(&mut self, score: f32, slot: usize) -> Option<Intent> {
+        let score = f64::from(score);
+        self.positions[slot].step(score >= self.entry, score <= self.exit, self.qty[slot])
+    }
+}
+
+impl Strategy for MlStrategy {
+    #[inline]
+    fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
+        match self.mode {
+            InferenceMode::PerTick => {
+                if !self.extractors[slot].update(tick, &mut self.row) {
+                    return None;
+                }
+                let start = self.timer.stamp();
+                let result = self.model.score(&self.row);
+                let ns = self.timer.elapsed_ns(start, self.timer.stamp());
+                self.stats.calls += 1;
+                self.stats.latency.saturating_record(ns.max(1));
+                match result {
+                    Ok(score) => {
+                        self.stats.rows += 1;
+                        self.decide(score, slot)
+                    }
+                    Err(_) => {
+                        // No formatting on the tick path; the count is in the summary.
+                        self.stats.errors += 1;
+                        None
+                    }
+                }
+            }
+            InferenceMode::Batched => {
+                if self.batch_seqs.get(self.cursor) != Some(&tick.seq) {
+                    return None;
+                }
+                let at = self.cursor;
+                self.cursor += 1;
+                if !self.batch_ok {
+                    return None;
+                }
+                let score = self.batch_scores[at];
+                self.decide(score, slot)
+            }
+        }
+    }
+}
