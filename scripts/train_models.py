@@ -68,7 +68,10 @@ SIDECAR_FORMAT = "alpha-panda.model.v1"
 MODEL_VERSION = "1.0.0"
 HORIZON = 20  # label horizon, in price updates of the same instrument
 # The label: y = q[t+H] > q[t], on the rows where q[t+H] != q[t] only (see labelled()).
-LABEL = f"q[t+{HORIZON}] > q[t], trained on rows where q[t+{HORIZON}] != q[t] ({HORIZON} price updates ahead)"
+LABEL = (
+    f"q[t+{HORIZON}] > q[t], trained on rows where q[t+{HORIZON}] != q[t] "
+    f"({HORIZON} price updates ahead)"
+)
 SEED = 0
 GOLDEN_ROWS = 400
 GOLDEN_MIN_SCORED = 200
@@ -146,8 +149,8 @@ MODELS: tuple[ModelSpec, ...] = (
         name="ml_momentum",
         description=(
             "Probability that the mid price is higher 20 mid updates ahead, given that it "
-            "has moved by then, from 10- and 50-update log returns, a 10/50 EMA spread, 50-update volatility and 50-trade "
-            "signed trade flow."
+            "has moved by then, from 10- and 50-update log returns, a 10/50 EMA spread, "
+            "50-update volatility and 50-trade signed trade flow."
         ),
         price_source="mid",
         features=(
@@ -163,8 +166,8 @@ MODELS: tuple[ModelSpec, ...] = (
         name="ml_mean_reversion",
         description=(
             "Probability that the mid price is higher 20 mid updates ahead, given that it "
-            "has moved by then, from the mid's z-scores over 50 and 200 updates, the quoted spread, the book imbalance, "
-            "100-update volatility and the 5-update log return."
+            "has moved by then, from the mid's z-scores over 50 and 200 updates, the quoted "
+            "spread, the book imbalance, 100-update volatility and the 5-update log return."
         ),
         price_source="mid",
         features=(
@@ -180,11 +183,12 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="ml_breakout",
         description=(
-            "Probability that the trade price is higher 20 trades ahead, given that it has "
-            "moved by then, from the last trade's position in its 100- and 20-trade ranges, the 20-trade log return, "
-            "20- and 200-trade volatility, 20-trade signed flow and the book imbalance."
+            "Probability that the mid is higher 20 mid updates ahead, given that it has "
+            "moved by then, from the mid's position in its 100- and 20-update ranges, "
+            "the 20-update log return, 20- and 200-update volatility, 20-trade signed flow and "
+            "the book imbalance."
         ),
-        price_source="last",
+        price_source="mid",
         features=(
             F("range_position", n=100),
             F("range_position", n=20),
@@ -651,7 +655,9 @@ def extract(spec: ModelSpec, data: Dataset) -> tuple[list[Scored], dict[str, lis
     return scored, qs
 
 
-def labelled(scored: list[Scored], qs: dict[str, list[int]]) -> tuple[list[Scored], list[int], int]:
+def labelled(
+    scored: list[Scored], qs: dict[str, list[int]]
+) -> tuple[list[Scored], list[int], int]:
     """The training rows and labels: y = 1 if q[t+H] > q[t], 0 if q[t+H] < q[t].
 
     Keeps only the rows whose horizon lies inside the data and whose price moved over it:

@@ -43,7 +43,8 @@ pub struct MlStats {
     pub calls: u64,
     /// Failed calls; their rows give no signal.
     pub errors: u64,
-    /// Duration of each call, ns.
+    /// Per tick: feature update, score and decision of each scoring tick, ns. Batched: each
+    /// chunk's one call.
     pub latency: Histogram<u64>,
 }
 
@@ -197,15 +198,14 @@ impl Strategy for MlStrategy {
     fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
         match self.mode {
             InferenceMode::PerTick => {
+                // Timed from before extraction: the cost of a scoring tick, features included.
+                let start = self.timer.stamp();
                 if !self.extractors[slot].update(tick, &mut self.row) {
                     return None;
                 }
-                let start = self.timer.stamp();
                 let result = self.model.score(&self.row);
-                let ns = self.timer.elapsed_ns(start, self.timer.stamp());
                 self.stats.calls += 1;
-                self.stats.latency.saturating_record(ns.max(1));
-                match result {
+                let intent = match result {
                     Ok(score) => {
                         self.stats.rows += 1;
                         self.decide(score, slot)
@@ -215,7 +215,10 @@ impl Strategy for MlStrategy {
                         self.stats.errors += 1;
                         None
                     }
-                }
+                };
+                let ns = self.timer.elapsed_ns(start, self.timer.stamp());
+                self.stats.latency.saturating_record(ns.max(1));
+                intent
             }
             InferenceMode::Batched => {
                 if self.batch_seqs.get(self.cursor) != Some(&tick.seq) {

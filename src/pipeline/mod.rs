@@ -220,7 +220,7 @@ pub struct MlRunStats {
     /// Calls into ONNX Runtime.
     pub calls: u64,
     pub errors: u64,
-    /// Per call, ns.
+    /// Per scoring tick (per-tick mode) or per chunk call (batched), ns.
     pub latency: crate::metrics::LatencySummary,
 }
 

@@ -86,7 +86,7 @@ pub struct InferenceRow {
     pub calls: u64,
     pub errors: u64,
     pub load_ms: f64,
-    /// Per call into ONNX Runtime: one row per tick, or one chunk batched.
+    /// Per tick: a scoring tick's features, score and decision. Batched: one chunk's call.
     pub latency_ns: LatencyRow,
 }
 

@@ -227,10 +227,7 @@ pub fn parse_strategy(
                 _ => PriceSource::Mid,
             };
             params = match (kind.as_deref(), model) {
-                (Some("ml"), Some((model, model_line))) => {
-                    read_ml_params(&mut p, model, model_line)
-                }
-                (Some("ml"), None) => None,
+                (Some("ml"), model) => read_ml_params(&mut p, model),
                 (kind, _) => kind.and_then(|kind| read_params(&mut p, kind, price_source, offset)),
             };
             p.finish();
@@ -289,10 +286,11 @@ fn non_empty_list<'s>(root: &mut Fields<'s, '_>, key: &'s str) -> Option<Vec<(St
 }
 
 /// Optional threshold overrides of an ML strategy, probabilities with entry above exit.
+/// `model` is `None` when the file's `model` was missing or invalid (already reported); the
+/// parameters are still checked so every problem shows at once.
 fn read_ml_params(
     p: &mut Fields<'_, '_>,
-    model: String,
-    model_line: usize,
+    model: Option<(String, usize)>,
 ) -> Option<StrategyParams> {
     let probability = |p: &mut Fields<'_, '_>, key| match p.opt_decimal(key) {
         Some((m, d, _)) if (0..=POW10[d as usize]).contains(&m) => {
@@ -304,18 +302,21 @@ fn read_ml_params(
         }
         None => Some(None),
     };
-    if let Some(v) = p.get("price_source") {
-        let at = v.span().start;
+    let source_given = p.get("price_source").map(|v| v.span().start);
+    if let Some(at) = source_given {
         p.invalid(
             "price_source",
             at,
             "not an ML parameter: the model reads the price its sidecar names",
         );
-        return None;
     }
     let entry = probability(p, "entry_threshold");
     let exit = probability(p, "exit_threshold");
     let (entry_threshold, exit_threshold) = (entry?, exit?);
+    if source_given.is_some() {
+        return None;
+    }
+    let (model, model_line) = model?;
     if let (Some(entry), Some(exit)) = (entry_threshold, exit_threshold)
         && exit >= entry
     {
