@@ -101,17 +101,33 @@ fn print_percentiles(model: &str, ticks: &[Tick], slot: SlotSpec) {
             }
         }
     }
+    // The naive call for comparison, in the same process (machine noise cancels in the
+    // ratio): a fresh input tensor and output map per call, through the safe `run()`.
+    let mut naive_model = Model::load(&root().join(format!("models/{model}.onnx"))).expect("model");
+    let row = vec![0.5f32; naive_model.width()];
+    let (mut naive, mut scores) = (Vec::new(), Vec::with_capacity(1));
+    for _ in 0..20_000 {
+        scores.clear();
+        let start = timer.stamp();
+        naive_model
+            .score_batch(&row, 1, &mut scores)
+            .expect("naive run");
+        naive.push(timer.elapsed_ns(start, timer.stamp()));
+    }
     all.sort_unstable();
     scoring.sort_unstable();
+    naive.sort_unstable();
     let pct = |v: &[u64], q: f64| v[((v.len() - 1) as f64 * q) as usize];
     println!(
-        "ml/{model}: every tick p50 {} ns p99 {} ns ({} ticks); scoring ticks p50 {} ns p99 {} ns ({} ticks)",
+        "ml/{model}: every tick p50 {} ns p99 {} ns ({} ticks); scoring ticks p50 {} ns p99 {} ns ({} ticks); naive run() p50 {} ns ({:.2}x the scoring tick)",
         pct(&all, 0.5),
         pct(&all, 0.99),
         all.len(),
         pct(&scoring, 0.5),
         pct(&scoring, 0.99),
-        scoring.len()
+        scoring.len(),
+        pct(&naive, 0.5),
+        pct(&naive, 0.5) as f64 / pct(&scoring, 0.5) as f64
     );
 }
 

@@ -1,8 +1,9 @@
 //! A loaded ONNX model: one ONNX Runtime session, single-threaded, used two ways.
-//! - **Live** (`score`): one feature row per call, into an input and an output tensor
-//!   preallocated at load. The call goes straight to the C API's `Run` with those tensors, so
-//!   the Rust side allocates nothing per tick. The safe wrapper builds name arrays and an
-//!   output map on every call, which costs more than the model itself.
+//! - **Live** (`score`): one feature row per call, through an `IoBinding` made at load that
+//!   binds an input and an output tensor preallocated once. The call goes straight to the C
+//!   API's `RunWithBinding`, so the Rust side allocates nothing per tick. The safe wrapper
+//!   builds name arrays and an output map on every call, which costs more than the model.
+//!   Binding once also saves ONNX Runtime resolving names on every run (~100 ns of ~1.3 µs).
 //! - **Batched** (`score_batch`): a block of rows in one call, for backtests. It allocates per
 //!   call, which the rows amortise.
 //!
@@ -12,13 +13,12 @@
 // Unsafe here is the raw `Run` call; each use carries its SAFETY argument.
 #![allow(unsafe_code)]
 
-use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::ptr;
 
 use ort::AsPointer;
-use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
+use ort::session::{IoBinding, Session};
 use ort::value::{Tensor, TensorRef, ValueType};
 
 use super::runtime;
@@ -30,10 +30,10 @@ pub struct Model {
     pub sidecar: Sidecar,
     pub path: PathBuf,
     session: Session,
+    /// Binds `input` and `output` to the session; both are read and written in place.
+    binding: IoBinding,
     input: Tensor<f32>,
     output: Tensor<f32>,
-    input_name: CString,
-    output_name: CString,
 }
 
 impl Model {
@@ -69,12 +69,19 @@ impl Model {
         let width = sidecar.schema.len();
         let input = Tensor::<f32>::new(session.allocator(), [1usize, width])
             .map_err(|e| fail("cannot allocate the input tensor", &e))?;
-        let output = Tensor::<f32>::new(session.allocator(), [1usize, sidecar.output_width])
+        let mut output = Tensor::<f32>::new(session.allocator(), [1usize, sidecar.output_width])
             .map_err(|e| fail("cannot allocate the output tensor", &e))?;
-        let name = |s: &str| CString::new(s).map_err(|e| fail("tensor name", &e));
+        let mut binding = session
+            .create_binding()
+            .map_err(|e| fail("cannot create an IoBinding", &e))?;
+        binding
+            .bind_input(sidecar.input_name.as_str(), &input)
+            .map_err(|e| fail("cannot bind the input tensor", &e))?;
+        binding
+            .bind_output(sidecar.output_name.as_str(), &mut output)
+            .map_err(|e| fail("cannot bind the output tensor", &e))?;
         let mut model = Model {
-            input_name: name(&sidecar.input_name)?,
-            output_name: name(&sidecar.output_name)?,
+            binding,
             path: path.to_owned(),
             sidecar,
             session,
@@ -113,26 +120,13 @@ impl Model {
     pub fn score(&mut self, features: &[f32]) -> Result<f32, String> {
         let (_, input) = self.input.extract_tensor_mut();
         input.copy_from_slice(&features[..input.len()]);
-        let input_names = [self.input_name.as_ptr()];
-        let output_names = [self.output_name.as_ptr()];
-        let inputs = [self.input.ptr()];
-        let mut outputs = [self.output.ptr_mut()];
-        // SAFETY: the session, both tensors and both names live in `self` for the whole call.
-        // The arrays hold one pointer each and the counts passed are 1. The output is a
-        // preallocated f32 tensor of the exact shape `check_signature` verified, so ONNX
-        // Runtime writes into it instead of replacing the pointer. `&mut self` keeps the
-        // session from being run twice at once (ONNX Runtime's `Run` is not thread-safe).
+        // SAFETY: the session, the binding and both bound tensors live in `self` for the whole
+        // call. The binding aliases the tensors' buffers (CPU to CPU, no copy), so the row just
+        // written is what the model reads, and the output, a preallocated f32 tensor of the
+        // shape `check_signature` verified, is written in place. `&mut self` keeps the session
+        // from being run twice at once (ONNX Runtime's `Run` is not thread-safe).
         let status = unsafe {
-            (ort::api().Run)(
-                self.session.ptr_mut(),
-                ptr::null(),
-                input_names.as_ptr(),
-                inputs.as_ptr(),
-                1,
-                output_names.as_ptr(),
-                1,
-                outputs.as_mut_ptr(),
-            )
+            (ort::api().RunWithBinding)(self.session.ptr_mut(), ptr::null(), self.binding.ptr())
         };
         if !status.0.is_null() {
             return Err(status_message(status.0));
