@@ -199,15 +199,25 @@ impl<T: Copy + Default> Ring<T> {
         }
     }
 
+    /// `index` reduced into the buffer; callers pass less than twice the capacity, so one
+    /// subtraction replaces a division.
+    #[inline]
+    fn wrap(&self, index: usize) -> usize {
+        if index >= self.buf.len() {
+            index - self.buf.len()
+        } else {
+            index
+        }
+    }
+
     #[inline]
     fn push(&mut self, value: T) -> Option<T> {
-        let cap = self.buf.len();
-        let slot = (self.head + self.len) % cap;
-        if self.len == cap {
+        if self.len == self.buf.len() {
             let old = std::mem::replace(&mut self.buf[self.head], value);
-            self.head = (self.head + 1) % cap;
+            self.head = self.wrap(self.head + 1);
             Some(old)
         } else {
+            let slot = self.wrap(self.head + self.len);
             self.buf[slot] = value;
             self.len += 1;
             None
@@ -217,7 +227,7 @@ impl<T: Copy + Default> Ring<T> {
     /// The value pushed `back` pushes ago (0 = newest).
     #[inline]
     fn back(&self, back: usize) -> Option<T> {
-        (back < self.len).then(|| self.buf[(self.head + self.len - 1 - back) % self.buf.len()])
+        (back < self.len).then(|| self.buf[self.wrap(self.head + self.len - 1 - back)])
     }
 
     #[inline]
@@ -228,7 +238,7 @@ impl<T: Copy + Default> Ring<T> {
     #[inline]
     fn pop_front(&mut self) {
         if self.len > 0 {
-            self.head = (self.head + 1) % self.buf.len();
+            self.head = self.wrap(self.head + 1);
             self.len -= 1;
         }
     }
@@ -319,6 +329,8 @@ pub struct FeatureExtractor {
     last_trade_q: Option<i64>,
     last_sign: i64,
     needs_trades: bool,
+    /// Whether any feature reads the one-step log return (computed once, shared).
+    needs_step_return: bool,
 }
 
 impl FeatureExtractor {
@@ -366,6 +378,7 @@ impl FeatureExtractor {
             })
             .collect::<Vec<_>>();
         let needs_trades = states.iter().any(|s| matches!(s, State::TradeFlow { .. }));
+        let needs_step_return = states.iter().any(|s| matches!(s, State::Volatility { .. }));
         FeatureExtractor {
             price_source: schema.price_source,
             price_scale: (2 * POW10[price_precision as usize]) as f64,
@@ -378,6 +391,7 @@ impl FeatureExtractor {
             last_trade_q: None,
             last_sign: 0,
             needs_trades,
+            needs_step_return,
         }
     }
 
@@ -463,7 +477,10 @@ impl FeatureExtractor {
     #[inline]
     fn on_price(&mut self, q: i64) {
         let p = q as f64 / self.price_scale;
-        let previous = self.prices.back(0);
+        let step_return = match self.prices.back(0) {
+            Some(prev) if self.needs_step_return => Some(BPS * (p / prev).ln()),
+            _ => None,
+        };
         self.prices.push(p);
         let index = self.price_updates;
         self.price_updates += 1;
@@ -486,8 +503,7 @@ impl FeatureExtractor {
                 State::Volatility {
                     returns, s1, s2, ..
                 } => {
-                    if let Some(prev) = previous {
-                        let r = BPS * (p / prev).ln();
+                    if let Some(r) = step_return {
                         let evicted = returns.push(r);
                         *s1 += r;
                         *s2 += r * r;
