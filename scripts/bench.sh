@@ -2,16 +2,7 @@
 # The benchmark command: EMA 10/30 on the four instruments of the FX week
 # (../shared/data/quotes_lean_fx_2014-05-01_07.csv). Prints the median of RUNS runs of
 # the run-phase ticks/s, CSV load MB/s and binary load MB/s. Timing here is noisy: medians.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-DATA=${DATA:-../shared/data/quotes_lean_fx_2014-05-01_07.csv}
-RUNS=${RUNS:-5}
-[ -f "$DATA" ] || { echo "benchmark data not found: $DATA" >&2; exit 2; }
-cargo build --release --quiet
-BIN=target/release/alpha-panda
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-"$BIN" convert --data "$DATA" --out "$TMP/fx.bin" >/dev/null
+source "$(dirname "$0")/bench_setup.sh"
 for kind in csv bin; do
   file=$DATA; [ "$kind" = bin ] && file=$TMP/fx.bin
   for _ in $(seq "$RUNS"); do

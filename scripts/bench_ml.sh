@@ -4,16 +4,7 @@
 # dispatched to all three. Prints the median over RUNS runs of the run-phase ticks/s and ns per
 # tick, with batched inference (the backtest default) and with per-tick inference (the live
 # path), plus the per-scoring-tick p50/p99 of the per-tick runs. Timing here is noisy: medians.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-DATA=${DATA:-../shared/data/quotes_lean_fx_2014-05-01_07.csv}
-RUNS=${RUNS:-5}
-[ -f "$DATA" ] || { echo "benchmark data not found: $DATA" >&2; exit 2; }
-cargo build --release --quiet
-BIN=target/release/alpha-panda
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-"$BIN" convert --data "$DATA" --out "$TMP/fx.bin" >/dev/null
+source "$(dirname "$0")/bench_setup.sh"
 for mode in batched per_tick; do
   sed "s/^ml_inference = .*/ml_inference = \"$mode\"/" src/config/default_engine.toml > "$TMP/$mode.toml"
   for _ in $(seq "$RUNS"); do

@@ -44,24 +44,9 @@ enum Command {
     Preflight(PreflightArgs),
 }
 
+/// What a run reads: data, strategies, engine config. Shared by `backtest` and `preflight`.
 #[derive(Args, Debug, Default)]
-struct PreflightArgs {
-    /// Tick files whose instruments the strategies must find. Default: the embedded excerpt.
-    #[arg(long = "data", value_name = "FILE")]
-    data: Vec<PathBuf>,
-    /// Strategy file (.toml) or directory of them; repeatable. Default: ./strategies.
-    #[arg(long = "strategies", value_name = "PATH")]
-    strategies: Vec<PathBuf>,
-    /// Engine configuration. Default: the embedded engine.toml.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Print the checks as one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args, Debug, Default)]
-struct BacktestArgs {
+struct RunInputs {
     /// Tick file (.csv or binary, detected by content); repeat to merge files by time.
     /// Default: the embedded Binance excerpt.
     #[arg(long = "data", value_name = "FILE")]
@@ -72,6 +57,21 @@ struct BacktestArgs {
     /// Engine configuration. Default: the embedded engine.toml.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Default)]
+struct PreflightArgs {
+    #[command(flatten)]
+    inputs: RunInputs,
+    /// Print the checks as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug, Default)]
+struct BacktestArgs {
+    #[command(flatten)]
+    inputs: RunInputs,
     /// Directory for summary.json, fills.csv and equity.svg.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -183,7 +183,8 @@ fn data_sources(data: &[PathBuf]) -> Vec<DataSource> {
 }
 
 fn backtest(args: BacktestArgs) -> Result<()> {
-    let (mut engine_config, strategies) = load_configs(args.config.as_ref(), &args.strategies)?;
+    let (mut engine_config, strategies) =
+        load_configs(args.inputs.config.as_ref(), &args.inputs.strategies)?;
     if let Some(mode) = &args.runtime {
         engine_config.runtime.mode = if mode == "threaded" {
             RuntimeMode::Threaded
@@ -191,7 +192,7 @@ fn backtest(args: BacktestArgs) -> Result<()> {
             RuntimeMode::Inline
         };
     }
-    let sources = data_sources(&args.data);
+    let sources = data_sources(&args.inputs.data);
 
     let scan_watch = Stopwatch::start();
     let mut instruments = InstrumentTable::new();
@@ -287,22 +288,22 @@ fn preflight(args: PreflightArgs) -> Result<()> {
         });
     };
     let mut loaded = None;
-    timed(
-        "config".into(),
-        &mut || match load_configs(args.config.as_ref(), &args.strategies) {
-            Ok((config, strategies)) => {
-                let detail = format!(
-                    "{} strategies, {} brokers, environment {:?}",
-                    strategies.len(),
-                    config.brokers.len(),
-                    config.environment
-                );
-                loaded = Some((config, strategies));
-                ("pass", detail)
-            }
-            Err(e) => ("fail", format!("{e:#}")),
-        },
-    );
+    timed("config".into(), &mut || match load_configs(
+        args.inputs.config.as_ref(),
+        &args.inputs.strategies,
+    ) {
+        Ok((config, strategies)) => {
+            let detail = format!(
+                "{} strategies, {} brokers, environment {:?}",
+                strategies.len(),
+                config.brokers.len(),
+                config.environment
+            );
+            loaded = Some((config, strategies));
+            ("pass", detail)
+        }
+        Err(e) => ("fail", format!("{e:#}")),
+    });
     let Some((config, strategies)) = loaded else {
         return finish_preflight(&checks, args.json);
     };
@@ -310,7 +311,7 @@ fn preflight(args: PreflightArgs) -> Result<()> {
     // What a strategy that cannot run costs: production refuses to start, the others
     // disable the strategy and go on.
     let soft = if production { "fail" } else { "warn" };
-    let sources = data_sources(&args.data);
+    let sources = data_sources(&args.inputs.data);
     let mut instruments = InstrumentTable::new();
     timed(
         "data instruments".into(),

@@ -152,6 +152,22 @@ fn engine_toml(dir: &Path, environment: &str, extra: &str) -> PathBuf {
     path
 }
 
+/// Runs `alpha-panda <args>` and returns its output (any exit code).
+fn run(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    bin().args(args).output().expect("runs")
+}
+
+/// Runs `alpha-panda <args>`, expects exit code 2 and every needle on stderr.
+fn fails_with(args: &[&std::ffi::OsStr], needles: &[&str]) -> std::process::Output {
+    let output = run(args);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for needle in needles {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+    output
+}
+
 fn fills_with(inference: &str, runtime: &str) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = engine_toml(
@@ -244,13 +260,14 @@ fn development_disables_each_broken_model_with_one_warning() {
     let dir = tempfile::tempdir().expect("tempdir");
     let strategies = broken_models(dir.path());
     let config = engine_toml(dir.path(), "development", "ml_inference = \"auto\"");
-    let output = bin()
-        .args(["backtest", "--json", "--config"])
-        .arg(&config)
-        .arg("--strategies")
-        .arg(&strategies)
-        .output()
-        .expect("runs");
+    let output = run(&[
+        "backtest".as_ref(),
+        "--json".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--strategies".as_ref(),
+        strategies.as_os_str(),
+    ]);
     let summary = common::json(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let warnings: Vec<&str> = stderr
@@ -283,32 +300,31 @@ fn production_refuses_to_start_and_lists_every_model_problem() {
     let dir = tempfile::tempdir().expect("tempdir");
     let strategies = broken_models(dir.path());
     let config = engine_toml(dir.path(), "production", "ml_inference = \"auto\"");
-    let output = bin()
-        .args(["backtest", "--config"])
-        .arg(&config)
-        .arg("--strategies")
-        .arg(&strategies)
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    for needle in [
-        "missing.toml:3: field 'model': model file 'models/nowhere.onnx' not found",
-        "mismatch.toml:3: field 'model':",
-        "feature_schema_hash",
-        "garbage.toml:3: field 'model':",
-    ] {
-        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
-    }
+    let output = fails_with(
+        &[
+            "backtest".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--strategies".as_ref(),
+            strategies.as_os_str(),
+        ],
+        &[
+            "missing.toml:3: field 'model': model file 'models/nowhere.onnx' not found",
+            "mismatch.toml:3: field 'model':",
+            "feature_schema_hash",
+            "garbage.toml:3: field 'model':",
+        ],
+    );
     assert!(output.stdout.is_empty(), "no trading output");
 
-    let preflight = bin()
-        .args(["preflight", "--json", "--config"])
-        .arg(&config)
-        .arg("--strategies")
-        .arg(&strategies)
-        .output()
-        .expect("runs");
+    let preflight = run(&[
+        "preflight".as_ref(),
+        "--json".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--strategies".as_ref(),
+        strategies.as_os_str(),
+    ]);
     assert_eq!(preflight.status.code(), Some(2));
     let report: serde_json::Value = serde_json::from_slice(&preflight.stdout).expect("json");
     assert_eq!(report["ok"], false);
@@ -388,18 +404,16 @@ fn strategy_file_errors_of_ml_strategies_name_file_line_and_field() {
         "id = \"bad\"\nkind = \"ml\"\ninstruments = [\"BTCUSDT-SPOT\"]\nbrokers = [\"paper\"]\n[params]\nquantity = \"1\"\nentry_threshold = \"1.5\"\nprice_source = \"mid\"\n",
     )
     .expect("write");
-    let output = bin()
-        .args(["backtest", "--strategies"])
-        .arg(&file)
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    for needle in [
-        "bad.toml:1: field 'model': missing",
-        "bad.toml:7: field 'params.entry_threshold': expected a probability between 0 and 1",
-        "bad.toml:8: field 'params.price_source': not an ML parameter",
-    ] {
-        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
-    }
+    fails_with(
+        &[
+            "backtest".as_ref(),
+            "--strategies".as_ref(),
+            file.as_os_str(),
+        ],
+        &[
+            "bad.toml:1: field 'model': missing",
+            "bad.toml:7: field 'params.entry_threshold': expected a probability between 0 and 1",
+            "bad.toml:8: field 'params.price_source': not an ML parameter",
+        ],
+    );
 }

@@ -56,6 +56,27 @@ pub struct LatencySummary {
     pub max: u64,
 }
 
+impl LatencySummary {
+    /// Percentiles of a histogram; all zero when it is empty.
+    pub fn of(h: &Histogram<u64>) -> LatencySummary {
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            count: h.len(),
+            p50: h.value_at_quantile(0.50),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// A histogram of 1 ns to 60 s at 3 significant digits: records never allocate.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static histogram bounds are valid")
+}
+
 /// One HDR histogram per stage, 1 ns to 60 s at 3 significant digits.
 #[derive(Clone, Debug)]
 pub struct LatencyRecorder {
@@ -65,13 +86,7 @@ pub struct LatencyRecorder {
 impl Default for LatencyRecorder {
     fn default() -> Self {
         LatencyRecorder {
-            histograms: Stage::ALL
-                .iter()
-                .map(|_| {
-                    Histogram::new_with_bounds(1, 60_000_000_000, 3)
-                        .expect("static histogram bounds are valid")
-                })
-                .collect(),
+            histograms: Stage::ALL.iter().map(|_| latency_histogram()).collect(),
         }
     }
 }
@@ -92,17 +107,7 @@ impl LatencyRecorder {
     }
 
     pub fn summary(&self, stage: Stage) -> LatencySummary {
-        let h = &self.histograms[stage as usize];
-        if h.is_empty() {
-            return LatencySummary::default();
-        }
-        LatencySummary {
-            count: h.len(),
-            p50: h.value_at_quantile(0.50),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-        }
+        LatencySummary::of(&self.histograms[stage as usize])
     }
 
     /// Stages with at least one recording, in pipeline order.

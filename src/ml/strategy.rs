@@ -54,23 +54,12 @@ impl MlStats {
             rows: 0,
             calls: 0,
             errors: 0,
-            latency: Histogram::new_with_bounds(1, 60_000_000_000, 3)
-                .expect("static histogram bounds are valid"),
+            latency: crate::metrics::latency_histogram(),
         }
     }
 
     pub fn latency_summary(&self) -> LatencySummary {
-        let h = &self.latency;
-        if h.is_empty() {
-            return LatencySummary::default();
-        }
-        LatencySummary {
-            count: h.len(),
-            p50: h.value_at_quantile(0.50),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-        }
+        LatencySummary::of(&self.latency)
     }
 }
 

@@ -225,18 +225,7 @@ impl Summary {
                 .latency
                 .summaries()
                 .into_iter()
-                .map(|(stage, s)| {
-                    (
-                        stage.name().to_owned(),
-                        LatencyRow {
-                            count: s.count,
-                            p50: s.p50,
-                            p99: s.p99,
-                            p999: s.p999,
-                            max: s.max,
-                        },
-                    )
-                })
+                .map(|(stage, s)| (stage.name().to_owned(), latency_row(s)))
                 .collect(),
         );
         Summary {
