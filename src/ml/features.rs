@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::fixed::POW10;
 use crate::domain::{Tick, TickFlags, TickKind};
 use crate::strategy::PriceSource;
+use crate::strategy::window::{RollingMoments, SlidingExtremes, Window};
 
 /// Version tag of the formulas below; part of every schema hash.
 pub const FEATURE_SET_VERSION: &str = "alpha-panda.features.v1";
@@ -182,101 +183,6 @@ impl FeatureSchema {
     }
 }
 
-/// Fixed-capacity ring: pushing into a full ring returns the evicted oldest value.
-#[derive(Clone, Debug)]
-struct Ring<T> {
-    buf: Vec<T>,
-    head: usize,
-    len: usize,
-}
-
-impl<T: Copy + Default> Ring<T> {
-    fn new(capacity: usize) -> Ring<T> {
-        Ring {
-            buf: vec![T::default(); capacity.max(1)],
-            head: 0,
-            len: 0,
-        }
-    }
-
-    /// `index` reduced into the buffer; callers pass less than twice the capacity, so one
-    /// subtraction replaces a division.
-    #[inline]
-    fn wrap(&self, index: usize) -> usize {
-        if index >= self.buf.len() {
-            index - self.buf.len()
-        } else {
-            index
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, value: T) -> Option<T> {
-        if self.len == self.buf.len() {
-            let old = std::mem::replace(&mut self.buf[self.head], value);
-            self.head = self.wrap(self.head + 1);
-            Some(old)
-        } else {
-            let slot = self.wrap(self.head + self.len);
-            self.buf[slot] = value;
-            self.len += 1;
-            None
-        }
-    }
-
-    /// The value pushed `back` pushes ago (0 = newest).
-    #[inline]
-    fn back(&self, back: usize) -> Option<T> {
-        (back < self.len).then(|| self.buf[self.wrap(self.head + self.len - 1 - back)])
-    }
-
-    #[inline]
-    fn front(&self) -> Option<T> {
-        (self.len > 0).then(|| self.buf[self.head])
-    }
-
-    #[inline]
-    fn pop_front(&mut self) {
-        if self.len > 0 {
-            self.head = self.wrap(self.head + 1);
-            self.len -= 1;
-        }
-    }
-
-    #[inline]
-    fn pop_back(&mut self) {
-        self.len = self.len.saturating_sub(1);
-    }
-}
-
-/// Sliding max (or min, on negated values) over the last `n` pushes: a monotonic deque.
-#[derive(Clone, Debug)]
-struct SlidingMax {
-    n: u64,
-    deque: Ring<(u64, i64)>,
-}
-
-impl SlidingMax {
-    fn new(n: u32) -> SlidingMax {
-        SlidingMax {
-            n: u64::from(n),
-            deque: Ring::new(n as usize),
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, index: u64, value: i64) -> i64 {
-        while self.deque.back(0).is_some_and(|(_, v)| v <= value) {
-            self.deque.pop_back();
-        }
-        while self.deque.front().is_some_and(|(i, _)| i + self.n <= index) {
-            self.deque.pop_front();
-        }
-        self.deque.push((index, value));
-        self.deque.front().map_or(value, |(_, v)| v)
-    }
-}
-
 #[derive(Clone, Debug)]
 enum State {
     Ret {
@@ -290,25 +196,19 @@ enum State {
     },
     Volatility {
         n: f64,
-        returns: Ring<f64>,
+        returns: Window<f64>,
         s1: f64,
         s2: f64,
     },
-    Zscore {
-        n: i128,
-        window: Ring<i64>,
-        s1: i128,
-        s2: i128,
-    },
+    Zscore(RollingMoments),
     RangePosition {
-        high: SlidingMax,
-        low: SlidingMax,
+        window: SlidingExtremes,
         value: f64,
     },
     SpreadBps,
     BookImbalance,
     TradeFlow {
-        window: Ring<(i64, i64)>,
+        window: Window<(i64, i64)>,
         flow: i128,
         volume: i128,
     },
@@ -321,7 +221,7 @@ pub struct FeatureExtractor {
     price_scale: f64,
     states: Vec<State>,
     /// Recent prices, newest last; as long as the longest `ret`, and at least 2.
-    prices: Ring<f64>,
+    prices: Window<f64>,
     price_updates: u64,
     warm_up: u64,
     quote: Option<(i64, i64)>,
@@ -353,25 +253,19 @@ impl FeatureExtractor {
                 },
                 FeatureSpec::Volatility { n } => State::Volatility {
                     n: f64::from(n),
-                    returns: Ring::new(n as usize),
+                    returns: Window::new(n as usize),
                     s1: 0.0,
                     s2: 0.0,
                 },
-                FeatureSpec::Zscore { n } => State::Zscore {
-                    n: i128::from(n),
-                    window: Ring::new(n as usize),
-                    s1: 0,
-                    s2: 0,
-                },
+                FeatureSpec::Zscore { n } => State::Zscore(RollingMoments::new(n as usize)),
                 FeatureSpec::RangePosition { n } => State::RangePosition {
-                    high: SlidingMax::new(n),
-                    low: SlidingMax::new(n),
+                    window: SlidingExtremes::new(n),
                     value: 0.5,
                 },
                 FeatureSpec::SpreadBps => State::SpreadBps,
                 FeatureSpec::BookImbalance => State::BookImbalance,
                 FeatureSpec::TradeFlow { n } => State::TradeFlow {
-                    window: Ring::new(n as usize),
+                    window: Window::new(n as usize),
                     flow: 0,
                     volume: 0,
                 },
@@ -382,7 +276,7 @@ impl FeatureExtractor {
         FeatureExtractor {
             price_source: schema.price_source,
             price_scale: (2 * POW10[price_precision as usize]) as f64,
-            prices: Ring::new(longest_ret + 1),
+            prices: Window::new(longest_ret + 1),
             states,
             price_updates: 0,
             warm_up: schema.warm_up(),
@@ -393,14 +287,6 @@ impl FeatureExtractor {
             needs_trades,
             needs_step_return,
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.states.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.states.is_empty()
     }
 
     /// Feeds one tick of this instrument. On a scoring event (a price update with every
@@ -513,22 +399,12 @@ impl FeatureExtractor {
                         }
                     }
                 }
-                State::Zscore { window, s1, s2, .. } => {
-                    let evicted = window.push(q);
-                    *s1 += i128::from(q);
-                    *s2 += i128::from(q) * i128::from(q);
-                    if let Some(o) = evicted {
-                        *s1 -= i128::from(o);
-                        *s2 -= i128::from(o) * i128::from(o);
-                    }
-                }
-                State::RangePosition { high, low, value } => {
-                    let hi = high.push(index, q);
-                    let lo = -low.push(index, -q);
-                    *value = if hi == lo {
-                        0.5
-                    } else {
-                        (q - lo) as f64 / (hi - lo) as f64
+                State::Zscore(moments) => moments.push(q),
+                State::RangePosition { window, value } => {
+                    window.push(q);
+                    *value = match window.range() {
+                        Some((hi, lo)) if hi != lo => (q - lo) as f64 / (hi - lo) as f64,
+                        _ => 0.5,
                     };
                 }
                 State::Ret { .. }
@@ -553,15 +429,7 @@ impl FeatureExtractor {
                     let var = s2 / n - mean * mean;
                     if var > 0.0 { var.sqrt() } else { 0.0 }
                 }
-                State::Zscore { n, s1, s2, .. } => {
-                    let num = n * i128::from(q) - s1;
-                    let den = n * s2 - s1 * s1;
-                    if den > 0 {
-                        num as f64 / (den as f64).sqrt()
-                    } else {
-                        0.0
-                    }
-                }
+                State::Zscore(moments) => moments.zscore(q).unwrap_or(0.0),
                 State::RangePosition { value, .. } => *value,
                 State::SpreadBps => self.quote.map_or(0.0, |(bid, ask)| {
                     2.0 * BPS * (ask - bid) as f64 / (ask + bid) as f64

@@ -13,7 +13,7 @@
 // Unsafe here is the raw `Run` call; each use carries its SAFETY argument.
 #![allow(unsafe_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::ptr;
 
 use ort::AsPointer;
@@ -28,7 +28,6 @@ use super::sidecar::Sidecar;
 #[derive(Debug)]
 pub struct Model {
     pub sidecar: Sidecar,
-    pub path: PathBuf,
     session: Session,
     /// Binds `input` and `output` to the session; both are read and written in place.
     binding: IoBinding,
@@ -82,7 +81,6 @@ impl Model {
             .map_err(|e| fail("cannot bind the output tensor", &e))?;
         let mut model = Model {
             binding,
-            path: path.to_owned(),
             sidecar,
             session,
             input,
@@ -181,7 +179,6 @@ fn status_message(status: *mut ort::sys::OrtStatus) -> String {
 fn check_signature(path: &Path, session: &Session, sidecar: &Sidecar) -> Result<(), Vec<String>> {
     let mut errors = Vec::new();
     let file = path.display();
-    let describe = |dtype: &ValueType| dtype.to_string();
     let f32_with_width = |dtype: &ValueType, width: usize| match dtype {
         ValueType::Tensor { ty, shape, .. } => {
             *ty == ort::value::TensorElementType::Float32
@@ -205,7 +202,7 @@ fn check_signature(path: &Path, session: &Session, sidecar: &Sidecar) -> Result<
         Some(input) => errors.push(format!(
             "{file}: input '{}' is {}, but the sidecar declares float32 [-1, {}]",
             sidecar.input_name,
-            describe(input.dtype()),
+            input.dtype(),
             sidecar.schema.len()
         )),
         None => errors.push(format!(
@@ -223,7 +220,7 @@ fn check_signature(path: &Path, session: &Session, sidecar: &Sidecar) -> Result<
         Some(output) => errors.push(format!(
             "{file}: output '{}' is {}, but the sidecar declares float32 [-1, {}]",
             sidecar.output_name,
-            describe(output.dtype()),
+            output.dtype(),
             sidecar.output_width
         )),
         None => errors.push(format!(

@@ -14,7 +14,6 @@ pub const SIDECAR_FORMAT: &str = "alpha-panda.model.v1";
 /// A validated sidecar.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sidecar {
-    pub path: PathBuf,
     pub name: String,
     pub version: String,
     pub created: String,
@@ -183,7 +182,6 @@ impl Sidecar {
                 Some(entry_threshold),
                 Some(exit_threshold),
             ) => Ok(Sidecar {
-                path: path.to_owned(),
                 name,
                 version,
                 created,

@@ -132,10 +132,6 @@ impl MlStrategy {
         self.mode
     }
 
-    pub fn thresholds(&self) -> (f64, f64) {
-        (self.entry, self.exit)
-    }
-
     /// Batched mode: starts a chunk (clears the previous one's rows).
     pub fn begin_chunk(&mut self) {
         self.batch_rows.clear();

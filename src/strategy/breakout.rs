@@ -2,18 +2,13 @@
 //! excluded): BUY when flat and `p > high`; SELL when long and `p < low`. The channel is kept
 //! with monotonic deques in preallocated rings: O(1) amortised per tick, no allocation.
 
-use std::collections::VecDeque;
-
+use super::window::SlidingExtremes;
 use super::{Intent, LongFlat, PriceSource, SlotSpec, Strategy, price_input_x2};
 use crate::domain::Tick;
 
 #[derive(Debug)]
 struct Slot {
-    /// (input number, price): decreasing prices, candidates for the channel high.
-    highs: VecDeque<(u64, i64)>,
-    /// Increasing prices, candidates for the channel low.
-    lows: VecDeque<(u64, i64)>,
-    inputs: u64,
+    channel: SlidingExtremes,
     position: LongFlat,
     spec: SlotSpec,
 }
@@ -27,17 +22,13 @@ pub struct Breakout {
 
 impl Breakout {
     pub fn new(window: u32, source: PriceSource, slots: &[SlotSpec]) -> Breakout {
-        // Capacity window + 1: the deques never hold more, so they never reallocate.
-        let cap = window as usize + 1;
         Breakout {
             window: u64::from(window),
             source,
             slots: slots
                 .iter()
                 .map(|s| Slot {
-                    highs: VecDeque::with_capacity(cap),
-                    lows: VecDeque::with_capacity(cap),
-                    inputs: 0,
+                    channel: SlidingExtremes::new(window),
                     position: LongFlat::default(),
                     spec: *s,
                 })
@@ -51,38 +42,14 @@ impl Strategy for Breakout {
     fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
         let state = &mut self.slots[slot];
         let p = price_input_x2(self.source, tick)?;
-        let n = state.inputs;
-        let first_in_window = n.saturating_sub(self.window);
-        while state
-            .highs
-            .front()
-            .is_some_and(|&(i, _)| i < first_in_window)
-        {
-            state.highs.pop_front();
-        }
-        while state
-            .lows
-            .front()
-            .is_some_and(|&(i, _)| i < first_in_window)
-        {
-            state.lows.pop_front();
-        }
-        let intent = if n >= self.window {
-            let high = state.highs.front().map_or(i64::MAX, |&(_, v)| v);
-            let low = state.lows.front().map_or(i64::MIN, |&(_, v)| v);
-            state.position.step(p > high, p < low, state.spec.qty)
-        } else {
-            None
+        // The channel is read before the current input joins it.
+        let intent = match state.channel.range() {
+            Some((high, low)) if state.channel.pushed() >= self.window => {
+                state.position.step(p > high, p < low, state.spec.qty)
+            }
+            _ => None,
         };
-        while state.highs.back().is_some_and(|&(_, v)| v <= p) {
-            state.highs.pop_back();
-        }
-        state.highs.push_back((n, p));
-        while state.lows.back().is_some_and(|&(_, v)| v >= p) {
-            state.lows.pop_back();
-        }
-        state.lows.push_back((n, p));
-        state.inputs += 1;
+        state.channel.push(p);
         intent
     }
 }

@@ -3,16 +3,13 @@
 //! BUY when flat and `z <= -entry_z`; SELL when long and `z >= -exit_z`.
 //! Rolling sums are exact integers (no drift); only the final ratio is a float.
 
+use super::window::RollingMoments;
 use super::{Intent, LongFlat, PriceSource, SlotSpec, Strategy, price_input_x2};
 use crate::domain::Tick;
 
 #[derive(Debug)]
 struct Slot {
-    window: Vec<i64>,
-    next: usize,
-    filled: usize,
-    sum: i128,
-    sum_sq: i128,
+    window: RollingMoments,
     position: LongFlat,
     spec: SlotSpec,
 }
@@ -40,11 +37,7 @@ impl MeanReversion {
             slots: slots
                 .iter()
                 .map(|s| Slot {
-                    window: vec![0; window as usize],
-                    next: 0,
-                    filled: 0,
-                    sum: 0,
-                    sum_sq: 0,
+                    window: RollingMoments::new(window as usize),
                     position: LongFlat::default(),
                     spec: *s,
                 })
@@ -58,32 +51,11 @@ impl Strategy for MeanReversion {
     fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
         let state = &mut self.slots[slot];
         let p = price_input_x2(self.source, tick)?;
-        let n = state.window.len();
-        let evicted = i128::from(state.window[state.next]);
-        if state.filled == n {
-            state.sum -= evicted;
-            state.sum_sq -= evicted * evicted;
-        }
-        let p_wide = i128::from(p);
-        state.window[state.next] = p;
-        state.next = if state.next + 1 == n {
-            0
-        } else {
-            state.next + 1
-        };
-        state.sum += p_wide;
-        state.sum_sq += p_wide * p_wide;
-        state.filled = (state.filled + 1).min(n);
-        if state.filled < n {
+        state.window.push(p);
+        if !state.window.is_full() {
             return None;
         }
-        // z = (p - mean) / std = (n p - sum) / sqrt(n sum_sq - sum^2)
-        let n_wide = n as i128;
-        let spread = n_wide * state.sum_sq - state.sum * state.sum;
-        if spread <= 0 {
-            return None;
-        }
-        let z = (n_wide * p_wide - state.sum) as f64 / (spread as f64).sqrt();
+        let z = state.window.zscore(p)?;
         state
             .position
             .step(z <= -self.entry_z, z >= -self.exit_z, state.spec.qty)

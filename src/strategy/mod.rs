@@ -12,6 +12,7 @@ pub mod ema_cross;
 pub mod index;
 pub mod mean_reversion;
 pub mod momentum;
+pub(crate) mod window;
 
 use crate::domain::{OrderType, POW10, Qty, Side, Tick};
 
