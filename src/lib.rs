@@ -11,6 +11,7 @@ pub mod execution;
 pub mod feed;
 pub mod metrics;
 pub mod ml;
+pub mod ops;
 pub mod pipeline;
 pub mod portfolio;
 pub mod report;

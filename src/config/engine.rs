@@ -1,7 +1,10 @@
 //! `engine.toml`: environment, runtime mode, data policy, instrument precisions, and per
 //! broker a venue (`[venue.NAME]`) and risk limits (`[risk.NAME]`).
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
 
 use super::fields::{Fields, Source, parse_document};
 use super::{ConfigError, ConfigErrors};
@@ -53,6 +56,7 @@ pub enum BadRowPolicy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuntimeConfig {
     pub mode: RuntimeMode,
+    pub pin: StagePinning,
     pub ring_capacity: usize,
     pub wait: WaitPolicy,
     /// Per-tick stage latency is timed on 1 of this many ticks (timing costs ~10 ns a read).
@@ -76,6 +80,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             mode: RuntimeMode::Inline,
+            pin: StagePinning::default(),
             ring_capacity: 8192,
             wait: WaitPolicy::SpinThenYield,
             latency_sample_every: 16,
@@ -117,13 +122,153 @@ pub struct RiskLimits {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerConfig {
     pub name: String,
+    /// A disabled broker takes no orders; strategies naming it are a config problem.
+    pub enabled: bool,
+    /// Environment variables the broker needs (API keys of a live broker). Names only:
+    /// values are read from the environment and never logged.
+    pub credentials_env: Vec<String>,
     /// Delay between a signal and the earliest tick that can fill it, ns of event time.
     pub latency_ns: u64,
     pub fee_bps: Decimal,
     pub risk: RiskLimits,
 }
 
+/// Where the live runtime's ticks come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FeedKind {
+    /// A tick file replayed in event-time order, paced against the wall clock.
+    #[default]
+    Replay,
+}
+
+/// What a replay feed does when its file ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AtEnd {
+    /// Stay up (metrics, health) with no data until SIGINT/SIGTERM.
+    #[default]
+    Idle,
+    /// Shut down gracefully as if signalled.
+    Exit,
+}
+
+/// `[feed]`: the live runtime's market data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedConfig {
+    pub kind: FeedKind,
+    /// Tick file (CSV or binary); relative paths resolve against the config file's folder.
+    pub path: Option<PathBuf>,
+    /// Replay pace: event time runs `speed` times faster than wall time; 0 = unpaced.
+    pub speed: f64,
+    pub at_end: AtEnd,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        FeedConfig {
+            kind: FeedKind::Replay,
+            path: None,
+            speed: 1.0,
+            at_end: AtEnd::Idle,
+        }
+    }
+}
+
+/// `[metrics]`: the Prometheus and health HTTP endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// `None`: on for `live`, off for backtests.
+    pub enabled: Option<bool>,
+    pub addr: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+/// Log line format of the channel files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Text,
+}
+
+/// `[logging]`: one file per channel under `dir`, plus the console.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggingConfig {
+    pub dir: PathBuf,
+    pub format: LogFormat,
+    /// Also log to stderr.
+    pub console: bool,
+    /// `tracing` filter directive for the files (`info`, `debug`, `app=debug,info`).
+    pub level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            dir: PathBuf::from("logs"),
+            format: LogFormat::Json,
+            console: true,
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[validator]`: the pipeline watchdog's thresholds, seconds of wall time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidatorConfig {
+    /// How often the watchdog looks, ms.
+    pub interval_ms: u64,
+    /// No tick from the feed for this long: `no_recent_data`.
+    pub no_data_secs: f64,
+    /// Ticks reach a broker's strategies but no signal for this long: `no_signals`.
+    pub no_signals_secs: f64,
+    /// Signals but no order for the broker for this long: `no_orders`.
+    pub no_orders_secs: f64,
+    /// Orders but no fill for the broker for this long: `no_fills`.
+    pub no_fills_secs: f64,
+    /// A stage with input waiting that handled nothing for this long: `stalled_stage`.
+    pub stalled_secs: f64,
+    /// Ring depth at or above this share of capacity, percent: `queue_saturated`.
+    pub saturation_pct: u8,
+}
+
+impl ValidatorConfig {
+    /// Defaults per environment: production is told sooner.
+    pub fn for_environment(environment: Environment) -> ValidatorConfig {
+        let (no_data, no_signals, no_orders, no_fills, stalled) = match environment {
+            Environment::Production => (5.0, 300.0, 10.0, 10.0, 2.0),
+            Environment::Test => (10.0, 600.0, 30.0, 30.0, 5.0),
+            Environment::Development => (30.0, 900.0, 60.0, 60.0, 10.0),
+        };
+        ValidatorConfig {
+            interval_ms: 1000,
+            no_data_secs: no_data,
+            no_signals_secs: no_signals,
+            no_orders_secs: no_orders,
+            no_fills_secs: no_fills,
+            stalled_secs: stalled,
+            saturation_pct: 90,
+        }
+    }
+}
+
+/// Optional CPU core per stage thread of the threaded runtime.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StagePinning {
+    pub feed: Option<usize>,
+    pub strategy: Option<usize>,
+    pub risk: Option<usize>,
+    pub execution: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub struct EngineConfig {
     pub environment: Environment,
     pub runtime: RuntimeConfig,
@@ -131,12 +276,17 @@ pub struct EngineConfig {
     pub instruments: Vec<InstrumentOverride>,
     /// In file order; the index is the `BrokerId`.
     pub brokers: Vec<BrokerConfig>,
+    pub feed: FeedConfig,
+    pub metrics: MetricsConfig,
+    pub logging: LoggingConfig,
+    /// Where runs write summary.json, fills.csv, pnl_snapshot.json, preflight_summary.json.
+    pub output_dir: PathBuf,
+    pub validator: ValidatorConfig,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig::parse(Path::new("<embedded engine.toml>"), DEFAULT_ENGINE_TOML)
-            .expect("the embedded engine.toml is valid (tested)")
+        EngineConfig::default_for(None)
     }
 }
 
@@ -146,6 +296,18 @@ impl EngineConfig {
     /// # Errors
     /// Every problem in the file, each with line and field.
     pub fn load(path: &Path) -> Result<EngineConfig, ConfigErrors> {
+        EngineConfig::load_for(path, None)
+    }
+
+    /// Like `load`, with the environment (and so the overlay applied) chosen by the caller
+    /// instead of the file's `environment` key.
+    ///
+    /// # Errors
+    /// Every problem in the file, each with line and field.
+    pub fn load_for(
+        path: &Path,
+        environment: Option<Environment>,
+    ) -> Result<EngineConfig, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 file: path.to_owned(),
@@ -154,7 +316,25 @@ impl EngineConfig {
                 message: format!("cannot read: {e}"),
             }])
         })?;
-        EngineConfig::parse(path, &text)
+        let mut config = EngineConfig::parse_for(path, &text, environment)?;
+        // Paths in the file are relative to the file, not to wherever the engine starts.
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(feed) = &mut config.feed.path
+            && feed.is_relative()
+        {
+            *feed = base.join(&*feed);
+        }
+        Ok(config)
+    }
+
+    /// The embedded defaults for an environment (its overlay applied).
+    pub fn default_for(environment: Option<Environment>) -> EngineConfig {
+        EngineConfig::parse_for(
+            Path::new("<embedded engine.toml>"),
+            DEFAULT_ENGINE_TOML,
+            environment,
+        )
+        .expect("the embedded engine.toml is valid in every environment (tested)")
     }
 
     /// Validates engine TOML text; `path` is used in messages.
@@ -162,26 +342,45 @@ impl EngineConfig {
     /// # Errors
     /// Every problem in the text, each with line and field.
     pub fn parse(path: &Path, text: &str) -> Result<EngineConfig, ConfigErrors> {
+        EngineConfig::parse_for(path, text, None)
+    }
+
+    /// Validates engine TOML text for an environment. The environment is the caller's, else
+    /// the file's `environment`, else development; its `[environments.NAME]` table is laid
+    /// over the rest of the file (tables merge key by key, values replace) before reading,
+    /// so a problem in an overlay is reported at the overlay's line.
+    ///
+    /// # Errors
+    /// Every problem in the text, each with line and field.
+    pub fn parse_for(
+        path: &Path,
+        text: &str,
+        environment: Option<Environment>,
+    ) -> Result<EngineConfig, ConfigErrors> {
         let source = Source { path, text };
-        let doc = parse_document(&source).map_err(ConfigErrors)?;
+        let mut doc = parse_document(&source).map_err(ConfigErrors)?;
         let mut errors = Vec::new();
+        let file_environment = match doc.get_ref().get("environment").map(|v| v.get_ref()) {
+            Some(DeValue::String(s)) => Environment::parse(s),
+            _ => None,
+        };
+        let environment = environment.or(file_environment).unwrap_or_default();
+        apply_overlay(&source, doc.get_mut(), environment, &mut errors);
         let mut config = EngineConfig {
-            environment: Environment::Development,
+            environment,
             runtime: RuntimeConfig::default(),
             bad_rows: BadRowPolicy::Reject,
             instruments: Vec::new(),
             brokers: Vec::new(),
+            feed: FeedConfig::default(),
+            metrics: MetricsConfig::default(),
+            logging: LoggingConfig::default(),
+            output_dir: PathBuf::from("out"),
+            validator: ValidatorConfig::for_environment(environment),
         };
         let mut root = Fields::new(&source, doc.get_ref(), "", 0, &mut errors);
-        if let Some((env, _)) =
-            root.opt_choice("environment", &["development", "test", "production"])
-        {
-            config.environment = match env.as_str() {
-                "production" => Environment::Production,
-                "test" => Environment::Test,
-                _ => Environment::Development,
-            };
-        }
+        // Validated here; the value itself was taken above.
+        let _ = root.opt_choice("environment", &["development", "test", "production"]);
         if let Some((table, offset)) = root.opt_table("runtime") {
             let mut runtime = root.sub(table, "runtime", offset);
             if let Some((mode, _)) = runtime.opt_choice("mode", &["inline", "threaded"]) {
@@ -216,6 +415,19 @@ impl EngineConfig {
             }
             if let Some(n) = runtime.opt_int("latency_sample_every", 1, 1 << 20) {
                 config.runtime.latency_sample_every = n as u64;
+            }
+            if let Some((table, offset)) = runtime.opt_table("pin") {
+                let mut pin = runtime.sub(table, "pin", offset);
+                let mut core = |key| pin.opt_int(key, 0, 1023).map(|c| c as usize);
+                config.runtime.pin = StagePinning {
+                    feed: core("feed"),
+                    strategy: core("strategy"),
+                    risk: core("risk"),
+                    execution: core("execution"),
+                };
+                // Checked against this machine by preflight, not here: the file is written
+                // for the box it runs on, which need not be the one validating it.
+                pin.finish();
             }
             if let Some((mode, _)) =
                 runtime.opt_choice("ml_inference", &["auto", "per_tick", "batched"])
@@ -272,6 +484,13 @@ impl EngineConfig {
                 };
                 let mut venue = venues.sub(inner, name, inner_offset);
                 let _ = venue.opt_choice("kind", &["paper"]);
+                let enabled = venue.opt_bool("enabled").unwrap_or(true);
+                let credentials_env = venue
+                    .opt_str_list("credentials_env")
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(name, _)| name)
+                    .collect();
                 let latency_ns = venue.opt_int("latency_ns", 0, i64::MAX).unwrap_or(0) as u64;
                 let fee_bps = venue
                     .opt_non_negative_decimal("fee_bps")
@@ -281,6 +500,8 @@ impl EngineConfig {
                 venue_names.push((name.to_owned(), inner_offset));
                 config.brokers.push(BrokerConfig {
                     name: name.to_owned(),
+                    enabled,
+                    credentials_env,
                     latency_ns,
                     fee_bps,
                     risk: RiskLimits::default(),
@@ -319,6 +540,7 @@ impl EngineConfig {
             }
             risks.finish();
         }
+        read_operability(&mut root, &mut config);
         root.finish();
         if errors.is_empty() {
             Ok(config)
@@ -329,6 +551,190 @@ impl EngineConfig {
 
     pub fn broker_index(&self, name: &str) -> Option<usize> {
         self.brokers.iter().position(|b| b.name == name)
+    }
+}
+
+impl Environment {
+    pub fn parse(name: &str) -> Option<Environment> {
+        match name {
+            "development" => Some(Environment::Development),
+            "test" => Some(Environment::Test),
+            "production" => Some(Environment::Production),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+}
+
+/// Lays `[environments.<environment>]` over the document and removes `[environments]`.
+fn apply_overlay<'a>(
+    source: &Source<'a>,
+    doc: &mut DeTable<'a>,
+    environment: Environment,
+    errors: &mut Vec<ConfigError>,
+) {
+    let Some(overlays) = doc.remove("environments") else {
+        return;
+    };
+    let offset = overlays.span().start;
+    let DeValue::Table(overlays) = overlays.into_inner() else {
+        errors.push(source.error(offset, "environments", "expected a table"));
+        return;
+    };
+    let mut chosen = None;
+    for (name, overlay) in overlays {
+        if Environment::parse(name.get_ref()).is_none() {
+            errors.push(source.error(
+                name.span().start,
+                &format!("environments.{}", name.get_ref()),
+                "expected one of development | test | production",
+            ));
+            continue;
+        }
+        if name.get_ref() == environment.name() {
+            chosen = Some(overlay);
+        }
+    }
+    let Some(overlay) = chosen else {
+        return;
+    };
+    let offset = overlay.span().start;
+    match overlay.into_inner() {
+        DeValue::Table(overlay) => {
+            if overlay.contains_key("environment") {
+                errors.push(source.error(
+                    offset,
+                    &format!("environments.{}.environment", environment.name()),
+                    "an overlay cannot change the environment",
+                ));
+            }
+            merge_tables(doc, overlay);
+        }
+        _ => errors.push(source.error(
+            offset,
+            &format!("environments.{}", environment.name()),
+            "expected a table",
+        )),
+    }
+}
+
+fn merge_tables<'a>(base: &mut DeTable<'a>, overlay: DeTable<'a>) {
+    for (key, value) in overlay {
+        let both_tables = matches!(value.get_ref(), DeValue::Table(_))
+            && matches!(
+                base.get(key.get_ref().as_ref()).map(|v| v.get_ref()),
+                Some(DeValue::Table(_))
+            );
+        if both_tables {
+            let Some(existing) = base.get_mut(key.get_ref().as_ref()) else {
+                continue;
+            };
+            if let (DeValue::Table(into), DeValue::Table(from)) =
+                (existing.get_mut(), value.into_inner())
+            {
+                merge_tables(into, from);
+            }
+        } else {
+            base.remove(key.get_ref().as_ref());
+            base.insert(key, value);
+        }
+    }
+}
+
+/// `[feed]`, `[metrics]`, `[logging]`, `[output]`, `[validator]`.
+fn read_operability(root: &mut Fields<'_, '_>, config: &mut EngineConfig) {
+    if let Some((table, offset)) = root.opt_table("feed") {
+        let mut feed = root.sub(table, "feed", offset);
+        let _ = feed.opt_choice("kind", &["replay"]);
+        if let Some((path, _)) = feed.opt_str("path") {
+            config.feed.path = Some(PathBuf::from(path));
+        }
+        if let Some((mantissa, decimals, offset)) = feed.opt_non_negative_decimal("speed") {
+            let speed = mantissa as f64 / 10f64.powi(i32::from(decimals));
+            if speed > 1e6 {
+                feed.invalid("speed", offset, format!("expected 0 (unpaced) to 1000000, found {speed}"));
+            } else {
+                config.feed.speed = speed;
+            }
+        }
+        if let Some((at_end, _)) = feed.opt_choice("at_end", &["idle", "exit"]) {
+            config.feed.at_end = if at_end == "exit" { AtEnd::Exit } else { AtEnd::Idle };
+        }
+        feed.finish();
+    }
+    if let Some((table, offset)) = root.opt_table("metrics") {
+        let mut metrics = root.sub(table, "metrics", offset);
+        config.metrics.enabled = metrics.opt_bool("enabled");
+        if let Some((addr, offset)) = metrics.opt_str("addr") {
+            match addr.parse::<SocketAddr>() {
+                Ok(addr) => config.metrics.addr = addr,
+                Err(_) => metrics.invalid(
+                    "addr",
+                    offset,
+                    format!("expected IP:PORT like \"127.0.0.1:9464\", found \"{addr}\""),
+                ),
+            }
+        }
+        metrics.finish();
+    }
+    if let Some((table, offset)) = root.opt_table("logging") {
+        let mut logging = root.sub(table, "logging", offset);
+        if let Some((dir, _)) = logging.opt_str("dir") {
+            config.logging.dir = PathBuf::from(dir);
+        }
+        if let Some((format, _)) = logging.opt_choice("format", &["json", "text"]) {
+            config.logging.format = if format == "text" { LogFormat::Text } else { LogFormat::Json };
+        }
+        if let Some(console) = logging.opt_bool("console") {
+            config.logging.console = console;
+        }
+        if let Some((level, offset)) = logging.opt_str("level") {
+            match tracing_subscriber::EnvFilter::try_new(&level) {
+                Ok(_) => config.logging.level = level,
+                Err(e) => logging.invalid("level", offset, format!("expected a tracing filter like \"info\" or \"app=debug,info\": {e}")),
+            }
+        }
+        logging.finish();
+    }
+    if let Some((table, offset)) = root.opt_table("output") {
+        let mut output = root.sub(table, "output", offset);
+        if let Some((dir, _)) = output.opt_str("dir") {
+            config.output_dir = PathBuf::from(dir);
+        }
+        output.finish();
+    }
+    if let Some((table, offset)) = root.opt_table("validator") {
+        let mut validator = root.sub(table, "validator", offset);
+        let v = &mut config.validator;
+        if let Some(ms) = validator.opt_int("interval_ms", 10, 60_000) {
+            v.interval_ms = ms as u64;
+        }
+        let mut seconds = |key, into: &mut f64| {
+            if let Some((mantissa, decimals, offset)) = validator.opt_non_negative_decimal(key) {
+                let secs = mantissa as f64 / 10f64.powi(i32::from(decimals));
+                if secs <= 0.0 {
+                    validator.invalid(key, offset, "expected seconds > 0");
+                } else {
+                    *into = secs;
+                }
+            }
+        };
+        seconds("no_data_secs", &mut v.no_data_secs);
+        seconds("no_signals_secs", &mut v.no_signals_secs);
+        seconds("no_orders_secs", &mut v.no_orders_secs);
+        seconds("no_fills_secs", &mut v.no_fills_secs);
+        seconds("stalled_secs", &mut v.stalled_secs);
+        if let Some(pct) = validator.opt_int("saturation_pct", 1, 100) {
+            v.saturation_pct = pct as u8;
+        }
+        validator.finish();
     }
 }
 

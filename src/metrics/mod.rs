@@ -1,6 +1,8 @@
 //! Latency histograms per pipeline hop and run counters. Each histogram is owned by the
 //! thread that records into it (no lock, no allocation per record) and merged at the end.
 
+pub mod catalog;
+
 use hdrhistogram::Histogram;
 
 /// A measured hop of the pipeline.

@@ -1,0 +1,1 @@
+//! Log channels (placeholder being written).
