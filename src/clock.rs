@@ -86,6 +86,22 @@ impl Stopwatch {
     }
 }
 
+/// Unix time now, ns: for operators (metrics, health, log timestamps), never for decisions.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the clock module is where wall time is read"
+)]
+pub fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Unix time now, s.
+pub fn unix_now_secs() -> f64 {
+    unix_now_ns() as f64 / 1e9
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

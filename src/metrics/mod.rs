@@ -2,6 +2,7 @@
 //! thread that records into it (no lock, no allocation per record) and merged at the end.
 
 pub mod catalog;
+pub mod telemetry;
 
 use hdrhistogram::Histogram;
 
@@ -106,6 +107,19 @@ impl LatencyRecorder {
             // Same bounds on both sides, so adding cannot fail.
             let _ = mine.add(theirs);
         }
+    }
+
+    /// Becomes a copy of `other` without allocating (same bounds on both sides).
+    pub fn copy_from(&mut self, other: &LatencyRecorder) {
+        for (mine, theirs) in self.histograms.iter_mut().zip(&other.histograms) {
+            mine.reset();
+            let _ = mine.add(theirs);
+        }
+    }
+
+    /// The histogram of one stage.
+    pub fn histogram(&self, stage: Stage) -> &Histogram<u64> {
+        &self.histograms[stage as usize]
     }
 
     pub fn summary(&self, stage: Stage) -> LatencySummary {

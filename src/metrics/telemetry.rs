@@ -1,0 +1,518 @@
+//! Live counters of a running engine, shared between the stage threads that write them and
+//! the observers (metrics endpoint, health, validator) that read them.
+//!
+//! Contract:
+//! - Every value has one writer thread. Stages keep their own plain counters on the hot path
+//!   and *publish* them here at publish points (every `PUBLISH_EVERY` messages, and whenever
+//!   their input ring runs empty), with relaxed stores: no lock, no allocation, no syscall,
+//!   and nothing shared touched on the other messages.
+//! - Latency histograms stay owned by their stage thread. An observer asks for a fresh copy
+//!   (`request_snapshot`); each thread copies its histograms into its slot at its next
+//!   publish point, with `try_lock` so it never waits. Observers read the last copies.
+//! - Observers never block a stage: what they read may be up to one publish point old.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use super::LatencyRecorder;
+use crate::risk::RejectReason;
+
+/// Messages a stage handles between two publishes while busy.
+pub const PUBLISH_EVERY: u64 = 256;
+
+/// A pipeline stage as observers name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StageName {
+    Feed,
+    Strategy,
+    Risk,
+    Execution,
+}
+
+impl StageName {
+    pub const ALL: [StageName; 4] = [
+        StageName::Feed,
+        StageName::Strategy,
+        StageName::Risk,
+        StageName::Execution,
+    ];
+
+    pub fn name(self) -> &'static str {
+        super::catalog::STAGES[self as usize]
+    }
+}
+
+/// A ring of the threaded runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ring {
+    FeedToStrategy,
+    StrategyToRisk,
+    RiskToExecution,
+    ExecutionToRisk,
+}
+
+impl Ring {
+    pub const ALL: [Ring; 4] = [
+        Ring::FeedToStrategy,
+        Ring::StrategyToRisk,
+        Ring::RiskToExecution,
+        Ring::ExecutionToRisk,
+    ];
+
+    pub fn name(self) -> &'static str {
+        super::catalog::RINGS[self as usize]
+    }
+
+    /// The stage that drains the ring.
+    pub fn consumer(self) -> StageName {
+        match self {
+            Ring::FeedToStrategy => StageName::Strategy,
+            Ring::StrategyToRisk | Ring::ExecutionToRisk => StageName::Risk,
+            Ring::RiskToExecution => StageName::Execution,
+        }
+    }
+}
+
+/// Instrument class, the `class` label of tick counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstrumentClass {
+    Fx,
+    Equity,
+    Crypto,
+}
+
+impl InstrumentClass {
+    pub const ALL: [InstrumentClass; 3] = [
+        InstrumentClass::Fx,
+        InstrumentClass::Equity,
+        InstrumentClass::Crypto,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InstrumentClass::Fx => "fx",
+            InstrumentClass::Equity => "equity",
+            InstrumentClass::Crypto => "crypto",
+        }
+    }
+
+    /// Classifies a symbol by convention: crypto pairs quote in a coin or stablecoin or
+    /// carry a venue product suffix (`BTCUSDT-SPOT`, `ETHUSD-COINM`); FX pairs are two ISO
+    /// currency codes (`EURUSD`, `NZDUSD-OANDA`); anything else is an equity ticker.
+    pub fn of_symbol(symbol: &str) -> InstrumentClass {
+        const CRYPTO_SUFFIXES: [&str; 4] = ["-SPOT", "-USDM", "-COINM", "-PERP"];
+        const CRYPTO_QUOTES: [&str; 6] = ["USDT", "USDC", "BUSD", "BTC", "ETH", "FDUSD"];
+        const CURRENCIES: [&str; 18] = [
+            "USD", "EUR", "JPY", "GBP", "AUD", "NZD", "CAD", "CHF", "SEK", "NOK", "DKK", "HKD",
+            "SGD", "CNH", "MXN", "ZAR", "TRY", "PLN",
+        ];
+        if CRYPTO_SUFFIXES.iter().any(|s| symbol.ends_with(s)) {
+            return InstrumentClass::Crypto;
+        }
+        let base = symbol.split('-').next().unwrap_or(symbol);
+        if base.len() > 4 && CRYPTO_QUOTES.iter().any(|q| base.ends_with(q)) {
+            return InstrumentClass::Crypto;
+        }
+        if base.len() == 6
+            && CURRENCIES.contains(&&base[..3])
+            && CURRENCIES.contains(&&base[3..])
+        {
+            return InstrumentClass::Fx;
+        }
+        InstrumentClass::Equity
+    }
+}
+
+/// Inputs set aside instead of processed, the `kind` label of `alpha_panda_dlq_errors_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DlqKind {
+    /// A feed row that failed to parse, skipped under `bad_rows = "skip"`.
+    BadRow,
+    /// A model call that failed; the strategy held its position.
+    Inference,
+    /// An audit event dropped because the audit ring was full (fills stay in fills.csv).
+    AuditDropped,
+}
+
+impl DlqKind {
+    pub const ALL: [DlqKind; 3] = [DlqKind::BadRow, DlqKind::Inference, DlqKind::AuditDropped];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DlqKind::BadRow => "bad_row",
+            DlqKind::Inference => "inference",
+            DlqKind::AuditDropped => "audit_dropped",
+        }
+    }
+}
+
+/// Where the feed is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FeedState {
+    /// Opened, canary not yet through.
+    Starting = 0,
+    /// Delivering ticks.
+    Live = 1,
+    /// The replay file is over; no more data will come.
+    Ended = 2,
+    /// Shut down.
+    Stopped = 3,
+}
+
+impl FeedState {
+    pub fn name(self) -> &'static str {
+        match self {
+            FeedState::Starting => "starting",
+            FeedState::Live => "live",
+            FeedState::Ended => "ended",
+            FeedState::Stopped => "stopped",
+        }
+    }
+
+    fn from_u8(v: u8) -> FeedState {
+        match v {
+            1 => FeedState::Live,
+            2 => FeedState::Ended,
+            3 => FeedState::Stopped,
+            _ => FeedState::Starting,
+        }
+    }
+}
+
+/// A relaxed counter with one writer: `set` publishes the writer's own running total.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct Published(AtomicU64);
+
+impl Published {
+    #[inline]
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Per-broker published values.
+#[derive(Debug, Default)]
+pub struct BrokerTelemetry {
+    /// Order attempts for the broker (one per book of each signal), before risk.
+    pub attempts: Published,
+    pub orders: Published,
+    pub fills: Published,
+    pub rejections: [AtomicU64; RejectReason::ALL.len()],
+    pub kill_switch: AtomicBool,
+    pub open_positions: AtomicU64,
+    /// Realized, unrealized, fees, net, as `f64` bits (quote currency; display only).
+    pub pnl: [AtomicU64; 4],
+}
+
+/// PnL components in `BrokerTelemetry::pnl` order.
+pub const PNL_COMPONENTS: [&str; 4] = ["realized", "unrealized", "fees", "net"];
+
+/// The result of the canary tick.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CanaryResult {
+    pub passed: bool,
+    /// Feed send to venue acknowledgement, ns.
+    pub latency_ns: u64,
+    pub instrument: String,
+    /// Canary orders risk approved, and checked.
+    pub approved: u64,
+    pub checked: u64,
+    pub detail: String,
+}
+
+/// One active validator finding.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Finding {
+    pub issue: &'static str,
+    pub stage: &'static str,
+    /// Broker name, or empty when the finding is not about one broker.
+    pub broker: String,
+    /// Unix time the finding was raised, s.
+    pub since_unix: f64,
+    pub detail: String,
+}
+
+/// What the validator publishes: active findings and how often each kind was raised.
+#[derive(Clone, Debug, Default)]
+pub struct ValidatorState {
+    pub active: Vec<Finding>,
+    /// `(stage, broker, issue) → times raised`, in first-raised order.
+    pub raised: Vec<((&'static str, String, &'static str), u64)>,
+    /// Unix time of the validator's last pass, s.
+    pub last_run_unix: f64,
+}
+
+/// Shape of the engine, fixed at start-up.
+#[derive(Clone, Debug, Default)]
+pub struct TelemetryShape {
+    pub brokers: Vec<String>,
+    pub brokers_enabled: Vec<bool>,
+    pub strategies_registered: Vec<u64>,
+    pub strategies_configured: Vec<u64>,
+    pub ring_capacity: usize,
+    /// Class of each instrument, by `InstrumentId`.
+    pub instrument_classes: Vec<InstrumentClass>,
+    pub instrument_symbols: Vec<String>,
+    pub feed_kind: &'static str,
+    pub environment: &'static str,
+    pub model_loads_ok: u64,
+    pub model_loads_failed: u64,
+}
+
+/// The shared state. Create once per run, share as `Arc<Telemetry>`.
+#[derive(Debug)]
+pub struct Telemetry {
+    pub shape: TelemetryShape,
+    /// Unix time the engine started, s.
+    pub start_unix: f64,
+    pub ticks_by_class: [Published; 3],
+    pub stage_events: [Published; 4],
+    /// Ticks the strategy stage dispatched to at least one strategy.
+    pub dispatched_ticks: Published,
+    pub signals: Published,
+    pub ring_sent: [Published; 4],
+    pub ring_received: [Published; 4],
+    pub ring_full: [Published; 4],
+    pub dlq: [AtomicU64; 3],
+    pub brokers: Vec<BrokerTelemetry>,
+    feed_state: AtomicU8,
+    pub preflight_ok: AtomicBool,
+    pub canary: Mutex<Option<CanaryResult>>,
+    pub shutting_down: AtomicBool,
+    /// Set when a stage thread panics, so producers stop waiting on it.
+    pub aborted: AtomicBool,
+    /// Last activity per stage, unix ns (written by the validator, which sees counters move).
+    pub last_activity_ns: [AtomicU64; 4],
+    pub validator: Mutex<ValidatorState>,
+    snapshot_generation: AtomicU64,
+    /// Latency copies per recording thread (strategy, risk, execution).
+    latency_slots: [Mutex<(u64, Option<LatencyRecorder>)>; 3],
+    /// PnL copy requested by an observer (generation), answered by the execution thread.
+    pnl_generation: AtomicU64,
+    pub pnl_published_generation: AtomicU64,
+    /// ML inference latency per strategy: (strategy id, HDR copy), published like latency.
+    pub inference: Mutex<Vec<(String, crate::metrics::LatencySummary)>>,
+}
+
+/// A recording thread's slot for latency copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LatencySlot {
+    Strategy = 0,
+    Risk = 1,
+    Execution = 2,
+}
+
+impl Telemetry {
+    pub fn new(shape: TelemetryShape) -> Telemetry {
+        let brokers = shape.brokers.iter().map(|_| BrokerTelemetry::default()).collect();
+        Telemetry {
+            shape,
+            start_unix: crate::clock::unix_now_secs(),
+            ticks_by_class: Default::default(),
+            stage_events: Default::default(),
+            dispatched_ticks: Published::default(),
+            signals: Published::default(),
+            ring_sent: Default::default(),
+            ring_received: Default::default(),
+            ring_full: Default::default(),
+            dlq: Default::default(),
+            brokers,
+            feed_state: AtomicU8::new(FeedState::Starting as u8),
+            preflight_ok: AtomicBool::new(false),
+            canary: Mutex::new(None),
+            shutting_down: AtomicBool::new(false),
+            aborted: AtomicBool::new(false),
+            last_activity_ns: Default::default(),
+            validator: Mutex::new(ValidatorState::default()),
+            snapshot_generation: AtomicU64::new(0),
+            latency_slots: Default::default(),
+            pnl_generation: AtomicU64::new(0),
+            pnl_published_generation: AtomicU64::new(0),
+            inference: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn feed_state(&self) -> FeedState {
+        FeedState::from_u8(self.feed_state.load(Ordering::Acquire))
+    }
+
+    pub fn set_feed_state(&self, state: FeedState) {
+        self.feed_state.store(state as u8, Ordering::Release);
+    }
+
+    /// Messages waiting in a ring (published counters; may trail by one publish point).
+    pub fn ring_depth(&self, ring: Ring) -> u64 {
+        let i = ring as usize;
+        self.ring_sent[i]
+            .get()
+            .saturating_sub(self.ring_received[i].get())
+    }
+
+    #[inline]
+    pub fn count_dlq(&self, kind: DlqKind, n: u64) {
+        self.dlq[kind as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Asks every recording thread for fresh latency copies (and execution for PnL).
+    pub fn request_snapshot(&self) {
+        self.snapshot_generation.fetch_add(1, Ordering::Relaxed);
+        self.pnl_generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The generation a recording thread compares with the one it last published.
+    #[inline]
+    pub fn snapshot_generation(&self) -> u64 {
+        self.snapshot_generation.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub fn pnl_generation(&self) -> u64 {
+        self.pnl_generation.load(Ordering::Relaxed)
+    }
+
+    /// Copies a thread's histograms into its slot if an observer asked since the last copy.
+    /// Never waits: a slot being read is skipped until the next publish point. Copies
+    /// after the first reuse the slot's histograms, so they do not allocate.
+    pub fn publish_latency(&self, slot: LatencySlot, generation: u64, latency: &LatencyRecorder) {
+        if let Some(mut guard) = self.latency_slots[slot as usize].try_lock() {
+            let (published, copy) = &mut *guard;
+            match copy {
+                Some(copy) => copy.copy_from(latency),
+                None => *copy = Some(latency.clone()),
+            }
+            *published = generation;
+        }
+    }
+
+    /// The generation a slot last published.
+    pub fn latency_generation(&self, slot: LatencySlot) -> u64 {
+        self.latency_slots[slot as usize].lock().0
+    }
+
+    /// All threads' latency copies merged.
+    pub fn latency(&self) -> LatencyRecorder {
+        let mut merged = LatencyRecorder::default();
+        for slot in &self.latency_slots {
+            if let Some(copy) = &slot.lock().1 {
+                merged.merge(copy);
+            }
+        }
+        merged
+    }
+
+    /// Why the engine is not ready, empty when it is.
+    pub fn not_ready_reasons(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if !self.preflight_ok.load(Ordering::Acquire) {
+            reasons.push("preflight has not passed".to_owned());
+        }
+        match &*self.canary.lock() {
+            None => reasons.push("canary tick not yet through".to_owned()),
+            Some(c) if !c.passed => reasons.push(format!("canary failed: {}", c.detail)),
+            Some(_) => {}
+        }
+        if self.shape.strategies_registered.iter().sum::<u64>() == 0 {
+            reasons.push("no strategy registered".to_owned());
+        }
+        let feed = self.feed_state();
+        if feed != FeedState::Live {
+            reasons.push(format!("feed is {}", feed.name()));
+        }
+        for (name, broker) in self.shape.brokers.iter().zip(&self.brokers) {
+            if broker.kill_switch.load(Ordering::Relaxed) {
+                reasons.push(format!("kill switch tripped on broker '{name}'"));
+            }
+        }
+        if self.shutting_down.load(Ordering::Acquire) {
+            reasons.push("shutting down".to_owned());
+        }
+        reasons
+    }
+
+    pub fn ready(&self) -> bool {
+        self.not_ready_reasons().is_empty()
+    }
+}
+
+/// Stores an `f64` in an `AtomicU64`.
+#[inline]
+pub fn store_f64(cell: &AtomicU64, v: f64) {
+    cell.store(v.to_bits(), Ordering::Relaxed);
+}
+
+#[inline]
+pub fn load_f64(cell: &AtomicU64) -> f64 {
+    f64::from_bits(cell.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Stage;
+
+    #[test]
+    fn classifies_the_shared_data_symbols() {
+        let cases = [
+            ("BTCUSDT-SPOT", InstrumentClass::Crypto),
+            ("ETHUSD-COINM", InstrumentClass::Crypto),
+            ("ETHUSDT-USDM", InstrumentClass::Crypto),
+            ("EURUSD", InstrumentClass::Fx),
+            ("NZDUSD-OANDA", InstrumentClass::Fx),
+            ("AUDUSD", InstrumentClass::Fx),
+            ("SPY", InstrumentClass::Equity),
+            ("BAC", InstrumentClass::Equity),
+            ("IBM", InstrumentClass::Equity),
+        ];
+        for (symbol, class) in cases {
+            assert_eq!(InstrumentClass::of_symbol(symbol), class, "{symbol}");
+        }
+    }
+
+    #[test]
+    fn readiness_lists_every_reason_until_ready() {
+        let t = Telemetry::new(TelemetryShape {
+            brokers: vec!["paper".into()],
+            strategies_registered: vec![1],
+            ..TelemetryShape::default()
+        });
+        assert_eq!(t.not_ready_reasons().len(), 3, "{:?}", t.not_ready_reasons());
+        t.preflight_ok.store(true, Ordering::Release);
+        *t.canary.lock() = Some(CanaryResult {
+            passed: true,
+            latency_ns: 1,
+            instrument: "X".into(),
+            approved: 1,
+            checked: 1,
+            detail: String::new(),
+        });
+        t.set_feed_state(FeedState::Live);
+        assert!(t.ready(), "{:?}", t.not_ready_reasons());
+        t.brokers[0].kill_switch.store(true, Ordering::Relaxed);
+        assert_eq!(
+            t.not_ready_reasons(),
+            vec!["kill switch tripped on broker 'paper'".to_owned()]
+        );
+    }
+
+    #[test]
+    fn latency_copies_are_published_on_request() {
+        let t = Telemetry::new(TelemetryShape::default());
+        let mut mine = LatencyRecorder::default();
+        mine.record(Stage::Risk, 500);
+        t.request_snapshot();
+        t.publish_latency(LatencySlot::Risk, t.snapshot_generation(), &mine);
+        assert_eq!(t.latency_generation(LatencySlot::Risk), 1);
+        assert_eq!(t.latency().summary(Stage::Risk).count, 1);
+        mine.record(Stage::Risk, 700);
+        t.publish_latency(LatencySlot::Risk, 2, &mine);
+        assert_eq!(t.latency().summary(Stage::Risk).count, 2);
+    }
+}
