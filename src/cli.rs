@@ -16,7 +16,7 @@ use alpha_panda::domain::InstrumentTable;
 use alpha_panda::feed::{self, DataSource, TickReader};
 use alpha_panda::pipeline::Engine;
 use alpha_panda::report::{self, FeedCounts, Summary};
-use alpha_panda::strategy::{StrategyConfig, StrategyParams, load_strategies};
+use alpha_panda::strategy::{StrategyConfig, load_strategies};
 
 /// The embedded default data: an excerpt of the Binance L1 sample (see tests/data/README.md).
 const EMBEDDED_DATA: &[u8] = include_bytes!("../tests/data/binance_l1_2024-08-08_excerpt.csv");
@@ -26,7 +26,7 @@ const EMBEDDED_NAME: &str = "<embedded binance_l1_2024-08-08_excerpt.csv>";
 #[command(
     name = "alpha-panda",
     version,
-    about = "Embedded algorithmic trading engine: backtests over tick data"
+    about = "Embedded algorithmic trading engine: backtests over tick data, live runs on a replay feed"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,6 +42,10 @@ enum Command {
     /// Check config, strategy files, data instruments, ONNX Runtime and every model
     /// without trading. Exit 0 when the run would start, 2 when it would not.
     Preflight(PreflightArgs),
+    /// Run the threaded engine on a live feed (a paced replay of a tick file) with metrics,
+    /// health, validator and log channels, until SIGINT/SIGTERM; then drain, write results
+    /// and exit 0.
+    Live(crate::live_cmd::LiveArgs),
 }
 
 /// What a run reads: data, strategies, engine config. Shared by `backtest` and `preflight`.
@@ -66,6 +70,13 @@ struct PreflightArgs {
     /// Print the checks as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Directory for preflight_summary.json. Default: the config's output dir.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Also run the checks of a live run: log and output directories writable, metrics
+    /// address free; the data is the config's [feed] path unless --data is given.
+    #[arg(long)]
+    live: bool,
 }
 
 #[derive(Args, Debug, Default)]
@@ -105,15 +116,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging();
     let result = match cli.command {
-        None => backtest(BacktestArgs::default()),
-        Some(Command::Backtest(args)) => backtest(args),
-        Some(Command::Convert(args)) => convert(args),
-        Some(Command::Preflight(args)) => preflight(args),
+        // A live run installs its own log channels.
+        Some(Command::Live(args)) => crate::live_cmd::live(args),
+        None => with_stderr_logs(|| backtest(BacktestArgs::default())),
+        Some(Command::Backtest(args)) => with_stderr_logs(|| backtest(args)),
+        Some(Command::Convert(args)) => with_stderr_logs(|| convert(args)),
+        Some(Command::Preflight(args)) => with_stderr_logs(|| preflight(args)),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             for cause in e.chain().skip(1) {
@@ -122,6 +134,12 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Commands other than `live` log warnings to stderr only.
+fn with_stderr_logs(run: impl FnOnce() -> Result<()>) -> Result<ExitCode> {
+    init_logging();
+    run().map(|()| ExitCode::SUCCESS)
 }
 
 fn init_logging() {
@@ -266,151 +284,74 @@ fn convert(args: ConvertArgs) -> Result<()> {
     Ok(())
 }
 
-/// One preflight check.
-#[derive(Debug, serde::Serialize)]
-struct Check {
-    name: String,
-    status: &'static str,
-    detail: String,
-    duration_ms: f64,
-}
-
+/// Runs the library preflight (`alpha_panda::ops::preflight`) on the run's inputs.
 fn preflight(args: PreflightArgs) -> Result<()> {
-    let mut checks = Vec::new();
-    let mut timed = |name: String, run: &mut dyn FnMut() -> (&'static str, String)| {
-        let watch = Stopwatch::start();
-        let (status, detail) = run();
-        checks.push(Check {
-            name,
-            status,
-            detail,
-            duration_ms: watch.elapsed().as_secs_f64() * 1e3,
-        });
-    };
-    let mut loaded = None;
-    timed("config".into(), &mut || match load_configs(
-        args.inputs.config.as_ref(),
-        &args.inputs.strategies,
-    ) {
-        Ok((config, strategies)) => {
-            let detail = format!(
-                "{} strategies, {} brokers, environment {:?}",
-                strategies.len(),
-                config.brokers.len(),
-                config.environment
-            );
-            loaded = Some((config, strategies));
-            ("pass", detail)
-        }
-        Err(e) => ("fail", format!("{e:#}")),
-    });
-    let Some((config, strategies)) = loaded else {
-        return finish_preflight(&checks, args.json);
-    };
-    let production = config.environment == alpha_panda::config::Environment::Production;
-    // What a strategy that cannot run costs: production refuses to start, the others
-    // disable the strategy and go on.
-    let soft = if production { "fail" } else { "warn" };
-    let sources = data_sources(&args.inputs.data);
-    let mut instruments = InstrumentTable::new();
-    timed(
-        "data instruments".into(),
-        &mut || match feed::scan_instruments(&sources, &config.instruments, &mut instruments) {
-            Ok(_) => {
-                let missing: Vec<String> = strategies
-                    .iter()
-                    .flat_map(|s| {
-                        s.instruments
-                            .iter()
-                            .filter(|(sym, _)| instruments.find(sym).is_none())
-                            .map(move |(sym, line)| {
-                                format!("{}:{line}: {sym} ({})", s.file.display(), s.id)
-                            })
-                    })
-                    .collect();
-                if missing.is_empty() {
-                    (
-                        "pass",
-                        format!("{} instruments in the data", instruments.iter().count()),
-                    )
-                } else {
-                    (soft, format!("not in the data: {}", missing.join(", ")))
-                }
+    use alpha_panda::ops::preflight::{self, PreflightInput};
+    let watch = Stopwatch::start();
+    let loaded = load_configs(args.inputs.config.as_ref(), &args.inputs.strategies);
+    let load_ms = watch.elapsed().as_secs_f64() * 1e3;
+    let (config, strategies) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            // The engine file alone may still load: its environment and output dir apply.
+            let engine = load_engine_config(args.inputs.config.as_ref()).ok();
+            let environment = engine.as_ref().map(|c| c.environment).unwrap_or_default();
+            let out = args.out.clone().unwrap_or_else(|| {
+                engine.map_or_else(|| EngineConfig::default().output_dir, |c| c.output_dir)
+            });
+            let mut report = preflight::config_failed(environment, format!("{e:#}"));
+            for check in &mut report.checks {
+                check.duration_ms = load_ms;
             }
-            Err(e) => ("fail", e.to_string()),
-        },
-    );
-    let ml: Vec<&StrategyConfig> = strategies
-        .iter()
-        .filter(|s| matches!(s.params, StrategyParams::Ml { .. }))
-        .collect();
-    if !ml.is_empty() {
-        timed(
-            "onnx runtime".into(),
-            &mut || match alpha_panda::ml::runtime::environment() {
-                Ok((_, path)) => ("pass", format!("loaded {}", path.display())),
-                Err(e) => (soft, e),
-            },
-        );
+            return finish_preflight(&report, args.json, &out);
+        }
+    };
+    let sources = match (&config.feed.path, args.live && args.inputs.data.is_empty()) {
+        (Some(path), true) => vec![DataSource::File(path.clone())],
+        (None, true) => Vec::new(),
+        (_, false) => data_sources(&args.inputs.data),
+    };
+    let mut report = preflight::run(&PreflightInput {
+        config: &config,
+        strategies: &strategies,
+        sources: &sources,
+        live: args.live,
+    });
+    if let Some(check) = report.checks.iter_mut().find(|c| c.name == "config") {
+        check.duration_ms += load_ms;
     }
-    for s in ml {
-        let StrategyParams::Ml { model, .. } = &s.params else {
-            continue;
-        };
-        let watch = Stopwatch::start();
-        let (_, check) = alpha_panda::ml::load_model(&s.id, &s.file, model);
-        let detail = if check.ok {
-            format!(
-                "{} v{} from {}, schema {}, test inference ok",
-                check.name.as_deref().unwrap_or("?"),
-                check.version.as_deref().unwrap_or("?"),
-                check
-                    .resolved
-                    .as_ref()
-                    .map_or(String::new(), |p| p.display().to_string()),
-                check.feature_schema_hash.as_deref().unwrap_or("?")
-            )
-        } else {
-            check.problems.join("; ")
-        };
-        checks.push(Check {
-            name: format!("model {} ({})", s.id, s.file.display()),
-            status: if check.ok { "pass" } else { soft },
-            detail,
-            duration_ms: watch.elapsed().as_secs_f64() * 1e3,
-        });
-    }
-    finish_preflight(&checks, args.json)
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.output_dir.clone());
+    finish_preflight(&report, args.json, &out)
 }
 
-fn finish_preflight(checks: &[Check], json: bool) -> Result<()> {
-    let failed = checks.iter().filter(|c| c.status == "fail").count();
-    let warned = checks.iter().filter(|c| c.status == "warn").count();
+/// Writes `<out>/preflight_summary.json`, prints the table or the JSON, and fails (exit 2)
+/// when the run would not start or the summary could not be written.
+fn finish_preflight(
+    report: &alpha_panda::ops::preflight::PreflightReport,
+    json: bool,
+    out: &std::path::Path,
+) -> Result<()> {
+    let written = report.write_summary(out);
     if json {
-        let out = serde_json::json!({
-            "ok": failed == 0,
-            "failed": failed,
-            "warnings": warned,
-            "checks": checks,
-        });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    } else {
-        for c in checks {
-            println!(
-                "  {:<4} {:<52} {:>8.1} ms  {}",
-                c.status.to_uppercase(),
-                c.name,
-                c.duration_ms,
-                c.detail
-            );
-        }
         println!(
-            "preflight: {} checks, {failed} failed, {warned} warnings",
-            checks.len()
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
         );
+    } else {
+        print!("{}", report.render_text());
+        if let Ok(path) = &written {
+            println!("  wrote {}", path.display());
+        }
     }
-    if failed > 0 {
-        bail!("preflight failed: {failed} check(s) failed; the engine would refuse to start");
+    written.with_context(|| format!("writing the preflight summary to {}", out.display()))?;
+    if !report.ok() {
+        bail!(
+            "preflight failed: {} check(s) failed; the engine would refuse to start",
+            report.failed()
+        );
     }
     Ok(())
 }

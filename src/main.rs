@@ -2,6 +2,7 @@
 //! `cli.rs`; the engine is the library.
 
 mod cli;
+mod live_cmd;
 
 use mimalloc::MiMalloc;
 

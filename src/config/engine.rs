@@ -659,13 +659,21 @@ fn read_operability(root: &mut Fields<'_, '_>, config: &mut EngineConfig) {
         if let Some((mantissa, decimals, offset)) = feed.opt_non_negative_decimal("speed") {
             let speed = mantissa as f64 / 10f64.powi(i32::from(decimals));
             if speed > 1e6 {
-                feed.invalid("speed", offset, format!("expected 0 (unpaced) to 1000000, found {speed}"));
+                feed.invalid(
+                    "speed",
+                    offset,
+                    format!("expected 0 (unpaced) to 1000000, found {speed}"),
+                );
             } else {
                 config.feed.speed = speed;
             }
         }
         if let Some((at_end, _)) = feed.opt_choice("at_end", &["idle", "exit"]) {
-            config.feed.at_end = if at_end == "exit" { AtEnd::Exit } else { AtEnd::Idle };
+            config.feed.at_end = if at_end == "exit" {
+                AtEnd::Exit
+            } else {
+                AtEnd::Idle
+            };
         }
         feed.finish();
     }
@@ -690,7 +698,11 @@ fn read_operability(root: &mut Fields<'_, '_>, config: &mut EngineConfig) {
             config.logging.dir = PathBuf::from(dir);
         }
         if let Some((format, _)) = logging.opt_choice("format", &["json", "text"]) {
-            config.logging.format = if format == "text" { LogFormat::Text } else { LogFormat::Json };
+            config.logging.format = if format == "text" {
+                LogFormat::Text
+            } else {
+                LogFormat::Json
+            };
         }
         if let Some(console) = logging.opt_bool("console") {
             config.logging.console = console;
@@ -698,7 +710,11 @@ fn read_operability(root: &mut Fields<'_, '_>, config: &mut EngineConfig) {
         if let Some((level, offset)) = logging.opt_str("level") {
             match tracing_subscriber::EnvFilter::try_new(&level) {
                 Ok(_) => config.logging.level = level,
-                Err(e) => logging.invalid("level", offset, format!("expected a tracing filter like \"info\" or \"app=debug,info\": {e}")),
+                Err(e) => logging.invalid(
+                    "level",
+                    offset,
+                    format!("expected a tracing filter like \"info\" or \"app=debug,info\": {e}"),
+                ),
             }
         }
         logging.finish();

@@ -35,6 +35,11 @@ pub struct Money(pub i128);
 impl Money {
     pub const ZERO: Money = Money(0);
 
+    /// An approximation for display (metrics gauges), never for accounting.
+    pub fn to_f64(self) -> f64 {
+        self.0 as f64 / 1e18
+    }
+
     /// `price * qty` as money: exact as long as `price_precision + qty_precision <= 18`.
     #[inline]
     pub fn notional(price: Price, qty: Qty, price_precision: u8, qty_precision: u8) -> Money {

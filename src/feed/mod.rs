@@ -16,6 +16,7 @@
 mod binary;
 mod csv;
 mod reader;
+mod replay;
 mod scan;
 mod stream;
 
@@ -23,6 +24,7 @@ use std::path::PathBuf;
 
 pub use binary::{ConvertStats, FORMAT_VERSION, MAGIC, RECORD_SIZE, convert_to_binary};
 pub use reader::TickReader;
+pub use replay::ReplaySource;
 pub use scan::{ScanInfo, SourceInfo, scan_instruments};
 
 use crate::domain::InstrumentError;

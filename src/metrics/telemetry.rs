@@ -114,10 +114,7 @@ impl InstrumentClass {
         if base.len() > 4 && CRYPTO_QUOTES.iter().any(|q| base.ends_with(q)) {
             return InstrumentClass::Crypto;
         }
-        if base.len() == 6
-            && CURRENCIES.contains(&&base[..3])
-            && CURRENCIES.contains(&&base[3..])
-        {
+        if base.len() == 6 && CURRENCIES.contains(&&base[..3]) && CURRENCIES.contains(&&base[3..]) {
             return InstrumentClass::Fx;
         }
         InstrumentClass::Equity
@@ -312,7 +309,11 @@ pub enum LatencySlot {
 
 impl Telemetry {
     pub fn new(shape: TelemetryShape) -> Telemetry {
-        let brokers = shape.brokers.iter().map(|_| BrokerTelemetry::default()).collect();
+        let brokers = shape
+            .brokers
+            .iter()
+            .map(|_| BrokerTelemetry::default())
+            .collect();
         Telemetry {
             shape,
             start_unix: crate::clock::unix_now_secs(),
@@ -333,7 +334,10 @@ impl Telemetry {
             last_activity_ns: Default::default(),
             validator: Mutex::new(ValidatorState::default()),
             snapshot_generation: AtomicU64::new(0),
-            latency_slots: Default::default(),
+            // Pre-filled, so a stage thread's copy never allocates.
+            latency_slots: std::array::from_fn(|_| {
+                Mutex::new((0, Some(LatencyRecorder::default())))
+            }),
             pnl_generation: AtomicU64::new(0),
             pnl_published_generation: AtomicU64::new(0),
             inference: Mutex::new(Vec::new()),
@@ -483,7 +487,12 @@ mod tests {
             strategies_registered: vec![1],
             ..TelemetryShape::default()
         });
-        assert_eq!(t.not_ready_reasons().len(), 3, "{:?}", t.not_ready_reasons());
+        assert_eq!(
+            t.not_ready_reasons().len(),
+            3,
+            "{:?}",
+            t.not_ready_reasons()
+        );
         t.preflight_ok.store(true, Ordering::Release);
         *t.canary.lock() = Some(CanaryResult {
             passed: true,

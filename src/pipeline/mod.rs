@@ -6,6 +6,7 @@
 pub mod inline;
 pub mod threaded;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::warn;
@@ -19,6 +20,7 @@ use crate::domain::{
 };
 use crate::execution::{PaperVenue, Venue};
 use crate::metrics::LatencyRecorder;
+use crate::metrics::telemetry::{InstrumentClass, Telemetry, TelemetryShape};
 use crate::ml::{InferenceMode, MlStrategy};
 use crate::portfolio::{MAX_COMBINED_PRECISION, Portfolio};
 use crate::risk::{RejectReason, RiskEngine};
@@ -132,13 +134,17 @@ pub struct EngineLayout {
 pub struct StrategyStage {
     strategies: Vec<StrategyKind>,
     index: StrategyIndex,
+    /// Ticks that reached at least one strategy.
+    pub dispatched: u64,
 }
 
 impl StrategyStage {
     /// Runs every strategy of the tick's instrument, appending their signals to `out`.
     #[inline]
     pub fn on_tick(&mut self, tick: &Tick, out: &mut Vec<Signal>) {
-        for entry in self.index.get(tick.instrument) {
+        let entries = self.index.get(tick.instrument);
+        self.dispatched += u64::from(!entries.is_empty());
+        for entry in entries {
             let strategy = &mut self.strategies[entry.strategy.0 as usize];
             if let Some(intent) = strategy.on_tick(tick, entry.slot as usize) {
                 out.push(Signal {
@@ -156,6 +162,33 @@ impl StrategyStage {
 
     pub fn max_fan_out(&self) -> usize {
         self.index.max_fan_out()
+    }
+
+    /// Canary: one smallest-lot buy per strategy trading the tick's instrument, without
+    /// running (and so without changing) any strategy.
+    pub fn canary_signals(&self, tick: &Tick, out: &mut Vec<Signal>) {
+        for entry in self.index.get(tick.instrument) {
+            out.push(Signal {
+                correlation: tick.seq,
+                ts: tick.ts,
+                strategy: entry.strategy,
+                instrument: tick.instrument,
+                side: crate::domain::Side::Buy,
+                qty: Qty(1),
+                order_type: crate::domain::OrderType::Market,
+            });
+        }
+    }
+
+    /// Inference errors of all ML strategies so far.
+    pub fn inference_errors(&self) -> u64 {
+        self.strategies
+            .iter()
+            .map(|s| match s {
+                StrategyKind::Ml(ml) => ml.stats.errors,
+                _ => 0,
+            })
+            .sum()
     }
 
     /// Whether any strategy scores in batches (and so needs `prepare_chunk`).
@@ -232,6 +265,12 @@ pub struct RiskStage {
     next_order_id: u64,
     pub signals: u64,
     pub orders: u64,
+    /// Per broker: orders built from signals (before risk), approved, refused by reason.
+    pub broker_attempts: Vec<u64>,
+    pub broker_orders: Vec<u64>,
+    pub broker_rejections: Vec<[u64; RejectReason::ALL.len()]>,
+    /// Refusals of the last `on_signal` call, for the audit log.
+    pub last_rejections: Vec<(Order, RejectReason)>,
 }
 
 impl RiskStage {
@@ -244,6 +283,7 @@ impl RiskStage {
     #[inline]
     pub fn on_signal(&mut self, signal: &Signal, out: &mut Vec<Order>) {
         self.signals += 1;
+        self.last_rejections.clear();
         for &(book, broker) in &self.books_of[signal.strategy.0 as usize] {
             let order = Order {
                 id: self.next_order_id,
@@ -257,10 +297,50 @@ impl RiskStage {
                 qty: signal.qty,
                 order_type: signal.order_type,
             };
-            if self.engine.check(&order).is_ok() {
-                self.next_order_id += 1;
-                self.orders += 1;
-                out.push(order);
+            let b = broker.0 as usize;
+            self.broker_attempts[b] += 1;
+            match self.engine.check(&order) {
+                Ok(()) => {
+                    self.next_order_id += 1;
+                    self.orders += 1;
+                    self.broker_orders[b] += 1;
+                    out.push(order);
+                }
+                Err(reason) => {
+                    self.broker_rejections[b][reason.index()] += 1;
+                    if self.last_rejections.len() < self.last_rejections.capacity() {
+                        self.last_rejections.push((order, reason));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Canary: the signal's orders checked against a copy of the risk state (`dry`), so
+    /// nothing real changes. Approved orders go to `out`; refusals are returned with names.
+    pub fn canary_orders(
+        &self,
+        dry: &mut RiskEngine,
+        signal: &Signal,
+        out: &mut Vec<Order>,
+        refused: &mut Vec<(BrokerId, RejectReason)>,
+    ) {
+        for &(book, broker) in &self.books_of[signal.strategy.0 as usize] {
+            let order = Order {
+                id: u64::MAX,
+                correlation: signal.correlation,
+                ts: signal.ts,
+                book,
+                broker,
+                strategy: signal.strategy,
+                instrument: signal.instrument,
+                side: signal.side,
+                qty: signal.qty,
+                order_type: signal.order_type,
+            };
+            match dry.check(&order) {
+                Ok(()) => out.push(order),
+                Err(reason) => refused.push((broker, reason)),
             }
         }
     }
@@ -280,6 +360,7 @@ pub struct ExecutionStage {
     venues: Vec<PaperVenue>,
     pub portfolio: Portfolio,
     pub fill_log: Vec<Fill>,
+    pub fills_by_broker: Vec<u64>,
 }
 
 impl ExecutionStage {
@@ -307,13 +388,65 @@ impl ExecutionStage {
         self.portfolio.instrument_count()
     }
 
+    /// Whether the broker has a venue to take its orders.
+    pub fn has_venue(&self, broker: BrokerId) -> bool {
+        (broker.0 as usize) < self.venues.len()
+    }
+
     #[inline]
     fn book(&mut self, fills: &[Fill], start: usize) {
         for fill in &fills[start..] {
             self.portfolio.on_fill(fill);
             self.fill_log.push(*fill);
+            self.fills_by_broker[fill.broker.0 as usize] += 1;
         }
     }
+
+    /// Per broker: open positions and PnL (realized, unrealized, fees, net) in quote
+    /// currency as `f64` for display, written into `out` (one entry per broker). Walks every
+    /// book × instrument: call on request, not per tick.
+    pub fn broker_pnl(&self, books: &[BookInfo], out: &mut [(u64, [f64; 4])]) {
+        for entry in out.iter_mut() {
+            *entry = (0, [0.0; 4]);
+        }
+        let instruments = self.portfolio.instrument_count();
+        for (b, info) in books.iter().enumerate() {
+            let Some((open, pnl)) = out.get_mut(info.broker.0 as usize) else {
+                continue;
+            };
+            for i in 0..instruments {
+                let r = self
+                    .portfolio
+                    .report(BookId(b as u32), InstrumentId(i as u32));
+                *open += u64::from(r.position.0 != 0);
+                for (slot, money) in pnl
+                    .iter_mut()
+                    .zip([r.realized, r.unrealized, r.fees, r.net])
+                {
+                    *slot += money.to_f64();
+                }
+            }
+        }
+    }
+}
+
+/// What the audit log records, sent by the stage threads to the audit writer over a ring
+/// (a `Copy` value: no formatting or I/O on the stage threads).
+#[derive(Clone, Copy, Debug)]
+pub enum AuditEvent {
+    Signal(Signal),
+    Order(Order),
+    Reject(Order, RejectReason),
+    Fill(Fill),
+}
+
+/// What a live run adds to the threaded runtime.
+#[derive(Debug, Default)]
+pub struct RunControl {
+    /// Where stage threads send audit events; `None` = no audit log.
+    pub audit: Option<crossbeam_channel::Sender<AuditEvent>>,
+    /// Send a canary tick through every stage before trading, and trade only if it passes.
+    pub canary: bool,
 }
 
 /// Everything a run produces.
@@ -339,6 +472,8 @@ pub struct RunOutcome {
 pub struct Engine {
     pub layout: EngineLayout,
     pub config: EngineConfig,
+    /// Live counters for observers (metrics, health, validator).
+    pub telemetry: Arc<Telemetry>,
     pub strategy: StrategyStage,
     pub risk: RiskStage,
     pub execution: ExecutionStage,
@@ -583,6 +718,30 @@ impl Engine {
         }
         let specs: Vec<_> = instruments.iter().map(|(_, s)| s.clone()).collect();
         let index = StrategyIndex::build(specs.len(), &subscriptions);
+        let brokers = config.brokers.len();
+        let mut registered = vec![0u64; brokers];
+        for own in &books_of {
+            for &(_, broker) in own {
+                registered[broker.0 as usize] += 1;
+            }
+        }
+        let loads_ok = model_checks.iter().filter(|c| c.ok).count() as u64;
+        let telemetry = Arc::new(Telemetry::new(TelemetryShape {
+            brokers: config.brokers.iter().map(|b| b.name.clone()).collect(),
+            brokers_enabled: config.brokers.iter().map(|b| b.enabled).collect(),
+            strategies_registered: registered,
+            strategies_configured: configured_per_broker.iter().map(|&n| n as u64).collect(),
+            ring_capacity: config.runtime.ring_capacity,
+            instrument_classes: specs
+                .iter()
+                .map(|s| InstrumentClass::of_symbol(&s.symbol))
+                .collect(),
+            instrument_symbols: specs.iter().map(|s| s.symbol.clone()).collect(),
+            feed_kind: "replay",
+            environment: config.environment.name(),
+            model_loads_ok: loads_ok,
+            model_loads_failed: model_checks.len() as u64 - loads_ok,
+        }));
         let limits: Vec<_> = config.brokers.iter().map(|b| b.risk.clone()).collect();
         let venues = config
             .brokers
@@ -601,9 +760,11 @@ impl Engine {
                 model_checks,
             },
             config: config.clone(),
+            telemetry,
             strategy: StrategyStage {
                 strategies: kinds,
                 index,
+                dispatched: 0,
             },
             risk: RiskStage {
                 engine: RiskEngine::new(&limits, &specs),
@@ -611,11 +772,16 @@ impl Engine {
                 next_order_id: 0,
                 signals: 0,
                 orders: 0,
+                broker_attempts: vec![0; brokers],
+                broker_orders: vec![0; brokers],
+                broker_rejections: vec![[0; RejectReason::ALL.len()]; brokers],
+                last_rejections: Vec::with_capacity(brokers),
             },
             execution: ExecutionStage {
                 venues,
                 portfolio: Portfolio::new(books.len(), &specs),
                 fill_log: Vec::with_capacity(FILL_LOG_CAPACITY),
+                fills_by_broker: vec![0; brokers],
             },
         })
     }

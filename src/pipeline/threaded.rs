@@ -6,19 +6,32 @@
 //! before risk decides anything that depends on fills (a signal, a new UTC day) it waits
 //! until execution has handled every message risk sent and applies the fills that came
 //! back. Signals are rare, so ticks still flow pipelined.
+//!
+//! Observability: each stage publishes its counters to the shared `Telemetry` every
+//! `PUBLISH_EVERY` messages and whenever its input ring runs empty, and copies its latency
+//! histograms when an observer asked; audit events leave as `Copy` values over a ring.
+//! A live run can send a canary tick through every stage (strategy index, a dry risk check
+//! on a copy of the risk state, a null venue) before the first real tick.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, bounded};
 
 use super::{
-    Engine, EngineLayout, ExecutionStage, RiskStage, RunOutcome, StrategyStage, TickSource,
+    AuditEvent, BookInfo, Engine, EngineLayout, ExecutionStage, RiskStage, RunControl, RunOutcome,
+    StrategyStage, TickSource,
 };
 use crate::clock::{LatencyTimer, Stopwatch};
 use crate::config::WaitPolicy;
-use crate::domain::{Fill, Order, Signal, Tick};
+use crate::domain::{BrokerId, Fill, Order, Signal, Tick};
+use crate::metrics::telemetry::{
+    CanaryResult, DlqKind, FeedState, LatencySlot, PUBLISH_EVERY, Ring, StageName, Telemetry,
+    store_f64,
+};
 use crate::metrics::{LatencyRecorder, Stage};
+use crate::risk::{RejectReason, RiskEngine};
 
 /// Threads of this runtime: feed, strategy, risk, execution.
 pub const STAGE_THREADS: usize = 4;
@@ -54,14 +67,19 @@ impl Waiter {
     }
 }
 
+/// How long the feed waits for the canary to come back before calling it failed.
+pub const CANARY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Sends, waiting while the ring is full; counts full events. `on_full` runs while waiting
-/// (risk drains returning fills there, so two stages never wait on each other).
+/// (risk drains returning fills there, so two stages never wait on each other). Gives up
+/// when a stage thread has panicked (`aborted`), so the run can end and report it.
 #[inline]
 fn send<T>(
     tx: &Sender<T>,
     mut msg: T,
     waiter: &mut Waiter,
     full: &mut u64,
+    aborted: &std::sync::atomic::AtomicBool,
     mut on_full: impl FnMut(),
 ) {
     loop {
@@ -72,6 +90,9 @@ fn send<T>(
             }
             Err(TrySendError::Full(back)) => {
                 *full += 1;
+                if aborted.load(Ordering::Relaxed) {
+                    return;
+                }
                 msg = back;
                 on_full();
                 waiter.wait();
@@ -82,19 +103,64 @@ fn send<T>(
     }
 }
 
-/// Receives, waiting while the ring is empty; `None` when the producer is gone.
+/// Receives, waiting while the ring is empty; `None` when the producer is gone. `on_idle`
+/// runs once each time the ring is found empty (stages publish their counters there).
 #[inline]
-fn recv<T>(rx: &Receiver<T>, waiter: &mut Waiter) -> Option<T> {
+fn recv<T>(rx: &Receiver<T>, waiter: &mut Waiter, on_idle: &mut dyn FnMut()) -> Option<T> {
+    let mut idle_done = false;
     loop {
         match rx.try_recv() {
             Ok(msg) => {
                 waiter.reset();
                 return Some(msg);
             }
-            Err(TryRecvError::Empty) => waiter.wait(),
+            Err(TryRecvError::Empty) => {
+                if !idle_done {
+                    on_idle();
+                    idle_done = true;
+                }
+                waiter.wait();
+            }
             Err(TryRecvError::Disconnected) => return None,
         }
     }
+}
+
+/// Sends an audit event without waiting; a full audit ring costs the event, counted.
+#[inline]
+fn audit(tx: Option<&Sender<AuditEvent>>, event: AuditEvent, telemetry: &Telemetry) {
+    if let Some(tx) = tx
+        && let Err(TrySendError::Full(_)) = tx.try_send(event)
+    {
+        telemetry.count_dlq(DlqKind::AuditDropped, 1);
+    }
+}
+
+/// Marks the run aborted if the thread holding it unwinds.
+struct AbortOnPanic<'a>(&'a Telemetry);
+
+impl Drop for AbortOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.aborted.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Pins the calling thread to `core` if configured.
+fn pin(core: Option<usize>, stage: &str) {
+    if let Some(id) = core
+        && !core_affinity::set_for_current(core_affinity::CoreId { id })
+    {
+        tracing::warn!(target: "performance", stage, core = id, "could not pin the stage thread to its core");
+    }
+}
+
+/// Feed → strategy. A canary is handled by every stage without changing any state.
+#[derive(Clone, Copy, Debug)]
+enum ToStrategy {
+    Tick(Tick, u64),
+    Canary(Tick, u64),
 }
 
 /// Strategy → risk. `stamp` is the latency-timer stamp of the send (0 = not sampled).
@@ -102,6 +168,9 @@ fn recv<T>(rx: &Receiver<T>, waiter: &mut Waiter) -> Option<T> {
 enum ToRisk {
     Tick(Tick, u64),
     Signal(Signal, u64),
+    CanaryStart(Tick),
+    CanarySignal(Signal),
+    CanaryEnd(u64),
 }
 
 /// Risk → execution. The `u64` is the stamp the tick was taken in by the strategy stage.
@@ -109,6 +178,18 @@ enum ToRisk {
 enum ToExecution {
     Tick(Tick, u64),
     Order(Order, u64),
+    CanaryOrder(Order),
+    CanaryEnd(CanaryCounts),
+}
+
+/// What the canary met on its way, carried from risk to execution and back to the feed.
+#[derive(Clone, Copy, Debug, Default)]
+struct CanaryCounts {
+    stamp: u64,
+    checked: u32,
+    approved: u32,
+    acked: u32,
+    refused: Option<(BrokerId, RejectReason)>,
 }
 
 /// Runs the engine with one thread per stage.
@@ -120,20 +201,36 @@ pub fn run(
     source: &mut (dyn TickSource + Send),
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(EngineLayout, RunOutcome), crate::Error> {
+    run_with(engine, source, progress, &RunControl::default())
+}
+
+/// `run` with a live run's extras: audit events and the canary.
+///
+/// # Errors
+/// The source's first error; every tick before it has been processed.
+pub fn run_with(
+    engine: Engine,
+    source: &mut (dyn TickSource + Send),
+    progress: &mut dyn FnMut(u64, u64),
+    control: &RunControl,
+) -> Result<(EngineLayout, RunOutcome), crate::Error> {
     let Engine {
         layout,
         config,
+        telemetry,
         strategy,
         risk,
         execution,
     } = engine;
     let capacity = config.runtime.ring_capacity;
     let policy = config.runtime.wait;
+    let pins = config.runtime.pin;
     let sample_every = config.runtime.latency_sample_every.max(1);
-    let (tick_tx, tick_rx) = bounded::<(Tick, u64)>(capacity);
+    let (tick_tx, tick_rx) = bounded::<ToStrategy>(capacity);
     let (risk_tx, risk_rx) = bounded::<ToRisk>(capacity);
     let (exec_tx, exec_rx) = bounded::<ToExecution>(capacity);
     let (fill_tx, fill_rx) = bounded::<Fill>(capacity);
+    let (canary_tx, canary_rx) = bounded::<CanaryCounts>(1);
     let processed = Arc::new(AtomicU64::new(0));
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     if policy == WaitPolicy::Spin && cores < STAGE_THREADS {
@@ -149,12 +246,48 @@ pub fn run(
     let timer = LatencyTimer::default();
     let (strategy_timer, risk_timer, execution_timer) =
         (timer.clone(), timer.clone(), timer.clone());
+    let classes: Vec<usize> = telemetry
+        .shape
+        .instrument_classes
+        .iter()
+        .map(|&c| c as usize)
+        .collect();
+    let mut subscribed = vec![false; layout.instruments.iter().count()];
+    for s in &layout.strategies {
+        for i in &s.instruments {
+            subscribed[i.index()] = true;
+        }
+    }
+    let books = layout.books.clone();
+    let (t_strategy, t_risk, t_execution) = (
+        Arc::clone(&telemetry),
+        Arc::clone(&telemetry),
+        Arc::clone(&telemetry),
+    );
+    let (audit_strategy, audit_risk, audit_execution) = (
+        control.audit.clone(),
+        control.audit.clone(),
+        control.audit.clone(),
+    );
 
     let result = std::thread::scope(|scope| {
-        let strategy_thread =
-            scope.spawn(move || strategy_loop(strategy, tick_rx, risk_tx, policy, strategy_timer));
+        let strategy_thread = scope.spawn(move || {
+            pin(pins.strategy, "strategy");
+            let _abort = AbortOnPanic(&t_strategy);
+            strategy_loop(
+                strategy,
+                tick_rx,
+                risk_tx,
+                policy,
+                strategy_timer,
+                &t_strategy,
+                audit_strategy.as_ref(),
+            )
+        });
         let processed_by_risk = Arc::clone(&processed);
         let risk_thread = scope.spawn(move || {
+            pin(pins.risk, "risk");
+            let _abort = AbortOnPanic(&t_risk);
             risk_loop(
                 risk,
                 risk_rx,
@@ -163,27 +296,51 @@ pub fn run(
                 &processed_by_risk,
                 policy,
                 risk_timer,
+                &t_risk,
+                audit_risk.as_ref(),
             )
         });
         let execution_thread = scope.spawn(move || {
+            pin(pins.execution, "execution");
+            let _abort = AbortOnPanic(&t_execution);
             execution_loop(
                 execution,
                 exec_rx,
                 fill_tx,
+                canary_tx,
                 &processed,
                 policy,
                 execution_timer,
+                &t_execution,
+                audit_execution.as_ref(),
+                &books,
             )
         });
 
         // The feed runs on the calling thread: the source need not move.
+        pin(pins.feed, "feed");
+        let t = &*telemetry;
         let mut waiter = Waiter::new(policy);
         let mut chunk = Vec::with_capacity(super::inline::CHUNK);
         let mut feed_full = 0u64;
         let mut load = std::time::Duration::ZERO;
         let mut seq = 0u64;
+        let mut sent = 0u64;
+        let mut ticks_by_class = [0u64; 3];
         let mut feed_error = None;
-        loop {
+        let mut canary_pending = control.canary;
+        if !control.canary {
+            t.set_feed_state(FeedState::Live);
+        }
+        let publish = |sent: u64, seq: u64, full: u64, by_class: &[u64; 3]| {
+            t.ring_sent[Ring::FeedToStrategy as usize].set(sent);
+            t.ring_full[Ring::FeedToStrategy as usize].set(full);
+            t.stage_events[StageName::Feed as usize].set(seq);
+            for (cell, &n) in t.ticks_by_class.iter().zip(by_class) {
+                cell.set(n);
+            }
+        };
+        'feed: loop {
             let watch = Stopwatch::start();
             let read = source.read_chunk(&mut chunk, super::inline::CHUNK);
             load += watch.elapsed();
@@ -195,19 +352,75 @@ pub fn run(
                     break;
                 }
             }
+            if canary_pending {
+                canary_pending = false;
+                let pick = chunk
+                    .iter()
+                    .find(|tick| subscribed[tick.instrument.index()])
+                    .or(chunk.first())
+                    .copied()
+                    .unwrap_or_default();
+                let stamp = timer.stamp().max(1);
+                send(
+                    &tick_tx,
+                    ToStrategy::Canary(pick, stamp),
+                    &mut waiter,
+                    &mut feed_full,
+                    &t.aborted,
+                    || {},
+                );
+                sent += 1;
+                let result = canary_result(
+                    canary_rx.recv_timeout(CANARY_TIMEOUT).ok(),
+                    &timer,
+                    &layout,
+                    &pick,
+                );
+                if result.passed {
+                    tracing::info!(target: "app", latency_us = result.latency_ns as f64 / 1e3, instrument = %result.instrument, checked = result.checked, approved = result.approved, "canary passed; trading enabled");
+                } else {
+                    tracing::error!(target: "app", detail = %result.detail, "canary failed; trading stays disabled until restart");
+                }
+                let passed = result.passed;
+                *t.canary.lock() = Some(result);
+                if !passed {
+                    // Stay up, not ready, so health shows why; stop on shutdown.
+                    while !t.shutting_down.load(Ordering::Acquire) {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    break 'feed;
+                }
+                if t.feed_state() == FeedState::Starting {
+                    t.set_feed_state(FeedState::Live);
+                }
+            }
             for tick in &mut chunk {
                 tick.seq = seq;
+                ticks_by_class[classes[tick.instrument.index()]] += 1;
                 let stamp = if seq.is_multiple_of(sample_every) {
                     timer.stamp()
                 } else {
                     0
                 };
-                send(&tick_tx, (*tick, stamp), &mut waiter, &mut feed_full, || {});
+                send(
+                    &tick_tx,
+                    ToStrategy::Tick(*tick, stamp),
+                    &mut waiter,
+                    &mut feed_full,
+                    &t.aborted,
+                    || {},
+                );
                 seq += 1;
+                sent += 1;
+                if seq.is_multiple_of(PUBLISH_EVERY) {
+                    publish(sent, seq, feed_full, &ticks_by_class);
+                }
             }
+            publish(sent, seq, feed_full, &ticks_by_class);
             let (done, total) = source.progress();
             progress(done, total);
         }
+        publish(sent, seq, feed_full, &ticks_by_class);
         drop(tick_tx);
         let strategy_out = strategy_thread.join();
         let risk_out = risk_thread.join();
@@ -219,6 +432,10 @@ pub fn run(
             )),
         }
     });
+    if telemetry.feed_state() != FeedState::Ended || telemetry.shutting_down.load(Ordering::Acquire)
+    {
+        telemetry.set_feed_state(FeedState::Stopped);
+    }
     let (
         ticks,
         load,
@@ -264,18 +481,144 @@ pub fn run(
     ))
 }
 
+/// Turns what came back from the canary (or nothing, on timeout) into its result.
+fn canary_result(
+    counts: Option<CanaryCounts>,
+    timer: &LatencyTimer,
+    layout: &EngineLayout,
+    tick: &Tick,
+) -> CanaryResult {
+    let instrument = layout
+        .instruments
+        .iter()
+        .nth(tick.instrument.index())
+        .map_or_else(String::new, |(_, spec)| spec.symbol.clone());
+    let Some(c) = counts else {
+        return CanaryResult {
+            passed: false,
+            latency_ns: 0,
+            instrument,
+            approved: 0,
+            checked: 0,
+            detail: format!(
+                "no answer from the pipeline within {} s",
+                CANARY_TIMEOUT.as_secs()
+            ),
+        };
+    };
+    let latency_ns = timer.elapsed_ns(c.stamp, timer.stamp());
+    let (passed, detail) = match c.refused {
+        Some((broker, reason)) => (
+            false,
+            format!(
+                "risk refused a one-lot canary order on {instrument} for broker '{}': {}",
+                layout
+                    .brokers
+                    .get(broker.0 as usize)
+                    .map_or("?", String::as_str),
+                reason.code()
+            ),
+        ),
+        None if c.acked != c.approved => (
+            false,
+            format!(
+                "the venue acknowledged {} of {} canary orders",
+                c.acked, c.approved
+            ),
+        ),
+        None if c.checked == 0 => (
+            true,
+            format!("no strategy trades {instrument}: rings and stages checked, no order"),
+        ),
+        None => (
+            true,
+            format!(
+                "{} canary orders on {instrument} approved by risk and acknowledged by the null venue",
+                c.approved
+            ),
+        ),
+    };
+    CanaryResult {
+        passed,
+        latency_ns,
+        instrument,
+        approved: u64::from(c.approved),
+        checked: u64::from(c.checked),
+        detail,
+    }
+}
+
+/// The strategy thread's published counters.
+#[derive(Default)]
+struct StrategyCounters {
+    events: u64,
+    signals: u64,
+    sent: u64,
+    full: u64,
+    inference_errors: u64,
+    generation: u64,
+}
+
+impl StrategyCounters {
+    fn publish(&mut self, t: &Telemetry, stage: &StrategyStage, latency: &LatencyRecorder) {
+        t.stage_events[StageName::Strategy as usize].set(self.events);
+        t.ring_received[Ring::FeedToStrategy as usize].set(self.events);
+        t.dispatched_ticks.set(stage.dispatched);
+        t.signals.set(self.signals);
+        t.ring_sent[Ring::StrategyToRisk as usize].set(self.sent);
+        t.ring_full[Ring::StrategyToRisk as usize].set(self.full);
+        let errors = stage.inference_errors();
+        if errors > self.inference_errors {
+            t.count_dlq(DlqKind::Inference, errors - self.inference_errors);
+            self.inference_errors = errors;
+        }
+        let generation = t.snapshot_generation();
+        if generation != self.generation {
+            t.publish_latency(LatencySlot::Strategy, generation, latency);
+            self.generation = generation;
+        }
+    }
+}
+
+#[allow(
+    clippy::while_let_loop,
+    reason = "the idle closure borrows the stage; a while-let scrutinee would hold that borrow through the body"
+)]
 fn strategy_loop(
     mut stage: StrategyStage,
-    rx: Receiver<(Tick, u64)>,
+    rx: Receiver<ToStrategy>,
     tx: Sender<ToRisk>,
     policy: WaitPolicy,
     timer: LatencyTimer,
+    t: &Telemetry,
+    audit_tx: Option<&Sender<AuditEvent>>,
 ) -> (LatencyRecorder, u64, Vec<super::MlRunStats>) {
     let mut latency = LatencyRecorder::default();
     let (mut in_wait, mut out_wait) = (Waiter::new(policy), Waiter::new(policy));
-    let mut full = 0u64;
+    let mut c = StrategyCounters::default();
     let mut signals = Vec::with_capacity(stage.max_fan_out().max(1));
-    while let Some((tick, stamp)) = recv(&rx, &mut in_wait) {
+    loop {
+        let Some(msg) = recv(&rx, &mut in_wait, &mut || c.publish(t, &stage, &latency)) else {
+            break;
+        };
+        c.events += 1;
+        let (tick, stamp) = match msg {
+            ToStrategy::Tick(tick, stamp) => (tick, stamp),
+            ToStrategy::Canary(tick, stamp) => {
+                signals.clear();
+                stage.canary_signals(&tick, &mut signals);
+                let mut out = |msg| {
+                    send(&tx, msg, &mut out_wait, &mut c.full, &t.aborted, || {});
+                    c.sent += 1;
+                };
+                out(ToRisk::CanaryStart(tick));
+                for signal in &signals {
+                    out(ToRisk::CanarySignal(*signal));
+                }
+                out(ToRisk::CanaryEnd(stamp));
+                continue;
+            }
+        };
         let start = if stamp != 0 {
             let now = timer.stamp();
             latency.record(Stage::FeedToStrategy, timer.elapsed_ns(stamp, now));
@@ -296,22 +639,78 @@ fn strategy_loop(
             &tx,
             ToRisk::Tick(tick, end),
             &mut out_wait,
-            &mut full,
+            &mut c.full,
+            &t.aborted,
             || {},
         );
+        c.sent += 1;
         for signal in &signals {
             send(
                 &tx,
                 ToRisk::Signal(*signal, start),
                 &mut out_wait,
-                &mut full,
+                &mut c.full,
+                &t.aborted,
                 || {},
             );
+            c.sent += 1;
+            c.signals += 1;
+            audit(audit_tx, AuditEvent::Signal(*signal), t);
+        }
+        if c.events.is_multiple_of(PUBLISH_EVERY) {
+            c.publish(t, &stage, &latency);
         }
     }
-    (latency, full, stage.ml_stats())
+    c.publish(t, &stage, &latency);
+    (latency, c.full, stage.ml_stats())
 }
 
+/// The risk thread's published counters.
+#[derive(Default)]
+struct RiskCounters {
+    events: u64,
+    fills_received: u64,
+    sent: u64,
+    full: u64,
+    generation: u64,
+}
+
+impl RiskCounters {
+    fn publish(&mut self, t: &Telemetry, stage: &RiskStage, latency: &LatencyRecorder) {
+        t.stage_events[StageName::Risk as usize].set(self.events);
+        t.ring_received[Ring::StrategyToRisk as usize].set(self.events);
+        t.ring_received[Ring::ExecutionToRisk as usize].set(self.fills_received);
+        t.ring_sent[Ring::RiskToExecution as usize].set(self.sent);
+        t.ring_full[Ring::RiskToExecution as usize].set(self.full);
+        for (b, broker) in t.brokers.iter().enumerate() {
+            broker.attempts.set(stage.broker_attempts[b]);
+            broker.orders.set(stage.broker_orders[b]);
+            for (cell, &n) in broker.rejections.iter().zip(&stage.broker_rejections[b]) {
+                cell.store(n, Ordering::Relaxed);
+            }
+            broker
+                .kill_switch
+                .store(stage.engine.kill_switch_tripped(b), Ordering::Relaxed);
+        }
+        let generation = t.snapshot_generation();
+        if generation != self.generation {
+            t.publish_latency(LatencySlot::Risk, generation, latency);
+            self.generation = generation;
+        }
+    }
+}
+
+/// The canary's state in the risk thread: a copy of the risk state it is checked against.
+struct RiskCanary {
+    dry: RiskEngine,
+    counts: CanaryCounts,
+}
+
+#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::while_let_loop,
+    reason = "the idle closure borrows the stage; a while-let scrutinee would hold that borrow through the body"
+)]
 fn risk_loop(
     mut stage: RiskStage,
     rx: Receiver<ToRisk>,
@@ -320,6 +719,8 @@ fn risk_loop(
     processed: &AtomicU64,
     policy: WaitPolicy,
     timer: LatencyTimer,
+    t: &Telemetry,
+    audit_tx: Option<&Sender<AuditEvent>>,
 ) -> (RiskStage, LatencyRecorder, u64) {
     let mut latency = LatencyRecorder::default();
     let (mut in_wait, mut out_wait, mut sync_wait) = (
@@ -327,23 +728,28 @@ fn risk_loop(
         Waiter::new(policy),
         Waiter::new(policy),
     );
-    let mut full = 0u64;
-    let mut sent = 0u64;
+    let mut c = RiskCounters::default();
     let mut orders = Vec::with_capacity(16);
+    let mut canary: Option<RiskCanary> = None;
+    let mut refused = Vec::new();
     // Applies every fill caused by what risk has sent so far.
-    let sync = |stage: &mut RiskStage, sent: u64, waiter: &mut Waiter| {
+    let sync = |stage: &mut RiskStage, sent: u64, received: &mut u64, waiter: &mut Waiter| {
         while processed.load(Ordering::Acquire) < sent {
-            drain_fills(stage, &fills);
+            *received += drain_fills(stage, &fills);
             waiter.wait();
         }
         waiter.reset();
-        drain_fills(stage, &fills);
+        *received += drain_fills(stage, &fills);
     };
-    while let Some(msg) = recv(&rx, &mut in_wait) {
+    loop {
+        let Some(msg) = recv(&rx, &mut in_wait, &mut || c.publish(t, &stage, &latency)) else {
+            break;
+        };
+        c.events += 1;
         match msg {
             ToRisk::Tick(tick, stamp) => {
                 if stage.engine.needs_fills_before(&tick) {
-                    sync(&mut stage, sent, &mut sync_wait);
+                    sync(&mut stage, c.sent, &mut c.fills_received, &mut sync_wait);
                 }
                 if stamp != 0 {
                     latency.record(
@@ -353,63 +759,192 @@ fn risk_loop(
                 }
                 stage.on_tick(&tick);
                 let out_stamp = if stamp != 0 { timer.stamp() } else { 0 };
+                let mut drained = 0;
                 send(
                     &tx,
                     ToExecution::Tick(tick, out_stamp),
                     &mut out_wait,
-                    &mut full,
-                    || drain_fills(&mut stage, &fills),
+                    &mut c.full,
+                    &t.aborted,
+                    || drained += drain_fills(&mut stage, &fills),
                 );
-                sent += 1;
+                c.fills_received += drained;
+                c.sent += 1;
             }
             ToRisk::Signal(signal, tick_start) => {
-                sync(&mut stage, sent, &mut sync_wait);
+                sync(&mut stage, c.sent, &mut c.fills_received, &mut sync_wait);
                 orders.clear();
                 let risk_start = timer.stamp();
                 stage.on_signal(&signal, &mut orders);
                 latency.record(Stage::Risk, timer.elapsed_ns(risk_start, timer.stamp()));
+                for &(order, reason) in &stage.last_rejections {
+                    audit(audit_tx, AuditEvent::Reject(order, reason), t);
+                }
                 for order in &orders {
+                    let mut drained = 0;
                     send(
                         &tx,
                         ToExecution::Order(*order, tick_start),
                         &mut out_wait,
-                        &mut full,
-                        || drain_fills(&mut stage, &fills),
+                        &mut c.full,
+                        &t.aborted,
+                        || drained += drain_fills(&mut stage, &fills),
                     );
-                    sent += 1;
+                    c.fills_received += drained;
+                    c.sent += 1;
                 }
             }
+            ToRisk::CanaryStart(tick) => {
+                let mut dry = stage.engine.clone();
+                dry.on_tick(&tick);
+                canary = Some(RiskCanary {
+                    dry,
+                    counts: CanaryCounts::default(),
+                });
+            }
+            ToRisk::CanarySignal(signal) => {
+                if let Some(canary) = &mut canary {
+                    orders.clear();
+                    refused.clear();
+                    stage.canary_orders(&mut canary.dry, &signal, &mut orders, &mut refused);
+                    canary.counts.checked += (orders.len() + refused.len()) as u32;
+                    canary.counts.approved += orders.len() as u32;
+                    if canary.counts.refused.is_none() {
+                        canary.counts.refused = refused.first().copied();
+                    }
+                    for order in &orders {
+                        send(
+                            &tx,
+                            ToExecution::CanaryOrder(*order),
+                            &mut out_wait,
+                            &mut c.full,
+                            &t.aborted,
+                            || {},
+                        );
+                        c.sent += 1;
+                    }
+                }
+            }
+            ToRisk::CanaryEnd(stamp) => {
+                let mut counts = canary.take().map(|c| c.counts).unwrap_or_default();
+                counts.stamp = stamp;
+                send(
+                    &tx,
+                    ToExecution::CanaryEnd(counts),
+                    &mut out_wait,
+                    &mut c.full,
+                    &t.aborted,
+                    || {},
+                );
+                c.sent += 1;
+            }
+        }
+        if c.events.is_multiple_of(PUBLISH_EVERY) {
+            c.publish(t, &stage, &latency);
         }
     }
     drop(tx);
     // Fills of the last orders, so risk's final state matches inline.
-    sync(&mut stage, sent, &mut sync_wait);
-    (stage, latency, full)
+    sync(&mut stage, c.sent, &mut c.fills_received, &mut sync_wait);
+    c.publish(t, &stage, &latency);
+    (stage, latency, c.full)
 }
 
-/// Applies every fill execution has sent back so far.
+/// Applies every fill execution has sent back so far; returns how many.
 #[inline]
-fn drain_fills(stage: &mut RiskStage, fills: &Receiver<Fill>) {
+fn drain_fills(stage: &mut RiskStage, fills: &Receiver<Fill>) -> u64 {
+    let mut n = 0;
     while let Ok(fill) = fills.try_recv() {
         stage.engine.on_fill(&fill);
+        n += 1;
+    }
+    n
+}
+
+/// The execution thread's published counters.
+struct ExecutionCounters {
+    events: u64,
+    sent: u64,
+    full: u64,
+    generation: u64,
+    pnl_generation: u64,
+    /// Per broker (open positions, PnL components), reused between requests.
+    pnl: Vec<(u64, [f64; 4])>,
+}
+
+impl ExecutionCounters {
+    fn publish(
+        &mut self,
+        t: &Telemetry,
+        stage: &ExecutionStage,
+        books: &[BookInfo],
+        latency: &LatencyRecorder,
+    ) {
+        t.stage_events[StageName::Execution as usize].set(self.events);
+        t.ring_received[Ring::RiskToExecution as usize].set(self.events);
+        t.ring_sent[Ring::ExecutionToRisk as usize].set(self.sent);
+        t.ring_full[Ring::ExecutionToRisk as usize].set(self.full);
+        for (broker, &fills) in t.brokers.iter().zip(&stage.fills_by_broker) {
+            broker.fills.set(fills);
+        }
+        let generation = t.snapshot_generation();
+        if generation != self.generation {
+            t.publish_latency(LatencySlot::Execution, generation, latency);
+            self.generation = generation;
+        }
+        let pnl_generation = t.pnl_generation();
+        if pnl_generation != self.pnl_generation {
+            stage.broker_pnl(books, &mut self.pnl);
+            for (broker, (open, pnl)) in t.brokers.iter().zip(&self.pnl) {
+                broker.open_positions.store(*open, Ordering::Relaxed);
+                for (cell, &v) in broker.pnl.iter().zip(pnl) {
+                    store_f64(cell, v);
+                }
+            }
+            t.pnl_published_generation
+                .store(pnl_generation, Ordering::Release);
+            self.pnl_generation = pnl_generation;
+        }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::while_let_loop,
+    reason = "the idle closure borrows the stage; a while-let scrutinee would hold that borrow through the body"
+)]
 fn execution_loop(
     mut stage: ExecutionStage,
     rx: Receiver<ToExecution>,
     tx: Sender<Fill>,
+    canary_tx: Sender<CanaryCounts>,
     processed: &AtomicU64,
     policy: WaitPolicy,
     timer: LatencyTimer,
+    t: &Telemetry,
+    audit_tx: Option<&Sender<AuditEvent>>,
+    books: &[BookInfo],
 ) -> (ExecutionStage, LatencyRecorder, u64) {
     let mut latency = LatencyRecorder::default();
     let (mut in_wait, mut out_wait) = (Waiter::new(policy), Waiter::new(policy));
-    let mut full = 0u64;
+    let mut c = ExecutionCounters {
+        events: 0,
+        sent: 0,
+        full: 0,
+        generation: 0,
+        pnl_generation: 0,
+        pnl: vec![(0, [0.0; 4]); t.brokers.len()],
+    };
     let mut fills = Vec::with_capacity(1024);
     let mut current: Vec<Tick> = vec![Tick::default(); stage.instrument_count()];
-    let mut count = 0u64;
-    while let Some(msg) = recv(&rx, &mut in_wait) {
+    let mut canary_acked = 0u32;
+    loop {
+        let Some(msg) = recv(&rx, &mut in_wait, &mut || {
+            c.publish(t, &stage, books, &latency);
+        }) else {
+            break;
+        };
+        c.events += 1;
         fills.clear();
         match msg {
             ToExecution::Tick(tick, stamp) => {
@@ -430,13 +965,28 @@ fn execution_loop(
                 if tick_start != 0 {
                     latency.record(Stage::TickToOrder, timer.elapsed_ns(tick_start, end));
                 }
+                audit(audit_tx, AuditEvent::Order(order), t);
+            }
+            // The null venue: acknowledges, never fills, books nothing.
+            ToExecution::CanaryOrder(order) => {
+                canary_acked += u32::from(stage.has_venue(order.broker));
+            }
+            ToExecution::CanaryEnd(mut counts) => {
+                counts.acked = canary_acked;
+                canary_acked = 0;
+                let _ = canary_tx.try_send(counts);
             }
         }
         for fill in &fills {
-            send(&tx, *fill, &mut out_wait, &mut full, || {});
+            send(&tx, *fill, &mut out_wait, &mut c.full, &t.aborted, || {});
+            c.sent += 1;
+            audit(audit_tx, AuditEvent::Fill(*fill), t);
         }
-        count += 1;
-        processed.store(count, Ordering::Release);
+        processed.store(c.events, Ordering::Release);
+        if c.events.is_multiple_of(PUBLISH_EVERY) {
+            c.publish(t, &stage, books, &latency);
+        }
     }
-    (stage, latency, full)
+    c.publish(t, &stage, books, &latency);
+    (stage, latency, c.full)
 }

@@ -67,7 +67,7 @@ struct InstrumentLimits {
     qty_precision: u8,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct BrokerRisk {
     limits: RiskLimits,
     per_instrument: Vec<InstrumentLimits>,
@@ -84,8 +84,9 @@ struct BrokerRisk {
     killed: bool,
 }
 
-/// The risk stage's state for all brokers.
-#[derive(Debug)]
+/// The risk stage's state for all brokers. `Clone` lets the canary check an order against
+/// a copy without touching the real state.
+#[derive(Clone, Debug)]
 pub struct RiskEngine {
     brokers: Vec<BrokerRisk>,
     /// Last tick per instrument: the market an order is valued against.

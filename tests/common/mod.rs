@@ -61,3 +61,30 @@ pub fn without_timings(mut summary: serde_json::Value) -> serde_json::Value {
     }
     summary
 }
+
+/// The path of an external tool on PATH (e.g. `promtool`, `prometheus`), or `None` when it
+/// is missing: then the test fails under CI (env `CI` set; `.ci/run` installs Prometheus)
+/// and otherwise prints which test it skipped and why.
+pub fn installed_tool(name: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: {name} not found on PATH and CI is set: CI must install it (apt-get install -y prometheus)"
+        );
+        eprintln!("SKIPPED {test}: {name} not found on PATH (apt-get install -y prometheus)");
+    }
+    found
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read and released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("an ephemeral port on loopback")
+}

@@ -1,0 +1,110 @@
+//! `alpha-panda live`: logging, signal handlers and exit codes around `ops::live::run`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use alpha_panda::config::{EngineConfig, Environment};
+use alpha_panda::ops::live::{self, LiveError, LiveRun};
+use alpha_panda::ops::{logging, preflight};
+use alpha_panda::strategy::load_strategies;
+
+#[derive(Args, Debug)]
+pub struct LiveArgs {
+    /// Engine configuration: [feed], [metrics], [logging], [output], [validator], venues, risk.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Strategy file (.toml) or directory of them; repeatable.
+    #[arg(long = "strategies", value_name = "PATH", required = true)]
+    pub strategies: Vec<PathBuf>,
+    /// Replay this tick file instead of the config's `[feed] path`; repeat to merge files.
+    #[arg(long = "data", value_name = "FILE")]
+    pub data: Vec<PathBuf>,
+    /// Run as this environment (its overlay applied) instead of the file's `environment`.
+    #[arg(long, value_name = "ENV", value_parser = ["development", "test", "production"])]
+    pub env: Option<String>,
+}
+
+/// Exit codes: 0 a clean stop, 1 stopped but the canary failed (no trading happened),
+/// 2 refused to start or failed.
+pub fn live(args: LiveArgs) -> Result<ExitCode> {
+    let environment = args.env.as_deref().and_then(Environment::parse);
+    let config = EngineConfig::load_for(&args.config, environment);
+    let strategies = load_strategies(&args.strategies);
+    let (config, strategies) = match (config, strategies) {
+        (Ok(c), Ok(s)) => (c, s),
+        (c, s) => {
+            let mut all = Vec::new();
+            let mut env = environment.unwrap_or_default();
+            match c {
+                Ok(c) => env = c.environment,
+                Err(e) => all.extend(e.0),
+            }
+            if let Err(e) = s {
+                all.extend(e.0);
+            }
+            let errors = alpha_panda::config::ConfigErrors(all);
+            let report = preflight::config_failed(env, errors.to_string());
+            let _ = report.write_summary(std::path::Path::new("out"));
+            return Err(errors.into());
+        }
+    };
+    let _log_guard = logging::init(&config.logging).with_context(|| {
+        format!(
+            "starting the log channels in {}",
+            config.logging.dir.display()
+        )
+    })?;
+
+    // First SIGINT/SIGTERM: graceful stop. A second one: exit at once (code 130).
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+
+    let outcome = live::run(LiveRun {
+        config,
+        strategies,
+        data: args.data,
+        stop,
+    });
+    match outcome {
+        Ok(outcome) => {
+            eprintln!(
+                "stopped: {} ticks, {} signals, {} orders, {} fills; results in {}",
+                outcome.summary.ticks,
+                outcome.summary.signals,
+                outcome.summary.orders,
+                outcome.summary.fills,
+                outcome.output_dir.display()
+            );
+            if outcome.canary_passed {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "error: the canary tick failed, so no trading happened (see logs/app.log)"
+                );
+                Ok(ExitCode::from(1))
+            }
+        }
+        Err(LiveError::Preflight {
+            failed,
+            text,
+            summary,
+        }) => {
+            eprint!("{text}");
+            Err(anyhow::anyhow!(
+                "preflight failed ({failed} check(s)); the engine refuses to start{}",
+                summary.map_or(String::new(), |p| format!(" (summary: {})", p.display()))
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,316 @@
+//! `alpha-panda live`: the threaded runtime on a live feed (a replay of a tick file for
+//! now), with everything an operator needs around it.
+//!
+//! Order of a run:
+//! 1. preflight (the same checks as `alpha-panda preflight`), summary written to the output
+//!    dir; a blocking failure refuses to start;
+//! 2. engine built (threaded runtime, per-tick inference), metrics/health endpoint,
+//!    validator and audit writer started;
+//! 3. a canary tick through every stage; trading starts only if it passes;
+//! 4. ticks until a stop request (SIGINT/SIGTERM, or the end of the replay with
+//!    `at_end = "exit"`), then a graceful stop: the feed stops, every ring drains, the
+//!    results (summary, fills, PnL snapshot) are written, observers stop; the caller drops
+//!    the log guard last, which flushes the log files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossbeam_channel::{Receiver, bounded};
+
+use crate::config::{ConfigErrors, EngineConfig, RuntimeMode};
+use crate::domain::InstrumentTable;
+use crate::feed::{self, DataSource, ReplaySource, TickReader};
+use crate::ops::preflight::{self, PreflightInput, PreflightReport};
+use crate::ops::server::MetricsServer;
+use crate::pipeline::{AuditEvent, Engine, EngineLayout, RunControl, threaded};
+use crate::report::{self, FeedCounts, Summary};
+use crate::strategy::StrategyConfig;
+
+/// Audit events buffered between the stage threads and the audit writer.
+pub const AUDIT_RING: usize = 1 << 16;
+
+/// Why a live run did not start or did not finish cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(
+        "preflight failed ({failed} check(s)); the engine refuses to start. Summary: {}\n{text}",
+        summary.as_ref().map_or_else(|| "not written".to_owned(), |p| p.display().to_string())
+    )]
+    Preflight {
+        failed: usize,
+        text: String,
+        summary: Option<PathBuf>,
+    },
+    #[error("no replay data: set [feed] path in the engine config or pass --data FILE")]
+    NoData,
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
+    #[error(transparent)]
+    Engine(#[from] crate::Error),
+    #[error(transparent)]
+    Feed(#[from] crate::feed::FeedError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What a live run needs.
+#[derive(Debug)]
+pub struct LiveRun {
+    pub config: EngineConfig,
+    pub strategies: Vec<StrategyConfig>,
+    /// Replay files; empty = `[feed] path`.
+    pub data: Vec<PathBuf>,
+    /// Set by the signal handlers (or a test) to stop the run gracefully.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// How a live run ended.
+#[derive(Debug)]
+pub struct LiveOutcome {
+    pub summary: Summary,
+    pub preflight: PreflightReport,
+    pub canary_passed: bool,
+    pub output_dir: PathBuf,
+}
+
+/// Runs until a stop request; see the module docs for the order of events.
+///
+/// # Errors
+/// A refused preflight, a config or data problem, an endpoint that cannot bind, or a feed
+/// error during the run (every tick before it was processed and the results are written).
+pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
+    let LiveRun {
+        mut config,
+        strategies,
+        data,
+        stop,
+    } = live;
+    config.runtime.mode = RuntimeMode::Threaded;
+    let paths = if data.is_empty() {
+        config.feed.path.clone().into_iter().collect::<Vec<_>>()
+    } else {
+        data
+    };
+    if paths.is_empty() {
+        return Err(LiveError::NoData);
+    }
+    let sources: Vec<DataSource> = paths.into_iter().map(DataSource::File).collect();
+
+    let report = preflight::run(&PreflightInput {
+        config: &config,
+        strategies: &strategies,
+        sources: &sources,
+        live: true,
+    });
+    let summary_path = report.write_summary(&config.output_dir).ok();
+    for check in &report.checks {
+        let status = check.status.as_str();
+        match status {
+            "pass" => {
+                tracing::info!(target: "app", check = %check.name, status, policy = check.policy, duration_ms = check.duration_ms, reason = %check.reason, "preflight")
+            }
+            _ => {
+                tracing::warn!(target: "app", check = %check.name, status, policy = check.policy, duration_ms = check.duration_ms, reason = %check.reason, "preflight")
+            }
+        }
+    }
+    if !report.ok() {
+        return Err(LiveError::Preflight {
+            failed: report.failed(),
+            text: report.render_text(),
+            summary: summary_path,
+        });
+    }
+
+    let mut instruments = InstrumentTable::new();
+    feed::scan_instruments(&sources, &config.instruments, &mut instruments)?;
+    Engine::fit_precisions(&mut instruments, &config, &strategies)?;
+    let reader = TickReader::open(&sources, &instruments, config.bad_rows)?;
+    let engine = Engine::build(&config, &strategies, instruments)?;
+    let telemetry = Arc::clone(&engine.telemetry);
+    telemetry.preflight_ok.store(true, Ordering::Release);
+    for line in &engine.layout.disabled {
+        tracing::warn!(target: "app", "strategy disabled: {line}");
+    }
+
+    let server = match config.metrics.enabled {
+        Some(false) => None,
+        _ => {
+            let server = MetricsServer::start(config.metrics.addr, Arc::clone(&telemetry))?;
+            tracing::info!(target: "app", addr = %server.local_addr(), "metrics and health endpoint listening");
+            Some(server)
+        }
+    };
+    let observers_stop = Arc::new(AtomicBool::new(false));
+    let validator = crate::ops::validator::spawn(
+        Arc::clone(&telemetry),
+        config.validator.clone(),
+        Arc::clone(&observers_stop),
+    )?;
+    let (audit_tx, audit_rx) = bounded::<AuditEvent>(AUDIT_RING);
+    let audit_layout = engine.layout.clone();
+    let audit = std::thread::Builder::new()
+        .name("alpha-panda-audit".into())
+        .spawn(move || write_audit(&audit_rx, &audit_layout))?;
+
+    tracing::info!(
+        target: "app",
+        environment = config.environment.name(),
+        strategies = engine.layout.strategies.len(),
+        brokers = engine.layout.brokers.len(),
+        speed = config.feed.speed,
+        "live run starting"
+    );
+    let mut source = ReplaySource::new(
+        reader,
+        config.feed.speed,
+        config.feed.at_end,
+        Arc::clone(&stop),
+        Arc::clone(&telemetry),
+    );
+    let control = RunControl {
+        audit: Some(audit_tx),
+        canary: true,
+    };
+    let result = threaded::run_with(engine, &mut source, &mut |_, _| {}, &control);
+    telemetry.shutting_down.store(true, Ordering::Release);
+    drop(control);
+    tracing::info!(target: "app", "feed stopped and rings drained; writing results");
+
+    let written = result
+        .map_err(LiveError::from)
+        .and_then(|(layout, outcome)| {
+            let stats = source.reader().stats();
+            let counts = FeedCounts {
+                quotes: stats.quotes,
+                trades: stats.trades,
+                skipped_rows: stats.skipped_rows,
+            };
+            let summary = Summary::build(&layout, &outcome, "threaded", counts);
+            report::write_outputs(&config.output_dir, &summary, &layout, &outcome)
+                .map_err(crate::Error::from)?;
+            write_pnl_snapshot(&config.output_dir, &summary)?;
+            Ok((summary, layout))
+        });
+
+    // Observers stop after the results are on disk, so health answers during the drain.
+    observers_stop.store(true, Ordering::Release);
+    if let Some(server) = server {
+        server.shutdown();
+    }
+    let _ = validator.join();
+    let _ = audit.join();
+    let (summary, _layout) = written?;
+    let canary_passed = telemetry.canary.lock().as_ref().is_some_and(|c| c.passed);
+    tracing::info!(target: "app", ticks = summary.ticks, fills = summary.fills, output = %config.output_dir.display(), "live run stopped");
+    Ok(LiveOutcome {
+        summary,
+        preflight: report,
+        canary_passed,
+        output_dir: config.output_dir,
+    })
+}
+
+/// Writes `pnl_snapshot.json`: positions and PnL per book and broker, exact decimals.
+fn write_pnl_snapshot(dir: &Path, summary: &Summary) -> std::io::Result<()> {
+    let snapshot = serde_json::json!({
+        "written_unix": crate::clock::unix_now_secs(),
+        "ticks": summary.ticks,
+        "equity": summary.equity,
+        "max_drawdown": summary.max_drawdown,
+        "brokers": summary.brokers,
+        "positions": summary.strategies,
+    });
+    let text = serde_json::to_string_pretty(&snapshot).map_err(std::io::Error::other)?;
+    let path = dir.join("pnl_snapshot.json");
+    let tmp = dir.join("pnl_snapshot.json.tmp");
+    std::fs::write(&tmp, text + "\n")?;
+    std::fs::rename(tmp, path)
+}
+
+/// The audit writer: formats what the stage threads sent, off the hot path.
+fn write_audit(rx: &Receiver<AuditEvent>, layout: &EngineLayout) {
+    for event in rx {
+        match event {
+            AuditEvent::Signal(s) => {
+                let strategy = &layout.strategies[s.strategy.0 as usize];
+                let spec = layout.instruments.spec(s.instrument);
+                tracing::info!(
+                    target: "trading",
+                    correlation = s.correlation,
+                    ts_ns = s.ts.0,
+                    strategy = %strategy.id,
+                    symbol = %spec.symbol,
+                    side = s.side.as_str(),
+                    qty = %s.qty.display(spec.qty_precision),
+                    "signal"
+                );
+            }
+            AuditEvent::Order(o) => {
+                let strategy = &layout.strategies[o.strategy.0 as usize];
+                let spec = layout.instruments.spec(o.instrument);
+                let model = strategy.model.as_ref();
+                tracing::info!(
+                    target: "audit",
+                    event = "order",
+                    correlation = o.correlation,
+                    order_id = o.id,
+                    ts_ns = o.ts.0,
+                    strategy = %strategy.id,
+                    broker = %layout.brokers[o.broker.0 as usize],
+                    symbol = %spec.symbol,
+                    side = o.side.as_str(),
+                    qty = %o.qty.display(spec.qty_precision),
+                    model = model.map_or("", |m| m.name.as_str()),
+                    model_version = model.map_or("", |m| m.version.as_str()),
+                    "order sent"
+                );
+            }
+            AuditEvent::Reject(o, reason) => {
+                let strategy = &layout.strategies[o.strategy.0 as usize];
+                let spec = layout.instruments.spec(o.instrument);
+                tracing::warn!(
+                    target: "risk",
+                    correlation = o.correlation,
+                    strategy = %strategy.id,
+                    broker = %layout.brokers[o.broker.0 as usize],
+                    symbol = %spec.symbol,
+                    reason = reason.code(),
+                    "order refused"
+                );
+                tracing::info!(
+                    target: "audit",
+                    event = "reject",
+                    correlation = o.correlation,
+                    strategy = %strategy.id,
+                    broker = %layout.brokers[o.broker.0 as usize],
+                    symbol = %spec.symbol,
+                    side = o.side.as_str(),
+                    qty = %o.qty.display(spec.qty_precision),
+                    reason = reason.code(),
+                    "order refused by risk"
+                );
+            }
+            AuditEvent::Fill(f) => {
+                let strategy = &layout.strategies[f.strategy.0 as usize];
+                let spec = layout.instruments.spec(f.instrument);
+                tracing::info!(
+                    target: "audit",
+                    event = "fill",
+                    correlation = f.correlation,
+                    order_id = f.order_id,
+                    ts_ns = f.ts.0,
+                    strategy = %strategy.id,
+                    broker = %layout.brokers[f.broker.0 as usize],
+                    symbol = %spec.symbol,
+                    side = f.side.as_str(),
+                    qty = %f.qty.display(spec.qty_precision),
+                    price = %f.price.display(spec.price_precision),
+                    fee = %f.fee.display(spec.money_precision()),
+                    "fill"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! The pipeline validator: a watchdog thread that reads the published counters every
+//! `interval_ms` and flags a pipeline that stopped doing its job.
+//!
+//! Findings (issue types are stable names, used in metrics, logs and `/health/detailed`):
+//! - `no_recent_data` (feed): no tick for `no_data_secs` while the feed is live or ended.
+//! - `no_signals` (strategy, per broker): ticks keep reaching strategies but none of the
+//!   broker's strategies signalled for `no_signals_secs`; never raised for a broker with no
+//!   registered strategy.
+//! - `no_orders` (risk, per broker): signals for the broker but no approved order for
+//!   `no_orders_secs` (risk refuses everything).
+//! - `no_fills` (execution, per broker): orders but no fill for `no_fills_secs`.
+//! - `stalled_stage` (strategy, risk, execution): input waiting in the stage's ring but the
+//!   stage handled nothing for `stalled_secs`.
+//! - `queue_saturated` (the ring's consumer): ring depth at or above `saturation_pct`.
+//!
+//! The rules are a pure function of successive observations (`Validator::step`), so they are
+//! tested without threads or clocks; `spawn` runs them against a live `Telemetry`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::config::engine::ValidatorConfig;
+use crate::metrics::Stage;
+use crate::metrics::telemetry::{FeedState, Finding, Ring, StageName, Telemetry};
+
+/// What the validator reads from the telemetry at one instant.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observation {
+    /// Unix time, ns.
+    pub now_ns: u64,
+    pub feed_state: Option<FeedState>,
+    /// Messages handled per stage, in `StageName` order.
+    pub stage_events: [u64; 4],
+    /// Ticks that reached at least one strategy.
+    pub dispatched: u64,
+    /// Depth per ring, in `Ring` order.
+    pub ring_depth: [u64; 4],
+    pub ring_capacity: u64,
+    pub brokers: Vec<BrokerObservation>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BrokerObservation {
+    pub name: String,
+    pub registered: u64,
+    pub attempts: u64,
+    pub orders: u64,
+    pub fills: u64,
+}
+
+impl Observation {
+    /// Reads the telemetry now.
+    pub fn of(t: &Telemetry, now_ns: u64) -> Observation {
+        Observation {
+            now_ns,
+            feed_state: Some(t.feed_state()),
+            stage_events: std::array::from_fn(|i| t.stage_events[i].get()),
+            dispatched: t.dispatched_ticks.get(),
+            ring_depth: std::array::from_fn(|i| t.ring_depth(Ring::ALL[i])),
+            ring_capacity: t.shape.ring_capacity as u64,
+            brokers: t
+                .shape
+                .brokers
+                .iter()
+                .zip(&t.brokers)
+                .enumerate()
+                .map(|(b, (name, broker))| BrokerObservation {
+                    name: name.clone(),
+                    registered: t.shape.strategies_registered.get(b).copied().unwrap_or(0),
+                    attempts: broker.attempts.get(),
+                    orders: broker.orders.get(),
+                    fills: broker.fills.get(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A finding raised or cleared by one step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    Raised(Finding),
+    Cleared(Finding),
+}
+
+/// "Input moved but output did not" since some instant, ns.
+#[derive(Clone, Copy, Debug, Default)]
+struct Waiting {
+    since: Option<u64>,
+}
+
+impl Waiting {
+    /// Updates with whether input and output moved in this step; returns how long input has
+    /// been waiting for output, ns.
+    fn update(&mut self, input_moved: bool, output_moved: bool, now: u64) -> u64 {
+        if output_moved {
+            self.since = None;
+        } else if input_moved && self.since.is_none() {
+            self.since = Some(now);
+        }
+        self.since.map_or(0, |s| now.saturating_sub(s))
+    }
+}
+
+/// The validator's memory between steps.
+#[derive(Debug)]
+pub struct Validator {
+    config: ValidatorConfig,
+    previous: Option<Observation>,
+    /// When the feed last delivered a tick (or the validator started), ns.
+    feed_moved_at: u64,
+    no_signals: Vec<Waiting>,
+    no_orders: Vec<Waiting>,
+    no_fills: Vec<Waiting>,
+    stalled: [Waiting; 4],
+    active: Vec<Finding>,
+}
+
+const SECOND: f64 = 1e9;
+
+impl Validator {
+    pub fn new(config: ValidatorConfig) -> Validator {
+        Validator {
+            config,
+            previous: None,
+            feed_moved_at: 0,
+            no_signals: Vec::new(),
+            no_orders: Vec::new(),
+            no_fills: Vec::new(),
+            stalled: [Waiting::default(); 4],
+            active: Vec::new(),
+        }
+    }
+
+    pub fn active(&self) -> &[Finding] {
+        &self.active
+    }
+
+    /// Applies one observation; returns what was raised and cleared, in a stable order.
+    pub fn step(&mut self, obs: &Observation) -> Vec<Change> {
+        let now = obs.now_ns;
+        let previous = self.previous.take().unwrap_or_else(|| Observation {
+            now_ns: now,
+            brokers: obs
+                .brokers
+                .iter()
+                .map(|b| BrokerObservation {
+                    name: b.name.clone(),
+                    ..BrokerObservation::default()
+                })
+                .collect(),
+            ..Observation::default()
+        });
+        if self.feed_moved_at == 0 {
+            self.feed_moved_at = now;
+        }
+        let brokers = obs.brokers.len();
+        self.no_signals.resize(brokers, Waiting::default());
+        self.no_orders.resize(brokers, Waiting::default());
+        self.no_fills.resize(brokers, Waiting::default());
+        let mut now_active: Vec<(&'static str, &'static str, String, String)> = Vec::new();
+        let c = &self.config;
+
+        // no_recent_data
+        let feed = StageName::Feed as usize;
+        if obs.stage_events[feed] != previous.stage_events[feed] {
+            self.feed_moved_at = now;
+        }
+        let quiet = now.saturating_sub(self.feed_moved_at) as f64 / SECOND;
+        if matches!(obs.feed_state, Some(FeedState::Live | FeedState::Ended))
+            && quiet > c.no_data_secs
+        {
+            let state = obs.feed_state.map_or("unknown", FeedState::name);
+            now_active.push((
+                "no_recent_data",
+                StageName::Feed.name(),
+                String::new(),
+                format!(
+                    "no tick for {quiet:.1} s (threshold {} s); feed is {state}",
+                    c.no_data_secs
+                ),
+            ));
+        }
+
+        // no_signals / no_orders / no_fills, per broker
+        let dispatched_moved = obs.dispatched != previous.dispatched;
+        for (b, broker) in obs.brokers.iter().enumerate() {
+            let before = previous.brokers.get(b).cloned().unwrap_or_default();
+            let attempts_moved = broker.attempts != before.attempts;
+            let orders_moved = broker.orders != before.orders;
+            let fills_moved = broker.fills != before.fills;
+            let waited = self.no_signals[b].update(dispatched_moved, attempts_moved, now);
+            let secs = waited as f64 / SECOND;
+            if broker.registered > 0 && secs > c.no_signals_secs {
+                now_active.push((
+                    "no_signals",
+                    StageName::Strategy.name(),
+                    broker.name.clone(),
+                    format!(
+                        "ticks reach strategies but none of the {} registered for '{}' signalled for {secs:.1} s (threshold {} s)",
+                        broker.registered, broker.name, c.no_signals_secs
+                    ),
+                ));
+            }
+            let secs = self.no_orders[b].update(attempts_moved, orders_moved, now) as f64 / SECOND;
+            if secs > c.no_orders_secs {
+                now_active.push((
+                    "no_orders",
+                    StageName::Risk.name(),
+                    broker.name.clone(),
+                    format!(
+                        "signals for '{}' but risk approved no order for {secs:.1} s (threshold {} s)",
+                        broker.name, c.no_orders_secs
+                    ),
+                ));
+            }
+            let secs = self.no_fills[b].update(orders_moved, fills_moved, now) as f64 / SECOND;
+            if secs > c.no_fills_secs {
+                now_active.push((
+                    "no_fills",
+                    StageName::Execution.name(),
+                    broker.name.clone(),
+                    format!(
+                        "orders for '{}' but no fill for {secs:.1} s (threshold {} s)",
+                        broker.name, c.no_fills_secs
+                    ),
+                ));
+            }
+        }
+
+        // stalled_stage: input waiting, nothing handled.
+        for (stage, ring) in [
+            (StageName::Strategy, Ring::FeedToStrategy),
+            (StageName::Risk, Ring::StrategyToRisk),
+            (StageName::Execution, Ring::RiskToExecution),
+        ] {
+            let s = stage as usize;
+            let handled = obs.stage_events[s] != previous.stage_events[s];
+            let waiting = obs.ring_depth[ring as usize] > 0;
+            let secs = self.stalled[s].update(waiting, handled || !waiting, now) as f64 / SECOND;
+            if secs > c.stalled_secs {
+                now_active.push((
+                    "stalled_stage",
+                    stage.name(),
+                    String::new(),
+                    format!(
+                        "{} messages wait in {} but {} handled none for {secs:.1} s (threshold {} s)",
+                        obs.ring_depth[ring as usize],
+                        ring.name(),
+                        stage.name(),
+                        c.stalled_secs
+                    ),
+                ));
+            }
+        }
+
+        // queue_saturated
+        if obs.ring_capacity > 0 {
+            for ring in Ring::ALL {
+                let depth = obs.ring_depth[ring as usize];
+                if depth * 100 >= u64::from(c.saturation_pct) * obs.ring_capacity {
+                    now_active.push((
+                        "queue_saturated",
+                        ring.consumer().name(),
+                        String::new(),
+                        format!(
+                            "{} holds {depth} of {} slots (threshold {}%)",
+                            ring.name(),
+                            obs.ring_capacity,
+                            c.saturation_pct
+                        ),
+                    ));
+                }
+            }
+        }
+
+        let mut changes = Vec::new();
+        let key = |f: &Finding| (f.issue, f.stage, f.broker.clone());
+        let mut next = Vec::with_capacity(now_active.len());
+        for (issue, stage, broker, detail) in now_active {
+            match self
+                .active
+                .iter()
+                .position(|f| key(f) == (issue, stage, broker.clone()))
+            {
+                Some(i) => {
+                    let mut f = self.active.swap_remove(i);
+                    f.detail = detail;
+                    next.push(f);
+                }
+                None => {
+                    let f = Finding {
+                        issue,
+                        stage,
+                        broker,
+                        since_unix: now as f64 / SECOND,
+                        detail,
+                    };
+                    changes.push(Change::Raised(f.clone()));
+                    next.push(f);
+                }
+            }
+        }
+        for f in self.active.drain(..) {
+            changes.push(Change::Cleared(f));
+        }
+        self.active = next;
+        self.previous = Some(obs.clone());
+        changes
+    }
+}
+
+/// Runs the validator every `interval_ms` until `stop`; publishes findings, last activity
+/// per stage and a performance line every `PERFORMANCE_EVERY` to the log.
+pub fn spawn(
+    telemetry: Arc<Telemetry>,
+    config: ValidatorConfig,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("alpha-panda-validator".into())
+        .spawn(move || run(&telemetry, config, &stop))
+}
+
+/// How often the validator logs throughput and latency to the `performance` channel.
+pub const PERFORMANCE_EVERY: Duration = Duration::from_secs(10);
+
+fn run(t: &Telemetry, config: ValidatorConfig, stop: &AtomicBool) {
+    let interval = Duration::from_millis(config.interval_ms);
+    let mut validator = Validator::new(config);
+    let mut last_events = [u64::MAX; 4];
+    let mut last_performance = (crate::clock::unix_now_ns(), 0u64);
+    loop {
+        let now = crate::clock::unix_now_ns();
+        let obs = Observation::of(t, now);
+        for (i, &events) in obs.stage_events.iter().enumerate() {
+            if events != last_events[i] {
+                if events > 0 {
+                    t.last_activity_ns[i].store(now, Ordering::Relaxed);
+                }
+                last_events[i] = events;
+            }
+        }
+        for change in validator.step(&obs) {
+            match change {
+                Change::Raised(f) => {
+                    tracing::warn!(target: "app", issue = f.issue, stage = f.stage, broker = %f.broker, detail = %f.detail, "pipeline validator: finding raised");
+                    let mut state = t.validator.lock();
+                    let key = (f.stage, f.broker.clone(), f.issue);
+                    match state.raised.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, n)) => *n += 1,
+                        None => state.raised.push((key, 1)),
+                    }
+                }
+                Change::Cleared(f) => {
+                    tracing::info!(target: "app", issue = f.issue, stage = f.stage, broker = %f.broker, "pipeline validator: finding cleared");
+                }
+            }
+        }
+        {
+            let mut state = t.validator.lock();
+            state.active = validator.active().to_vec();
+            state.last_run_unix = now as f64 / SECOND;
+        }
+        if Duration::from_nanos(now.saturating_sub(last_performance.0)) >= PERFORMANCE_EVERY {
+            let ticks = obs.stage_events[StageName::Feed as usize];
+            let secs = now.saturating_sub(last_performance.0) as f64 / SECOND;
+            let latency = t.latency();
+            let tick_to_order = latency.summary(Stage::TickToOrder);
+            let strategy = latency.summary(Stage::Strategy);
+            tracing::info!(
+                target: "performance",
+                ticks_per_sec = (ticks - last_performance.1.min(ticks)) as f64 / secs,
+                ticks,
+                strategy_p99_ns = strategy.p99,
+                tick_to_order_p50_ns = tick_to_order.p50,
+                tick_to_order_p99_ns = tick_to_order.p99,
+                ring_depth = ?obs.ring_depth,
+                "throughput and latency"
+            );
+            t.request_snapshot();
+            last_performance = (now, ticks);
+        }
+        // Sleep in short slices so a stop is seen quickly.
+        let mut slept = Duration::ZERO;
+        while slept < interval {
+            if stop.load(Ordering::Acquire) {
+                return;
+            }
+            let slice = (interval - slept).min(Duration::from_millis(20));
+            std::thread::sleep(slice);
+            slept += slice;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Environment;
+
+    const S: u64 = 1_000_000_000;
+
+    fn config() -> ValidatorConfig {
+        ValidatorConfig {
+            interval_ms: 1000,
+            no_data_secs: 5.0,
+            no_signals_secs: 10.0,
+            no_orders_secs: 10.0,
+            no_fills_secs: 10.0,
+            stalled_secs: 3.0,
+            saturation_pct: 90,
+        }
+    }
+
+    fn obs(now_s: u64) -> Observation {
+        Observation {
+            now_ns: now_s * S,
+            feed_state: Some(FeedState::Live),
+            ring_capacity: 100,
+            brokers: vec![BrokerObservation {
+                name: "paper".into(),
+                registered: 1,
+                ..BrokerObservation::default()
+            }],
+            ..Observation::default()
+        }
+    }
+
+    fn raised(changes: &[Change]) -> Vec<(&'static str, &'static str, String)> {
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Raised(f) => Some((f.issue, f.stage, f.broker.clone())),
+                Change::Cleared(_) => None,
+            })
+            .collect()
+    }
+
+    /// Runs a scripted sequence of observations, one per second, and returns what the last
+    /// step raised and which findings are active then.
+    struct Case {
+        name: &'static str,
+        script: fn(u64, &mut Observation),
+        steps: u64,
+        active: &'static [(&'static str, &'static str, &'static str)],
+    }
+
+    #[test]
+    fn findings_table() {
+        let cases = [
+            Case {
+                name: "healthy flow raises nothing",
+                script: |s, o| {
+                    o.stage_events = [s * 10; 4];
+                    o.dispatched = s * 10;
+                    o.brokers[0].attempts = s;
+                    o.brokers[0].orders = s;
+                    o.brokers[0].fills = s;
+                },
+                steps: 30,
+                active: &[],
+            },
+            Case {
+                name: "feed silent",
+                script: |_, o| o.stage_events = [7; 4],
+                steps: 8,
+                active: &[("no_recent_data", "feed", "")],
+            },
+            Case {
+                name: "feed silent but still starting (canary) is not a finding",
+                script: |_, o| o.feed_state = Some(FeedState::Starting),
+                steps: 8,
+                active: &[],
+            },
+            Case {
+                name: "ticks but no signals",
+                script: |s, o| {
+                    o.stage_events = [s * 10; 4];
+                    o.dispatched = s * 10;
+                },
+                steps: 13,
+                active: &[("no_signals", "strategy", "paper")],
+            },
+            Case {
+                name: "no signals suppressed without registered strategies",
+                script: |s, o| {
+                    o.stage_events = [s * 10; 4];
+                    o.dispatched = s * 10;
+                    o.brokers[0].registered = 0;
+                },
+                steps: 13,
+                active: &[],
+            },
+            Case {
+                name: "signals but no orders",
+                script: |s, o| {
+                    o.stage_events = [s * 10; 4];
+                    o.dispatched = s * 10;
+                    o.brokers[0].attempts = s;
+                },
+                steps: 13,
+                active: &[("no_orders", "risk", "paper")],
+            },
+            Case {
+                name: "orders but no fills",
+                script: |s, o| {
+                    o.stage_events = [s * 10; 4];
+                    o.dispatched = s * 10;
+                    o.brokers[0].attempts = s;
+                    o.brokers[0].orders = s;
+                },
+                steps: 13,
+                active: &[("no_fills", "execution", "paper")],
+            },
+            Case {
+                name: "risk stage stuck with input waiting",
+                script: |s, o| {
+                    o.stage_events = [s * 10, s * 10, 5, 5];
+                    o.dispatched = s * 10;
+                    o.brokers[0].attempts = s;
+                    o.brokers[0].orders = s;
+                    o.brokers[0].fills = s;
+                    o.ring_depth[Ring::StrategyToRisk as usize] = 50;
+                },
+                steps: 6,
+                active: &[("stalled_stage", "risk", "")],
+            },
+            Case {
+                name: "ring nearly full",
+                script: |s, o| {
+                    o.stage_events = [s * 10; 4];
+                    o.dispatched = s * 10;
+                    o.brokers[0].attempts = s;
+                    o.brokers[0].orders = s;
+                    o.brokers[0].fills = s;
+                    o.ring_depth[Ring::FeedToStrategy as usize] = 95;
+                },
+                steps: 2,
+                active: &[("queue_saturated", "strategy", "")],
+            },
+        ];
+        for case in cases {
+            let mut v = Validator::new(config());
+            let mut all_raised = Vec::new();
+            for s in 1..=case.steps {
+                let mut o = obs(s);
+                (case.script)(s, &mut o);
+                all_raised.extend(raised(&v.step(&o)));
+            }
+            let active: Vec<_> = v
+                .active()
+                .iter()
+                .map(|f| (f.issue, f.stage, f.broker.as_str()))
+                .collect();
+            assert_eq!(active, case.active.to_vec(), "{}", case.name);
+            assert_eq!(
+                all_raised.len(),
+                case.active.len(),
+                "{}: raised once each",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_finding_clears_when_the_flow_resumes() {
+        let mut v = Validator::new(config());
+        for s in 1..=8 {
+            v.step(&obs(s));
+        }
+        assert_eq!(v.active().len(), 1);
+        let mut o = obs(9);
+        o.stage_events[StageName::Feed as usize] = 1;
+        let changes = v.step(&o);
+        assert!(
+            matches!(&changes[..], [Change::Cleared(f)] if f.issue == "no_recent_data"),
+            "{changes:?}"
+        );
+        assert!(v.active().is_empty());
+    }
+
+    #[test]
+    fn environment_defaults_are_stricter_in_production() {
+        let p = ValidatorConfig::for_environment(Environment::Production);
+        let d = ValidatorConfig::for_environment(Environment::Development);
+        assert!(p.no_data_secs < d.no_data_secs);
+        assert!(p.stalled_secs < d.stalled_secs);
+    }
+}

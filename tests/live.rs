@@ -1,0 +1,434 @@
+//! `alpha-panda live` as an operator runs it: the real binary on the replay feed, its
+//! metrics and health endpoint on loopback, a real Prometheus scraping it, SIGTERM for a
+//! graceful stop, and the files it leaves behind. Every process a test starts is stopped
+//! by a guard, also when the test fails.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use common::{excerpt, free_port, installed_tool, project_root};
+
+/// A child process that is sent SIGTERM (then killed) when dropped.
+struct Running {
+    name: &'static str,
+    child: Option<Child>,
+}
+
+impl Running {
+    fn spawn(name: &'static str, mut cmd: Command) -> Running {
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        Running {
+            name,
+            child: Some(child),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    fn terminate(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit; returns its status and stderr.
+    fn stop(mut self, limit: Duration) -> (ExitStatus, String) {
+        self.terminate();
+        let mut child = self.child.take().expect("running");
+        let status = wait_for(&mut child, limit).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("{} did not stop within {limit:?} of SIGTERM", self.name)
+        });
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        (status, stderr)
+    }
+
+    /// Waits for the process to exit on its own.
+    fn wait(mut self, limit: Duration) -> (ExitStatus, String) {
+        let mut child = self.child.take().expect("running");
+        let status = wait_for(&mut child, limit).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("{} did not exit within {limit:?}", self.name)
+        });
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        (status, stderr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            if wait_for(&mut child, Duration::from_secs(10)).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let step = Duration::from_millis(50);
+    let mut waited = Duration::ZERO;
+    while waited < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+    None
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+/// `(status, body)`, or `None` while nothing listens.
+fn get(url: &str) -> Option<(u16, String)> {
+    let mut response = agent().get(url).call().ok()?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().ok()?;
+    Some((status, body))
+}
+
+/// Polls `url` until `accept` says yes, up to `limit`; returns the last body.
+fn poll(url: &str, limit: Duration, accept: impl Fn(u16, &str) -> bool) -> String {
+    let step = Duration::from_millis(100);
+    let mut waited = Duration::ZERO;
+    let mut last = None;
+    while waited < limit {
+        if let Some((status, body)) = get(url) {
+            if accept(status, &body) {
+                return body;
+            }
+            last = Some((status, body));
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+    panic!("{url} did not answer as expected within {limit:?}; last answer: {last:?}")
+}
+
+/// A live config in `dir`: replay of the embedded excerpt, metrics on `port`.
+fn write_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
+    let text = format!(
+        r#"environment = "development"
+
+[runtime]
+mode = "threaded"
+ring_capacity = 4096
+
+[feed]
+kind = "replay"
+path = "{data}"
+speed = 0
+at_end = "idle"
+
+[metrics]
+addr = "127.0.0.1:{port}"
+
+[logging]
+dir = "{dir}/logs"
+format = "json"
+console = false
+
+[output]
+dir = "{dir}/out"
+
+[venue.paper]
+kind = "paper"
+
+[risk.paper]
+max_position = "1000000"
+max_open_orders = 1000
+{extra}
+"#,
+        data = excerpt().display(),
+        dir = dir.display(),
+    );
+    let path = dir.join("engine.toml");
+    std::fs::write(&path, text).expect("write engine.toml");
+    path
+}
+
+fn live(config: &Path) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("alpha-panda"));
+    cmd.current_dir(project_root())
+        .arg("live")
+        .arg("--config")
+        .arg(config)
+        .arg("--strategies")
+        .arg("strategies");
+    cmd
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn live_run_serves_health_and_metrics_then_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let config = write_config(dir.path(), port, "");
+    let engine = Running::spawn("alpha-panda live", live(&config));
+    let base = format!("http://127.0.0.1:{port}");
+
+    // Ready once preflight and the canary passed and the feed is live.
+    poll(
+        &format!("{base}/health/ready"),
+        Duration::from_secs(60),
+        |s, _| s == 200,
+    );
+    let (status, _) = get(&format!("{base}/health")).expect("liveness answers");
+    assert_eq!(status, 200);
+
+    // The excerpt replays unpaced; wait until the feed has ended and everything drained.
+    let detailed = poll(
+        &format!("{base}/health/detailed"),
+        Duration::from_secs(60),
+        |_, body| body.contains("\"ended\""),
+    );
+    let detailed: serde_json::Value = serde_json::from_str(&detailed).expect("JSON");
+    assert_eq!(detailed["canary"]["passed"], true, "{detailed:#}");
+    assert!(
+        detailed["canary"]["latency_us"].as_f64().is_some(),
+        "{detailed:#}"
+    );
+
+    let metrics = poll(
+        &format!("{base}/metrics"),
+        Duration::from_secs(30),
+        |s, body| s == 200 && body.contains("alpha_panda_fills_total{broker=\"paper\"}"),
+    );
+    let ticks: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("alpha_panda_ticks_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(ticks, 40_000.0, "every excerpt row counted:\n{metrics}");
+    assert!(
+        metrics.contains("alpha_panda_ticks_total{feed=\"replay\",class=\"crypto\"} 40000"),
+        "{metrics}"
+    );
+
+    let (status, stderr) = engine.stop(Duration::from_secs(30));
+    assert!(status.success(), "exit {status}: {stderr}");
+
+    let out = dir.path().join("out");
+    for file in [
+        "summary.json",
+        "fills.csv",
+        "pnl_snapshot.json",
+        "preflight_summary.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file} written: {stderr}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&out.join("summary.json"))).expect("summary JSON");
+    assert_eq!(summary["ticks"], 40_000);
+    let fills = summary["fills"].as_u64().expect("fills");
+    assert!(fills > 0, "the default strategies trade the excerpt");
+
+    // Every channel has its file; audit has one line per order and fill with its
+    // correlation id, matching fills.csv.
+    let logs = dir.path().join("logs");
+    for channel in [
+        "trading",
+        "market_data",
+        "risk",
+        "audit",
+        "performance",
+        "error",
+        "app",
+    ] {
+        assert!(
+            logs.join(format!("{channel}.log")).is_file(),
+            "{channel}.log"
+        );
+    }
+    let audit = read(&logs.join("audit.log"));
+    let audit_fills: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+        .filter(|v| v["fields"]["event"] == "fill")
+        .collect();
+    assert_eq!(audit_fills.len() as u64, fills, "one audit line per fill");
+    let csv = read(&out.join("fills.csv"));
+    let first_correlation = csv
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').nth(1))
+        .expect("a fill row");
+    assert_eq!(
+        audit_fills[0]["fields"]["correlation"].to_string(),
+        first_correlation,
+        "audit and fills.csv carry the same correlation id"
+    );
+    let app = read(&logs.join("app.log"));
+    assert!(app.contains("canary passed"), "{app}");
+    assert!(app.contains("live run stopped"), "{app}");
+}
+
+#[test]
+fn live_with_exit_at_end_trades_exactly_like_the_threaded_backtest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), free_port(), "");
+    let text = read(&config).replace("at_end = \"idle\"", "at_end = \"exit\"");
+    std::fs::write(&config, text).expect("rewrite config");
+    let (status, stderr) =
+        Running::spawn("alpha-panda live", live(&config)).wait(Duration::from_secs(120));
+    assert!(status.success(), "exit {status}: {stderr}");
+
+    let backtest_out = dir.path().join("backtest");
+    let output = common::bin()
+        .args([
+            "backtest",
+            "--runtime",
+            "threaded",
+            "--strategies",
+            "strategies",
+            "--out",
+        ])
+        .arg(&backtest_out)
+        .arg("--data")
+        .arg(excerpt())
+        .output()
+        .expect("backtest runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        read(&dir.path().join("out/fills.csv")),
+        read(&backtest_out.join("fills.csv")),
+        "the canary changes nothing: live fills equal the backtest's"
+    );
+}
+
+#[test]
+fn production_refuses_to_start_when_preflight_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(
+        dir.path(),
+        free_port(),
+        "[venue.kite]\nkind = \"paper\"\ncredentials_env = [\"ALPHA_PANDA_TEST_SURELY_UNSET_KEY\"]\n",
+    );
+    let text = read(&config).replace(
+        "environment = \"development\"",
+        "environment = \"production\"",
+    );
+    std::fs::write(&config, text).expect("rewrite config");
+    let (status, stderr) =
+        Running::spawn("alpha-panda live", live(&config)).wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("preflight failed"), "{stderr}");
+    assert!(
+        stderr.contains("ALPHA_PANDA_TEST_SURELY_UNSET_KEY"),
+        "the missing credential is named: {stderr}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&dir.path().join("out/preflight_summary.json")))
+            .expect("preflight summary JSON");
+    assert_eq!(summary["ok"], false, "{summary:#}");
+    assert!(!dir.path().join("out/fills.csv").exists(), "nothing traded");
+}
+
+#[test]
+fn prometheus_scrapes_the_live_engine() {
+    let test = "live::prometheus_scrapes_the_live_engine";
+    let (Some(prometheus), Some(promtool)) = (
+        installed_tool("prometheus", test),
+        installed_tool("promtool", test),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine_port = free_port();
+    let config = write_config(dir.path(), engine_port, "");
+    let _engine = Running::spawn("alpha-panda live", live(&config));
+    let base = format!("http://127.0.0.1:{engine_port}");
+    poll(
+        &format!("{base}/health/ready"),
+        Duration::from_secs(60),
+        |s, _| s == 200,
+    );
+
+    // The exposition passes promtool's lint.
+    let (_, metrics) = get(&format!("{base}/metrics")).expect("metrics answer");
+    let mut check = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs");
+    std::io::Write::write_all(&mut check.stdin.take().expect("stdin"), metrics.as_bytes())
+        .expect("feed promtool");
+    let checked = check.wait_with_output().expect("promtool finishes");
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: alpha-panda\n    static_configs:\n      - targets: ['127.0.0.1:{engine_port}']\n"
+        ),
+    )
+    .expect("write prometheus.yml");
+    let mut cmd = Command::new(prometheus);
+    cmd.arg(format!("--config.file={}", prom_config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"));
+    let _prometheus = Running::spawn("prometheus", cmd);
+
+    let query =
+        format!("http://127.0.0.1:{prom_port}/api/v1/query?query=sum(alpha_panda_ticks_total)");
+    let body = poll(&query, Duration::from_secs(60), |s, body| {
+        s == 200 && body.contains("\"result\":[{")
+    });
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("Prometheus JSON");
+    let value: f64 = answer["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("a sample value");
+    assert!(value > 0.0, "Prometheus saw ticks: {answer:#}");
+    let up = poll(
+        &format!("http://127.0.0.1:{prom_port}/api/v1/query?query=up{{job=%22alpha-panda%22}}"),
+        Duration::from_secs(30),
+        |s, body| s == 200 && body.contains("\"result\":[{"),
+    );
+    assert!(up.contains("\"1\""), "the scrape target is up: {up}");
+}
