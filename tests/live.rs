@@ -131,7 +131,8 @@ fn poll(url: &str, limit: Duration, accept: impl Fn(u16, &str) -> bool) -> Strin
     panic!("{url} did not answer as expected within {limit:?}; last answer: {last:?}")
 }
 
-/// A live config in `dir`: replay of the embedded excerpt, metrics on `port`.
+/// A live config in `dir`: replay of the embedded excerpt (about a minute of event time)
+/// at 10x, so it stays live for a few seconds; metrics on `port`.
 fn write_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
     let text = format!(
         r#"environment = "development"
@@ -143,7 +144,7 @@ ring_capacity = 4096
 [feed]
 kind = "replay"
 path = "{data}"
-speed = 0
+speed = 10
 at_end = "idle"
 
 [metrics]
@@ -205,7 +206,7 @@ fn live_run_serves_health_and_metrics_then_stops_gracefully_on_sigterm() {
     let (status, _) = get(&format!("{base}/health")).expect("liveness answers");
     assert_eq!(status, 200);
 
-    // The excerpt replays unpaced; wait until the feed has ended and everything drained.
+    // Wait until the replay has ended and everything drained.
     let detailed = poll(
         &format!("{base}/health/detailed"),
         Duration::from_secs(60),
@@ -273,7 +274,7 @@ fn live_run_serves_health_and_metrics_then_stops_gracefully_on_sigterm() {
     let audit_fills: Vec<serde_json::Value> = audit
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
-        .filter(|v| v["fields"]["event"] == "fill")
+        .filter(|v| v["event"] == "fill")
         .collect();
     assert_eq!(audit_fills.len() as u64, fills, "one audit line per fill");
     let csv = read(&out.join("fills.csv"));
@@ -283,7 +284,7 @@ fn live_run_serves_health_and_metrics_then_stops_gracefully_on_sigterm() {
         .and_then(|l| l.split(',').nth(1))
         .expect("a fill row");
     assert_eq!(
-        audit_fills[0]["fields"]["correlation"].to_string(),
+        audit_fills[0]["correlation"].to_string(),
         first_correlation,
         "audit and fills.csv carry the same correlation id"
     );
@@ -296,7 +297,9 @@ fn live_run_serves_health_and_metrics_then_stops_gracefully_on_sigterm() {
 fn live_with_exit_at_end_trades_exactly_like_the_threaded_backtest() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = write_config(dir.path(), free_port(), "");
-    let text = read(&config).replace("at_end = \"idle\"", "at_end = \"exit\"");
+    let text = read(&config)
+        .replace("at_end = \"idle\"", "at_end = \"exit\"")
+        .replace("speed = 10", "speed = 0");
     std::fs::write(&config, text).expect("rewrite config");
     let (status, stderr) =
         Running::spawn("alpha-panda live", live(&config)).wait(Duration::from_secs(120));

@@ -304,8 +304,8 @@ fn scanners_find_names_and_matchers() {
         Some("alpha_panda_stage_latency_seconds")
     );
     assert_eq!(
-        family_of("alpha_panda_stage_latency_summary_seconds_count").map(|m| m.name),
-        Some("alpha_panda_stage_latency_summary_seconds")
+        family_of("alpha_panda_stage_latency_quantiles_seconds_count").map(|m| m.name),
+        Some("alpha_panda_stage_latency_quantiles_seconds")
     );
     assert_eq!(family_of("alpha_panda_ready_bucket"), None);
     assert_eq!(family_of("alpha_panda_ticks"), None);

@@ -185,8 +185,8 @@ pub const STAGE_LATENCY: MetricDef = def(
     &["stage"],
     "Latency of each pipeline hop and tick to order end to end (sampled ticks; every order).",
 );
-pub const STAGE_LATENCY_SUMMARY: MetricDef = def(
-    "alpha_panda_stage_latency_summary_seconds",
+pub const STAGE_LATENCY_QUANTILES: MetricDef = def(
+    "alpha_panda_stage_latency_quantiles_seconds",
     Summary,
     &["stage"],
     "Quantiles of each pipeline hop from its HDR histogram since start.",
@@ -217,7 +217,7 @@ pub const METRICS: &[MetricDef] = &[
     START_TIME,
     BUILD_INFO,
     STAGE_LATENCY,
-    STAGE_LATENCY_SUMMARY,
+    STAGE_LATENCY_QUANTILES,
 ];
 
 /// Histogram bucket upper bounds, seconds: 250 ns to 10 ms, fitted to a µs pipeline.

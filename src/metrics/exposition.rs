@@ -225,7 +225,7 @@ pub fn render(t: &Telemetry, out: &mut String) {
                     w.sample("_count", &[by_stage], Value::U64(h.count));
                 }
             }
-            catalog::STAGE_LATENCY_SUMMARY => {
+            catalog::STAGE_LATENCY_QUANTILES => {
                 let mut q = String::new();
                 for stage in Stage::ALL {
                     let hist = latency.histogram(stage);
@@ -588,10 +588,10 @@ mod tests {
         // Empty stages are present with zeros.
         let empty = "alpha_panda_stage_latency_seconds_bucket{stage=\"strategy\",le=\"+Inf\"}";
         assert_eq!(value_of(&text, empty).as_deref(), Some("0"));
-        let p50 = "alpha_panda_stage_latency_summary_seconds{stage=\"risk\",quantile=\"0.5\"}";
+        let p50 = "alpha_panda_stage_latency_quantiles_seconds{stage=\"risk\",quantile=\"0.5\"}";
         assert_eq!(value_of(&text, p50).as_deref(), Some("0.000000251"));
         let empty_q =
-            "alpha_panda_stage_latency_summary_seconds{stage=\"execution\",quantile=\"0.999\"}";
+            "alpha_panda_stage_latency_quantiles_seconds{stage=\"execution\",quantile=\"0.999\"}";
         assert_eq!(value_of(&text, empty_q).as_deref(), Some("0"));
     }
 
