@@ -204,11 +204,12 @@ fn threaded_runtime_allocations_do_not_grow_with_ticks() {
         long_fills > short_fills,
         "the extra ticks must trade ({short_fills} vs {long_fills} fills)"
     );
-    // Start-up and shutdown allocate the same in both runs; per tick nothing does, metric
-    // publishing and snapshot copies included.
-    assert_eq!(
-        long,
-        short,
+    // Start-up and shutdown allocate the same in both runs (give or take a thread-local
+    // or two set up depending on which thread gets there first); per tick, per signal and
+    // per fill nothing does, metric publishing and snapshot copies included. 20,000 more
+    // ticks with their signals and fills would add thousands.
+    assert!(
+        long <= short + 4,
         "allocations: {short} over 20,000 ticks vs {long} over {} ticks",
         ticks.len()
     );

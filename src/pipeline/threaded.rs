@@ -370,12 +370,7 @@ pub fn run_with(
                     || {},
                 );
                 sent += 1;
-                let result = canary_result(
-                    canary_rx.recv_timeout(CANARY_TIMEOUT).ok(),
-                    &timer,
-                    &layout,
-                    &pick,
-                );
+                let result = canary_result(wait_canary(&canary_rx), &timer, &layout, &pick);
                 if result.passed {
                     tracing::info!(target: "app", latency_us = result.latency_ns as f64 / 1e3, instrument = %result.instrument, checked = result.checked, approved = result.approved, "canary passed; trading enabled");
                 } else {
@@ -479,6 +474,21 @@ pub fn run_with(
             ml,
         },
     ))
+}
+
+/// Polls for the canary's answer up to `CANARY_TIMEOUT` (polling, not a blocking receive,
+/// which would register a waker).
+fn wait_canary(rx: &Receiver<CanaryCounts>) -> Option<CanaryCounts> {
+    let watch = Stopwatch::start();
+    loop {
+        if let Ok(counts) = rx.try_recv() {
+            return Some(counts);
+        }
+        if watch.elapsed() > CANARY_TIMEOUT {
+            return None;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
 }
 
 /// Turns what came back from the canary (or nothing, on timeout) into its result.
