@@ -14,6 +14,7 @@ fn config(dir: &Path, format: LogFormat) -> LoggingConfig {
         format,
         console: false,
         level: "info".into(),
+        console_level: "warn".into(),
     }
 }
 

@@ -60,7 +60,8 @@ pub struct RuntimeConfig {
     pub ring_capacity: usize,
     pub wait: WaitPolicy,
     /// Per-tick stage latency is timed on 1 of this many ticks (timing costs ~10 ns a read).
-    pub latency_sample_every: u64,
+    /// Unset: `DEFAULT_SAMPLE_EVERY` in backtests, every tick live (see `sample_every`).
+    pub latency_sample_every: Option<u64>,
     pub ml_inference: MlInference,
 }
 
@@ -76,6 +77,19 @@ pub enum MlInference {
     Batched,
 }
 
+/// Latency sampling of backtests when the config does not set it: 1 tick in 16 keeps the
+/// cost of timing (two cycle-counter reads per hop) off the throughput.
+pub const DEFAULT_SAMPLE_EVERY: u64 = 16;
+
+impl RuntimeConfig {
+    /// Ticks per latency sample: the configured value, else `DEFAULT_SAMPLE_EVERY`.
+    pub fn sample_every(&self) -> u64 {
+        self.latency_sample_every
+            .unwrap_or(DEFAULT_SAMPLE_EVERY)
+            .max(1)
+    }
+}
+
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
@@ -83,7 +97,7 @@ impl Default for RuntimeConfig {
             pin: StagePinning::default(),
             ring_capacity: 8192,
             wait: WaitPolicy::SpinThenYield,
-            latency_sample_every: 16,
+            latency_sample_every: None,
             ml_inference: MlInference::Auto,
         }
     }
@@ -207,6 +221,8 @@ pub struct LoggingConfig {
     pub console: bool,
     /// `tracing` filter directive for the files (`info`, `debug`, `app=debug,info`).
     pub level: String,
+    /// The console's filter directive (`RUST_LOG` overrides it).
+    pub console_level: String,
 }
 
 impl Default for LoggingConfig {
@@ -216,6 +232,7 @@ impl Default for LoggingConfig {
             format: LogFormat::Json,
             console: true,
             level: "info".into(),
+            console_level: "warn,app=info".into(),
         }
     }
 }
@@ -317,12 +334,19 @@ impl EngineConfig {
             }])
         })?;
         let mut config = EngineConfig::parse_for(path, &text, environment)?;
-        // Paths in the file are relative to the file, not to wherever the engine starts.
+        // Paths in a file are relative to the file, not to wherever the engine starts.
         let base = path.parent().unwrap_or(Path::new("."));
-        if let Some(feed) = &mut config.feed.path
-            && feed.is_relative()
+        for path in [
+            config.feed.path.as_mut(),
+            Some(&mut config.logging.dir),
+            Some(&mut config.output_dir),
+        ]
+        .into_iter()
+        .flatten()
         {
-            *feed = base.join(&*feed);
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
         }
         Ok(config)
     }
@@ -414,7 +438,7 @@ impl EngineConfig {
                 };
             }
             if let Some(n) = runtime.opt_int("latency_sample_every", 1, 1 << 20) {
-                config.runtime.latency_sample_every = n as u64;
+                config.runtime.latency_sample_every = Some(n as u64);
             }
             if let Some((table, offset)) = runtime.opt_table("pin") {
                 let mut pin = runtime.sub(table, "pin", offset);
@@ -707,14 +731,13 @@ fn read_operability(root: &mut Fields<'_, '_>, config: &mut EngineConfig) {
         if let Some(console) = logging.opt_bool("console") {
             config.logging.console = console;
         }
-        if let Some((level, offset)) = logging.opt_str("level") {
-            match tracing_subscriber::EnvFilter::try_new(&level) {
-                Ok(_) => config.logging.level = level,
-                Err(e) => logging.invalid(
-                    "level",
-                    offset,
-                    format!("expected a tracing filter like \"info\" or \"app=debug,info\": {e}"),
-                ),
+        for key in ["level", "console_level"] {
+            if let Some((level, offset)) = logging.opt_str(key) {
+                match crate::ops::logging::check_level(&level) {
+                    Ok(()) if key == "level" => config.logging.level = level,
+                    Ok(()) => config.logging.console_level = level,
+                    Err(e) => logging.invalid(key, offset, e),
+                }
             }
         }
         logging.finish();
@@ -847,6 +870,105 @@ mod tests {
         assert_eq!(
             config.brokers[0].risk.max_position,
             Money::parse("2.5").ok()
+        );
+    }
+
+    #[test]
+    fn environment_overlay_is_laid_over_the_file() {
+        let text = "environment = \"development\"\n[venue.paper]\n[validator]\nno_data_secs = 30\nstalled_secs = 8\n[environments.production.validator]\nno_data_secs = 2\n[environments.production.metrics]\naddr = \"127.0.0.1:9999\"\n[environments.test]\noutput = { dir = \"test-out\" }\n";
+        let dev = EngineConfig::parse(Path::new("e.toml"), text).unwrap();
+        assert_eq!(dev.validator.no_data_secs, 30.0);
+        assert_eq!(dev.metrics.addr.port(), 9464);
+        let prod =
+            EngineConfig::parse_for(Path::new("e.toml"), text, Some(Environment::Production))
+                .unwrap();
+        assert_eq!(prod.environment, Environment::Production);
+        assert_eq!(prod.validator.no_data_secs, 2.0, "overlay value wins");
+        assert_eq!(prod.validator.stalled_secs, 8.0, "tables merge key by key");
+        assert_eq!(prod.metrics.addr.port(), 9999);
+        let test =
+            EngineConfig::parse_for(Path::new("e.toml"), text, Some(Environment::Test)).unwrap();
+        assert_eq!(test.output_dir, PathBuf::from("test-out"));
+    }
+
+    #[test]
+    fn overlay_problems_point_at_the_overlay_lines() {
+        let text = "environment = \"production\"\n[venue.paper]\n[environments.production.feed]\nspeed = -1\n[environments.staging]\nx = 1\n[environments.production]\nenvironment = \"test\"\n";
+        let errors = EngineConfig::parse(Path::new("e.toml"), text)
+            .unwrap_err()
+            .0;
+        let rendered: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        for needle in [
+            "e.toml:4: field 'feed.speed': expected a decimal >= 0",
+            "e.toml:5: field 'environments.staging': expected one of development | test | production",
+            "field 'environments.production.environment': an overlay cannot change the environment",
+        ] {
+            assert!(
+                rendered.iter().any(|r| r.contains(needle)),
+                "missing {needle:?} in {rendered:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn operability_sections_are_read_and_checked() {
+        let text = "[venue.paper]\nenabled = false\ncredentials_env = [\"KITE_KEY\"]\n[runtime.pin]\nfeed = 0\nrisk = 1\n[feed]\npath = \"t.csv\"\nspeed = 2.5\nat_end = \"exit\"\n[metrics]\nenabled = true\naddr = \"localhost\"\n[logging]\nformat = \"text\"\nlevel = \"inof\"\n";
+        let errors = EngineConfig::parse(Path::new("e.toml"), text)
+            .unwrap_err()
+            .0;
+        let rendered: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(rendered.len(), 2, "{rendered:#?}");
+        assert!(rendered[0].contains("e.toml:13: field 'metrics.addr': expected IP:PORT"));
+        assert!(rendered[1].contains("e.toml:16: field 'logging.level':"));
+        let fixed = text
+            .replace("\"localhost\"", "\"127.0.0.1:1\"")
+            .replace("inof", "debug");
+        let config = EngineConfig::parse(Path::new("e.toml"), &fixed).unwrap();
+        assert!(!config.brokers[0].enabled);
+        assert_eq!(
+            config.brokers[0].credentials_env,
+            vec!["KITE_KEY".to_owned()]
+        );
+        assert_eq!(config.runtime.pin.feed, Some(0));
+        assert_eq!(config.runtime.pin.risk, Some(1));
+        assert_eq!(config.runtime.pin.strategy, None);
+        assert_eq!(config.feed.speed, 2.5);
+        assert_eq!(config.feed.at_end, AtEnd::Exit);
+        assert_eq!(config.metrics.enabled, Some(true));
+        assert_eq!(config.logging.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("alpha-panda-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("engine.toml");
+        std::fs::write(
+            &path,
+            "[venue.paper]\n[feed]\npath = \"ticks.csv\"\n[logging]\ndir = \"/abs/logs\"\n",
+        )
+        .unwrap();
+        let config = EngineConfig::load(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(config.feed.path, Some(dir.join("ticks.csv")));
+        assert_eq!(config.logging.dir, PathBuf::from("/abs/logs"));
+        assert_eq!(config.output_dir, dir.join("out"));
+    }
+
+    #[test]
+    fn embedded_default_is_valid_in_every_environment() {
+        for env in [
+            Environment::Development,
+            Environment::Test,
+            Environment::Production,
+        ] {
+            let config = EngineConfig::default_for(Some(env));
+            assert_eq!(config.environment, env);
+        }
+        let prod = EngineConfig::default_for(Some(Environment::Production));
+        assert!(
+            !prod.logging.console,
+            "the embedded production overlay applies"
         );
     }
 }

@@ -87,6 +87,9 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         stop,
     } = live;
     config.runtime.mode = RuntimeMode::Threaded;
+    // Live ticks arrive far below the engine's capacity: time every one, so every order
+    // has its tick-to-order latency, unless the config says otherwise.
+    config.runtime.latency_sample_every.get_or_insert(1);
     let paths = if data.is_empty() {
         config.feed.path.clone().into_iter().collect::<Vec<_>>()
     } else {

@@ -19,7 +19,9 @@
 //!   fields with `message`; no spans) or `text` (the `tracing-subscriber` default line, no
 //!   ANSI colour), per `logging.format`.
 //! * With `logging.console`, events are also written as text to stderr (coloured only when
-//!   stderr is a terminal), filtered by `RUST_LOG` when it is set, else by `logging.level`.
+//!   stderr is a terminal), filtered by `RUST_LOG` when it is set, else by
+//!   `logging.console_level` (default: warnings, and the `app` channel's lifecycle lines;
+//!   the audit trail belongs in its file, not on a terminal).
 //! * Writes go through one `tracing-appender` non-blocking worker thread per file, so the
 //!   hot path never waits on the disk. `audit` and `error` are *lossless*: when their
 //!   buffer is full the logging thread blocks until the worker catches up, because a missing
@@ -147,7 +149,10 @@ pub fn subscriber(
                 });
             }
         };
-        Some(console_filter(rust_log, &level)?)
+        Some(console_filter(
+            rust_log,
+            &parse_level(&config.console_level)?,
+        )?)
     } else {
         None
     };
@@ -215,6 +220,18 @@ pub fn init(config: &LoggingConfig) -> Result<LogGuard, LoggingError> {
     let (subscriber, guard) = subscriber(config)?;
     tracing::subscriber::set_global_default(subscriber).map_err(|_| LoggingError::AlreadySet)?;
     Ok(guard)
+}
+
+/// Checks a `logging.level` / `logging.console_level` directive; the error says what is
+/// wrong and what is expected (used when the config is read).
+///
+/// # Errors
+/// The reason the directive is not accepted.
+pub fn check_level(level: &str) -> Result<(), String> {
+    parse_level(level).map(|_| ()).map_err(|e| match e {
+        LoggingError::Level { reason, .. } => reason,
+        other => other.to_string(),
+    })
 }
 
 /// Parses `logging.level` strictly (see the module doc) into a per-target level filter.
@@ -286,7 +303,7 @@ enum ConsoleFilter {
 }
 
 /// The console's filter: `RUST_LOG` (full `EnvFilter` syntax) when set and non-empty,
-/// else the files' level.
+/// else `logging.console_level`.
 fn console_filter(rust_log: Option<&str>, level: &Targets) -> Result<ConsoleFilter, LoggingError> {
     match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
         Some(value) => EnvFilter::builder()
@@ -543,6 +560,7 @@ mod tests {
             format: LogFormat::Json,
             console: false,
             level: "info".into(),
+            console_level: "warn".into(),
         };
         let err = match subscriber(&config) {
             Err(e) => e,
@@ -567,6 +585,7 @@ mod tests {
             format: LogFormat::Text,
             console: false,
             level: "loud".into(),
+            console_level: "warn".into(),
         };
         assert!(matches!(
             subscriber(&config),
@@ -586,6 +605,7 @@ mod tests {
             format: LogFormat::Text,
             console: false,
             level: "info".into(),
+            console_level: "warn".into(),
         };
         let (subscriber, guard) = subscriber(&config).unwrap();
         assert_eq!(guard.writers(), CHANNELS.len());

@@ -97,7 +97,7 @@ pub fn run(
     let mut latency = LatencyRecorder::default();
     let mut buffers = InlineBuffers::new(&engine);
     let mut chunk = Vec::with_capacity(CHUNK);
-    let sample_every = engine.config.runtime.latency_sample_every.max(1);
+    let sample_every = engine.config.runtime.sample_every();
     let (mut load, mut run) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let mut seq = 0u64;
     let batched = engine.strategy.has_batched();

@@ -402,12 +402,12 @@ impl ExecutionStage {
         }
     }
 
-    /// Per broker: open positions and PnL (realized, unrealized, fees, net) in quote
-    /// currency as `f64` for display, written into `out` (one entry per broker). Walks every
-    /// book × instrument: call on request, not per tick.
-    pub fn broker_pnl(&self, books: &[BookInfo], out: &mut [(u64, [f64; 4])]) {
+    /// Per broker: open positions and exact PnL (realized, unrealized, fees, net) in quote
+    /// currency, written into `out` (one entry per broker). Walks every book × instrument:
+    /// call on request, not per tick.
+    pub fn broker_pnl(&self, books: &[BookInfo], out: &mut [(u64, [crate::domain::Money; 4])]) {
         for entry in out.iter_mut() {
-            *entry = (0, [0.0; 4]);
+            *entry = (0, [crate::domain::Money::ZERO; 4]);
         }
         let instruments = self.portfolio.instrument_count();
         for (b, info) in books.iter().enumerate() {
@@ -423,7 +423,7 @@ impl ExecutionStage {
                     .iter_mut()
                     .zip([r.realized, r.unrealized, r.fees, r.net])
                 {
-                    *slot += money.to_f64();
+                    *slot += money;
                 }
             }
         }

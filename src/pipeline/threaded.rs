@@ -186,6 +186,8 @@ enum ToExecution {
 #[derive(Clone, Copy, Debug, Default)]
 struct CanaryCounts {
     stamp: u64,
+    /// Feed send to the null venue's acknowledgement, ns.
+    latency_ns: u64,
     checked: u32,
     approved: u32,
     acked: u32,
@@ -225,7 +227,7 @@ pub fn run_with(
     let capacity = config.runtime.ring_capacity;
     let policy = config.runtime.wait;
     let pins = config.runtime.pin;
-    let sample_every = config.runtime.latency_sample_every.max(1);
+    let sample_every = config.runtime.sample_every();
     let (tick_tx, tick_rx) = bounded::<ToStrategy>(capacity);
     let (risk_tx, risk_rx) = bounded::<ToRisk>(capacity);
     let (exec_tx, exec_rx) = bounded::<ToExecution>(capacity);
@@ -370,7 +372,7 @@ pub fn run_with(
                     || {},
                 );
                 sent += 1;
-                let result = canary_result(wait_canary(&canary_rx), &timer, &layout, &pick);
+                let result = canary_result(wait_canary(&canary_rx), &layout, &pick);
                 if result.passed {
                     tracing::info!(target: "app", latency_us = result.latency_ns as f64 / 1e3, instrument = %result.instrument, checked = result.checked, approved = result.approved, "canary passed; trading enabled");
                 } else {
@@ -492,12 +494,7 @@ fn wait_canary(rx: &Receiver<CanaryCounts>) -> Option<CanaryCounts> {
 }
 
 /// Turns what came back from the canary (or nothing, on timeout) into its result.
-fn canary_result(
-    counts: Option<CanaryCounts>,
-    timer: &LatencyTimer,
-    layout: &EngineLayout,
-    tick: &Tick,
-) -> CanaryResult {
+fn canary_result(counts: Option<CanaryCounts>, layout: &EngineLayout, tick: &Tick) -> CanaryResult {
     let instrument = layout
         .instruments
         .iter()
@@ -516,7 +513,7 @@ fn canary_result(
             ),
         };
     };
-    let latency_ns = timer.elapsed_ns(c.stamp, timer.stamp());
+    let latency_ns = c.latency_ns;
     let (passed, detail) = match c.refused {
         Some((broker, reason)) => (
             false,
@@ -879,7 +876,7 @@ struct ExecutionCounters {
     generation: u64,
     pnl_generation: u64,
     /// Per broker (open positions, PnL components), reused between requests.
-    pnl: Vec<(u64, [f64; 4])>,
+    pnl: Vec<(u64, [crate::domain::Money; 4])>,
 }
 
 impl ExecutionCounters {
@@ -908,7 +905,7 @@ impl ExecutionCounters {
             for (broker, (open, pnl)) in t.brokers.iter().zip(&self.pnl) {
                 broker.open_positions.store(*open, Ordering::Relaxed);
                 for (cell, &v) in broker.pnl.iter().zip(pnl) {
-                    store_f64(cell, v);
+                    store_f64(cell, v.to_f64());
                 }
             }
             t.pnl_published_generation
@@ -943,7 +940,7 @@ fn execution_loop(
         full: 0,
         generation: 0,
         pnl_generation: 0,
-        pnl: vec![(0, [0.0; 4]); t.brokers.len()],
+        pnl: vec![(0, [crate::domain::Money::ZERO; 4]); t.brokers.len()],
     };
     let mut fills = Vec::with_capacity(1024);
     let mut current: Vec<Tick> = vec![Tick::default(); stage.instrument_count()];
@@ -983,6 +980,7 @@ fn execution_loop(
             }
             ToExecution::CanaryEnd(mut counts) => {
                 counts.acked = canary_acked;
+                counts.latency_ns = timer.elapsed_ns(counts.stamp, timer.stamp());
                 canary_acked = 0;
                 let _ = canary_tx.try_send(counts);
             }
