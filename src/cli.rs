@@ -92,6 +92,10 @@ struct BacktestArgs {
     /// Override the runtime of the config: inline or threaded.
     #[arg(long, value_name = "MODE", value_parser = ["inline", "threaded"])]
     runtime: Option<String>,
+    /// Serve /metrics and /health on the config's [metrics] addr while the backtest runs
+    /// (also on when the config sets `[metrics] enabled = true`).
+    #[arg(long)]
+    metrics: bool,
 }
 
 #[derive(Args, Debug)]
@@ -227,10 +231,23 @@ fn backtest(args: BacktestArgs) -> Result<()> {
         RuntimeMode::Inline => "inline",
         RuntimeMode::Threaded => "threaded",
     };
+    let server = if args.metrics || engine_config.metrics.enabled == Some(true) {
+        let server = alpha_panda::ops::server::MetricsServer::start(
+            engine_config.metrics.addr,
+            std::sync::Arc::clone(&engine.telemetry),
+        )?;
+        eprintln!("metrics: http://{}/metrics", server.local_addr());
+        Some(server)
+    } else {
+        None
+    };
     let bar = Progress::new();
     let mut on_progress = |done: u64, total: u64| bar.update(done, total);
     let (layout, mut outcome) = engine.run(&mut reader, &mut on_progress)?;
     bar.finish();
+    if let Some(server) = server {
+        server.shutdown();
+    }
     outcome.load += scan_time;
 
     let stats = reader.stats();

@@ -743,3 +743,48 @@ fn http_server_serves_metrics_and_health() {
     }
     assert!(refused, "the endpoint still answers after shutdown");
 }
+
+/// A backtest publishes to the same telemetry (once per chunk), so `backtest --metrics`
+/// shows what the run did: counters after the run equal the run's own totals.
+#[test]
+fn backtest_counters_reach_the_exposition() {
+    use alpha_panda::config::EngineConfig;
+    use alpha_panda::domain::InstrumentTable;
+    use alpha_panda::feed::{DataSource, TickReader, scan_instruments};
+    use alpha_panda::pipeline::Engine;
+    use alpha_panda::strategy::load_strategies;
+
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let sources = [DataSource::File(
+        root.join("tests/data/binance_l1_2024-08-08_excerpt.csv"),
+    )];
+    let config = EngineConfig::default();
+    let strategies = load_strategies(&[root.join("strategies")]).expect("strategies");
+    let mut table = InstrumentTable::new();
+    scan_instruments(&sources, &config.instruments, &mut table).expect("scan");
+    Engine::fit_precisions(&mut table, &config, &strategies).expect("precisions");
+    let mut reader = TickReader::open(&sources, &table, config.bad_rows).expect("open");
+    let engine = Engine::build(&config, &strategies, table).expect("engine");
+    let telemetry = std::sync::Arc::clone(&engine.telemetry);
+    let (_, outcome) = engine.run(&mut reader, &mut |_, _| {}).expect("run");
+    let text = rendered(&telemetry);
+    let sample = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} in\n{text}"))
+    };
+    assert_eq!(
+        sample("alpha_panda_ticks_total{feed=\"backtest\",class=\"crypto\"}"),
+        outcome.ticks as f64
+    );
+    assert_eq!(sample("alpha_panda_signals_total"), outcome.signals as f64);
+    assert_eq!(
+        sample("alpha_panda_orders_total{broker=\"paper\"}"),
+        outcome.orders as f64
+    );
+    assert_eq!(
+        sample("alpha_panda_fills_total{broker=\"paper\"}"),
+        outcome.fills.len() as f64
+    );
+    assert!(outcome.fills.len() > 0, "the run trades");
+}

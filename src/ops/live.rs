@@ -130,7 +130,10 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
     feed::scan_instruments(&sources, &config.instruments, &mut instruments)?;
     Engine::fit_precisions(&mut instruments, &config, &strategies)?;
     let reader = TickReader::open(&sources, &instruments, config.bad_rows)?;
-    let engine = Engine::build(&config, &strategies, instruments)?;
+    let mut engine = Engine::build(&config, &strategies, instruments)?;
+    if let Some(t) = Arc::get_mut(&mut engine.telemetry) {
+        t.shape.feed_kind = "replay";
+    }
     let telemetry = Arc::clone(&engine.telemetry);
     telemetry.preflight_ok.store(true, Ordering::Release);
     for line in &engine.layout.disabled {

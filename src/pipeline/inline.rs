@@ -4,10 +4,14 @@
 //! Per tick: risk sees the tick (marks, day roll), execution marks the portfolio and fills
 //! resting orders, strategies run, and each signal is checked and submitted at once (so an
 //! order with zero latency fills on its own tick before the next signal is checked).
+//!
+//! Counters are published to the engine's `Telemetry` once per chunk, so a backtest can
+//! be watched on the metrics endpoint when asked (`backtest --metrics`).
 
-use super::{Engine, EngineLayout, RunOutcome, TickSource};
+use super::{Engine, EngineLayout, PnlBuffer, RunOutcome, TickSource};
 use crate::clock::{LatencyTimer, Stopwatch};
 use crate::domain::{Fill, Order, Signal, Tick};
+use crate::metrics::telemetry::{FeedState, LatencySlot, StageName};
 use crate::metrics::{LatencyRecorder, Stage};
 
 /// Ticks per chunk read from the source: big enough to amortise the read call, small enough
@@ -101,6 +105,17 @@ pub fn run(
     let (mut load, mut run) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let mut seq = 0u64;
     let batched = engine.strategy.has_batched();
+    let telemetry = std::sync::Arc::clone(&engine.telemetry);
+    let classes: Vec<usize> = telemetry
+        .shape
+        .instrument_classes
+        .iter()
+        .map(|&c| c as usize)
+        .collect();
+    let mut ticks_by_class = [0u64; 3];
+    let (mut pnl, mut pnl_published, mut latency_published) =
+        (PnlBuffer::new(engine.layout.brokers.len()), 0u64, 0u64);
+    telemetry.set_feed_state(FeedState::Live);
     loop {
         let watch = Stopwatch::start();
         let n = source.read_chunk(&mut chunk, CHUNK)?;
@@ -128,9 +143,40 @@ pub fn run(
             seq += 1;
         }
         run += watch.elapsed();
+        for tick in &chunk {
+            ticks_by_class[classes[tick.instrument.index()]] += 1;
+        }
+        let t = &*telemetry;
+        for (cell, &n) in t.ticks_by_class.iter().zip(&ticks_by_class) {
+            cell.set(n);
+        }
+        let orders = engine.risk.orders;
+        for (stage, events) in [
+            (StageName::Feed, seq),
+            (StageName::Strategy, seq),
+            (StageName::Risk, seq + engine.risk.signals),
+            (StageName::Execution, seq + orders),
+        ] {
+            t.stage_events[stage as usize].set(events);
+        }
+        t.dispatched_ticks.set(engine.strategy.dispatched);
+        t.signals.set(engine.risk.signals);
+        engine.risk.publish(t);
+        engine.execution.publish(
+            t,
+            &engine.layout.books,
+            &mut pnl,
+            &mut pnl_published,
+        );
+        let generation = t.snapshot_generation();
+        if generation != latency_published {
+            t.publish_latency(LatencySlot::Strategy, generation, &latency);
+            latency_published = generation;
+        }
         let (done, total) = source.progress();
         progress(done, total);
     }
+    telemetry.set_feed_state(FeedState::Ended);
     let kill_switch = (0..engine.layout.brokers.len())
         .map(|b| engine.risk.engine.kill_switch_tripped(b))
         .collect();

@@ -20,7 +20,7 @@ use crate::domain::{
 };
 use crate::execution::{PaperVenue, Venue};
 use crate::metrics::LatencyRecorder;
-use crate::metrics::telemetry::{InstrumentClass, Telemetry, TelemetryShape};
+use crate::metrics::telemetry::{InstrumentClass, Telemetry, TelemetryShape, store_f64};
 use crate::ml::{InferenceMode, MlStrategy};
 use crate::portfolio::{MAX_COMBINED_PRECISION, Portfolio};
 use crate::risk::{RejectReason, RiskEngine};
@@ -345,6 +345,21 @@ impl RiskStage {
         }
     }
 
+    /// Publishes the per-broker counters and kill switches.
+    pub fn publish(&self, t: &Telemetry) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (b, broker) in t.brokers.iter().enumerate() {
+            broker.attempts.set(self.broker_attempts[b]);
+            broker.orders.set(self.broker_orders[b]);
+            for (cell, &n) in broker.rejections.iter().zip(&self.broker_rejections[b]) {
+                cell.store(n, Relaxed);
+            }
+            broker
+                .kill_switch
+                .store(self.engine.kill_switch_tripped(b), Relaxed);
+        }
+    }
+
     pub fn rejections(&self) -> Vec<(RejectReason, u64)> {
         RejectReason::ALL
             .iter()
@@ -402,6 +417,35 @@ impl ExecutionStage {
         }
     }
 
+    /// Publishes fills per broker, and positions and PnL when an observer asked for them
+    /// since `published` (a generation) — computed into `buffer`, so nothing allocates.
+    pub fn publish(
+        &self,
+        t: &Telemetry,
+        books: &[BookInfo],
+        buffer: &mut PnlBuffer,
+        published: &mut u64,
+    ) {
+        for (broker, &fills) in t.brokers.iter().zip(&self.fills_by_broker) {
+            broker.fills.set(fills);
+        }
+        let requested = t.pnl_generation();
+        if requested != *published {
+            self.broker_pnl(books, &mut buffer.0);
+            for (broker, (open, pnl)) in t.brokers.iter().zip(&buffer.0) {
+                broker
+                    .open_positions
+                    .store(*open, std::sync::atomic::Ordering::Relaxed);
+                for (cell, &v) in broker.pnl.iter().zip(pnl) {
+                    store_f64(cell, v.to_f64());
+                }
+            }
+            t.pnl_published_generation
+                .store(requested, std::sync::atomic::Ordering::Release);
+            *published = requested;
+        }
+    }
+
     /// Per broker: open positions and exact PnL (realized, unrealized, fees, net) in quote
     /// currency, written into `out` (one entry per broker). Walks every book × instrument:
     /// call on request, not per tick.
@@ -438,6 +482,16 @@ pub enum AuditEvent {
     Order(Order),
     Reject(Order, RejectReason),
     Fill(Fill),
+}
+
+/// Per broker (open positions, PnL components), reused between PnL publishes.
+#[derive(Debug)]
+pub struct PnlBuffer(Vec<(u64, [crate::domain::Money; 4])>);
+
+impl PnlBuffer {
+    pub fn new(brokers: usize) -> PnlBuffer {
+        PnlBuffer(vec![(0, [crate::domain::Money::ZERO; 4]); brokers])
+    }
 }
 
 /// What a live run adds to the threaded runtime.
@@ -737,7 +791,8 @@ impl Engine {
                 .map(|s| InstrumentClass::of_symbol(&s.symbol))
                 .collect(),
             instrument_symbols: specs.iter().map(|s| s.symbol.clone()).collect(),
-            feed_kind: "replay",
+            // A live run names its own feed (`replay`); a backtest reads files.
+            feed_kind: "backtest",
             environment: config.environment.name(),
             model_loads_ok: loads_ok,
             model_loads_failed: model_checks.len() as u64 - loads_ok,

@@ -28,7 +28,6 @@ use crate::config::WaitPolicy;
 use crate::domain::{BrokerId, Fill, Order, Signal, Tick};
 use crate::metrics::telemetry::{
     CanaryResult, DlqKind, FeedState, LatencySlot, PUBLISH_EVERY, Ring, StageName, Telemetry,
-    store_f64,
 };
 use crate::metrics::{LatencyRecorder, Stage};
 use crate::risk::{RejectReason, RiskEngine};
@@ -689,16 +688,7 @@ impl RiskCounters {
         t.ring_received[Ring::ExecutionToRisk as usize].set(self.fills_received);
         t.ring_sent[Ring::RiskToExecution as usize].set(self.sent);
         t.ring_full[Ring::RiskToExecution as usize].set(self.full);
-        for (b, broker) in t.brokers.iter().enumerate() {
-            broker.attempts.set(stage.broker_attempts[b]);
-            broker.orders.set(stage.broker_orders[b]);
-            for (cell, &n) in broker.rejections.iter().zip(&stage.broker_rejections[b]) {
-                cell.store(n, Ordering::Relaxed);
-            }
-            broker
-                .kill_switch
-                .store(stage.engine.kill_switch_tripped(b), Ordering::Relaxed);
-        }
+        stage.publish(t);
         let generation = t.snapshot_generation();
         if generation != self.generation {
             t.publish_latency(LatencySlot::Risk, generation, latency);
@@ -875,8 +865,7 @@ struct ExecutionCounters {
     full: u64,
     generation: u64,
     pnl_generation: u64,
-    /// Per broker (open positions, PnL components), reused between requests.
-    pnl: Vec<(u64, [crate::domain::Money; 4])>,
+    pnl: super::PnlBuffer,
 }
 
 impl ExecutionCounters {
@@ -891,26 +880,11 @@ impl ExecutionCounters {
         t.ring_received[Ring::RiskToExecution as usize].set(self.events);
         t.ring_sent[Ring::ExecutionToRisk as usize].set(self.sent);
         t.ring_full[Ring::ExecutionToRisk as usize].set(self.full);
-        for (broker, &fills) in t.brokers.iter().zip(&stage.fills_by_broker) {
-            broker.fills.set(fills);
-        }
+        stage.publish(t, books, &mut self.pnl, &mut self.pnl_generation);
         let generation = t.snapshot_generation();
         if generation != self.generation {
             t.publish_latency(LatencySlot::Execution, generation, latency);
             self.generation = generation;
-        }
-        let pnl_generation = t.pnl_generation();
-        if pnl_generation != self.pnl_generation {
-            stage.broker_pnl(books, &mut self.pnl);
-            for (broker, (open, pnl)) in t.brokers.iter().zip(&self.pnl) {
-                broker.open_positions.store(*open, Ordering::Relaxed);
-                for (cell, &v) in broker.pnl.iter().zip(pnl) {
-                    store_f64(cell, v.to_f64());
-                }
-            }
-            t.pnl_published_generation
-                .store(pnl_generation, Ordering::Release);
-            self.pnl_generation = pnl_generation;
         }
     }
 }
@@ -940,7 +914,7 @@ fn execution_loop(
         full: 0,
         generation: 0,
         pnl_generation: 0,
-        pnl: vec![(0, [crate::domain::Money::ZERO; 4]); t.brokers.len()],
+        pnl: super::PnlBuffer::new(t.brokers.len()),
     };
     let mut fills = Vec::with_capacity(1024);
     let mut current: Vec<Tick> = vec![Tick::default(); stage.instrument_count()];
