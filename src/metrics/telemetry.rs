@@ -284,6 +284,8 @@ pub struct Telemetry {
     pub preflight_ok: AtomicBool,
     pub canary: Mutex<Option<CanaryResult>>,
     pub shutting_down: AtomicBool,
+    /// Someone reads this telemetry (a metrics endpoint runs). Backtests publish only then.
+    pub observed: AtomicBool,
     /// Set when a stage thread panics, so producers stop waiting on it.
     pub aborted: AtomicBool,
     /// Last activity per stage, unix ns (written by the validator, which sees counters move).
@@ -330,6 +332,7 @@ impl Telemetry {
             preflight_ok: AtomicBool::new(false),
             canary: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
+            observed: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
             last_activity_ns: Default::default(),
             validator: Mutex::new(ValidatorState::default()),

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::clock::Stopwatch;
 use crate::config::engine::StagePinning;
 use crate::config::{EngineConfig, Environment, MlInference, RuntimeMode};
-use crate::domain::{Fill, InstrumentTable, Order, Signal, Tick};
+use crate::domain::InstrumentTable;
 use crate::feed::{self, DataSource};
 use crate::strategy::{StrategyConfig, StrategyParams};
 
@@ -540,24 +540,6 @@ fn check_model(s: &StrategyConfig, model: &str, model_line: usize) -> Findings {
     f
 }
 
-/// Shapes of the threaded runtime's private ring messages, for their size only.
-#[allow(dead_code, reason = "never built; measured with size_of")]
-enum ToRiskShape {
-    Tick(Tick, u64),
-    Signal(Signal, u64),
-}
-
-#[allow(dead_code, reason = "never built; measured with size_of")]
-enum ToExecutionShape {
-    Tick(Tick, u64),
-    Order(Order, u64),
-}
-
-/// Bytes of one ring slot: the message and the slot's stamp.
-const fn slot_bytes<T>() -> usize {
-    std::mem::size_of::<T>() + std::mem::size_of::<usize>()
-}
-
 /// Ring capacity and memory; core pinning against this machine (threaded runtime and live).
 fn check_rings(config: &EngineConfig, live: bool, cores: Result<usize, &str>) -> Findings {
     let mut f = Findings::default();
@@ -576,12 +558,7 @@ fn check_rings(config: &EngineConfig, live: bool, cores: Result<usize, &str>) ->
             ),
         );
     }
-    let slots = [
-        slot_bytes::<(Tick, u64)>(),
-        slot_bytes::<ToRiskShape>(),
-        slot_bytes::<ToExecutionShape>(),
-        slot_bytes::<Fill>(),
-    ];
+    let slots = crate::pipeline::threaded::ring_slot_bytes();
     let bytes: usize = slots.iter().map(|s| s.saturating_mul(capacity)).sum();
     let memory = format!(
         "4 rings x {capacity} slots = {:.1} MiB, slots of {}, {}, {} and {} bytes",

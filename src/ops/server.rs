@@ -59,6 +59,9 @@ impl MetricsServer {
             Server::from_listener(listener, None).map_err(|e| io::Error::other(named(&e)))?;
         let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
+        telemetry
+            .observed
+            .store(true, std::sync::atomic::Ordering::Release);
         let thread = std::thread::Builder::new()
             .name("alpha-panda-http".to_owned())
             .spawn({

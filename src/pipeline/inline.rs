@@ -5,8 +5,9 @@
 //! resting orders, strategies run, and each signal is checked and submitted at once (so an
 //! order with zero latency fills on its own tick before the next signal is checked).
 //!
-//! Counters are published to the engine's `Telemetry` once per chunk, so a backtest can
-//! be watched on the metrics endpoint when asked (`backtest --metrics`).
+//! Counters are published to the engine's `Telemetry` once per chunk while something
+//! observes it, so a backtest can be watched on the metrics endpoint when asked
+//! (`backtest --metrics`).
 
 use super::{Engine, EngineLayout, PnlBuffer, RunOutcome, TickSource};
 use crate::clock::{LatencyTimer, Stopwatch};
@@ -112,7 +113,7 @@ pub fn run(
         .iter()
         .map(|&c| c as usize)
         .collect();
-    let mut ticks_by_class = [0u64; 3];
+    let (mut ticks_by_class, mut dispatched) = ([0u64; 3], 0u64);
     let (mut pnl, mut pnl_published, mut latency_published) =
         (PnlBuffer::new(engine.layout.brokers.len()), 0u64, 0u64);
     telemetry.set_feed_state(FeedState::Live);
@@ -143,8 +144,18 @@ pub fn run(
             seq += 1;
         }
         run += watch.elapsed();
+        // Backtests publish only when watched (`backtest --metrics`).
+        if !telemetry
+            .observed
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let (done, total) = source.progress();
+            progress(done, total);
+            continue;
+        }
         for tick in &chunk {
             ticks_by_class[classes[tick.instrument.index()]] += 1;
+            dispatched += u64::from(engine.strategy.is_traded(tick.instrument));
         }
         let t = &*telemetry;
         for (cell, &n) in t.ticks_by_class.iter().zip(&ticks_by_class) {
@@ -159,15 +170,12 @@ pub fn run(
         ] {
             t.stage_events[stage as usize].set(events);
         }
-        t.dispatched_ticks.set(engine.strategy.dispatched);
+        t.dispatched_ticks.set(dispatched);
         t.signals.set(engine.risk.signals);
         engine.risk.publish(t);
-        engine.execution.publish(
-            t,
-            &engine.layout.books,
-            &mut pnl,
-            &mut pnl_published,
-        );
+        engine
+            .execution
+            .publish(t, &engine.layout.books, &mut pnl, &mut pnl_published);
         let generation = t.snapshot_generation();
         if generation != latency_published {
             t.publish_latency(LatencySlot::Strategy, generation, &latency);

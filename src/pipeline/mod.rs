@@ -134,17 +134,13 @@ pub struct EngineLayout {
 pub struct StrategyStage {
     strategies: Vec<StrategyKind>,
     index: StrategyIndex,
-    /// Ticks that reached at least one strategy.
-    pub dispatched: u64,
 }
 
 impl StrategyStage {
     /// Runs every strategy of the tick's instrument, appending their signals to `out`.
     #[inline]
     pub fn on_tick(&mut self, tick: &Tick, out: &mut Vec<Signal>) {
-        let entries = self.index.get(tick.instrument);
-        self.dispatched += u64::from(!entries.is_empty());
-        for entry in entries {
+        for entry in self.index.get(tick.instrument) {
             let strategy = &mut self.strategies[entry.strategy.0 as usize];
             if let Some(intent) = strategy.on_tick(tick, entry.slot as usize) {
                 out.push(Signal {
@@ -162,6 +158,12 @@ impl StrategyStage {
 
     pub fn max_fan_out(&self) -> usize {
         self.index.max_fan_out()
+    }
+
+    /// Whether any strategy trades the instrument (counted by observers, not on dispatch).
+    #[inline]
+    pub fn is_traded(&self, instrument: InstrumentId) -> bool {
+        !self.index.get(instrument).is_empty()
     }
 
     /// Canary: one smallest-lot buy per strategy trading the tick's instrument, without
@@ -819,7 +821,6 @@ impl Engine {
             strategy: StrategyStage {
                 strategies: kinds,
                 index,
-                dispatched: 0,
             },
             risk: RiskStage {
                 engine: RiskEngine::new(&limits, &specs),

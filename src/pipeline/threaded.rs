@@ -193,6 +193,18 @@ struct CanaryCounts {
     refused: Option<(BrokerId, RejectReason)>,
 }
 
+/// Bytes of one slot of each ring (feed → strategy, strategy → risk, risk → execution,
+/// execution → risk): the message and the slot's stamp, for memory estimates.
+pub const fn ring_slot_bytes() -> [usize; 4] {
+    const STAMP: usize = std::mem::size_of::<usize>();
+    [
+        std::mem::size_of::<ToStrategy>() + STAMP,
+        std::mem::size_of::<ToRisk>() + STAMP,
+        std::mem::size_of::<ToExecution>() + STAMP,
+        std::mem::size_of::<Fill>() + STAMP,
+    ]
+}
+
 /// Runs the engine with one thread per stage.
 ///
 /// # Errors
@@ -558,6 +570,8 @@ fn canary_result(counts: Option<CanaryCounts>, layout: &EngineLayout, tick: &Tic
 #[derive(Default)]
 struct StrategyCounters {
     events: u64,
+    /// Ticks that reached at least one strategy.
+    dispatched: u64,
     signals: u64,
     sent: u64,
     full: u64,
@@ -569,7 +583,7 @@ impl StrategyCounters {
     fn publish(&mut self, t: &Telemetry, stage: &StrategyStage, latency: &LatencyRecorder) {
         t.stage_events[StageName::Strategy as usize].set(self.events);
         t.ring_received[Ring::FeedToStrategy as usize].set(self.events);
-        t.dispatched_ticks.set(stage.dispatched);
+        t.dispatched_ticks.set(self.dispatched);
         t.signals.set(self.signals);
         t.ring_sent[Ring::StrategyToRisk as usize].set(self.sent);
         t.ring_full[Ring::StrategyToRisk as usize].set(self.full);
@@ -634,6 +648,7 @@ fn strategy_loop(
         };
         signals.clear();
         stage.on_tick(&tick, &mut signals);
+        c.dispatched += u64::from(stage.is_traded(tick.instrument));
         let end = if stamp != 0 {
             let end = timer.stamp();
             latency.record(Stage::Strategy, timer.elapsed_ns(start, end));
