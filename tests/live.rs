@@ -235,6 +235,16 @@ fn live_run_serves_health_and_metrics_then_stops_gracefully_on_sigterm() {
         "{metrics}"
     );
 
+    // The ML strategies score per tick live; their latency is exported per strategy.
+    let metrics = poll(&format!("{base}/metrics"), Duration::from_secs(10), |s, body| {
+        s == 200
+            && body.lines().any(|l| {
+                l.starts_with("alpha_panda_inference_latency_seconds_count{strategy=\"ml_momentum_btcusdt_spot\"}")
+                    && !l.ends_with(" 0")
+            })
+    });
+    assert!(metrics.contains("alpha_panda_stage_latency_seconds_count{stage=\"tick_to_order\"}"));
+
     let (status, stderr) = engine.stop(Duration::from_secs(30));
     assert!(status.success(), "exit {status}: {stderr}");
 

@@ -166,6 +166,12 @@ const EXPECTED: &[(&str, &str, &[&str], &str)] = &[
         &["stage"],
         "Quantiles of each pipeline hop from its HDR histogram since start.",
     ),
+    (
+        "alpha_panda_inference_latency_seconds",
+        "summary",
+        &["strategy"],
+        "ML scoring latency per ML strategy (features, model, decision per scoring tick; per call when batched).",
+    ),
 ];
 
 fn shape() -> TelemetryShape {
@@ -179,6 +185,7 @@ fn shape() -> TelemetryShape {
         environment: "paper",
         model_loads_ok: 1,
         model_loads_failed: 1,
+        ml_strategies: vec!["ml_momentum_btcusdt_spot".into()],
         ..TelemetryShape::default()
     }
 }

@@ -191,6 +191,12 @@ pub const STAGE_LATENCY_QUANTILES: MetricDef = def(
     &["stage"],
     "Quantiles of each pipeline hop from its HDR histogram since start.",
 );
+pub const INFERENCE_LATENCY: MetricDef = def(
+    "alpha_panda_inference_latency_seconds",
+    Summary,
+    &["strategy"],
+    "ML scoring latency per ML strategy (features, model, decision per scoring tick; per call when batched).",
+);
 
 /// Every exported family, in exposition order.
 pub const METRICS: &[MetricDef] = &[
@@ -218,6 +224,7 @@ pub const METRICS: &[MetricDef] = &[
     BUILD_INFO,
     STAGE_LATENCY,
     STAGE_LATENCY_QUANTILES,
+    INFERENCE_LATENCY,
 ];
 
 /// Histogram bucket upper bounds, seconds: 250 ns to 10 ms, fitted to a µs pipeline.

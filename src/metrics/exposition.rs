@@ -226,26 +226,13 @@ pub fn render(t: &Telemetry, out: &mut String) {
                 }
             }
             catalog::STAGE_LATENCY_QUANTILES => {
-                let mut q = String::new();
                 for stage in Stage::ALL {
-                    let hist = latency.histogram(stage);
-                    let h = HistogramData::of(hist);
-                    for quantile in LATENCY_QUANTILES {
-                        q.clear();
-                        push_f64(&mut q, quantile);
-                        let ns = if h.count == 0 {
-                            0
-                        } else {
-                            hist.value_at_quantile(quantile)
-                        };
-                        w.sample(
-                            "",
-                            &[("stage", stage.name()), ("quantile", &q)],
-                            Value::F64(ns_to_secs(ns)),
-                        );
-                    }
-                    w.sample("_sum", &[("stage", stage.name())], Value::F64(h.sum_secs));
-                    w.sample("_count", &[("stage", stage.name())], Value::U64(h.count));
+                    summary_samples(&mut w, ("stage", stage.name()), latency.histogram(stage));
+                }
+            }
+            catalog::INFERENCE_LATENCY => {
+                for (strategy, hist) in t.inference.lock().iter() {
+                    summary_samples(&mut w, ("strategy", strategy), hist);
                 }
             }
             // A family added to the catalog without a renderer: header only (a unit test
@@ -253,6 +240,24 @@ pub fn render(t: &Telemetry, out: &mut String) {
             _ => {}
         }
     }
+}
+
+/// The quantile, `_sum` and `_count` samples of one summary series from its HDR histogram.
+fn summary_samples(w: &mut Family<'_>, label: (&str, &str), hist: &hdrhistogram::Histogram<u64>) {
+    let h = HistogramData::of(hist);
+    let mut q = String::new();
+    for quantile in LATENCY_QUANTILES {
+        q.clear();
+        push_f64(&mut q, quantile);
+        let ns = if h.count == 0 {
+            0
+        } else {
+            hist.value_at_quantile(quantile)
+        };
+        w.sample("", &[label, ("quantile", &q)], Value::F64(ns_to_secs(ns)));
+    }
+    w.sample("_sum", &[label], Value::F64(h.sum_secs));
+    w.sample("_count", &[label], Value::U64(h.count));
 }
 
 /// Brokers with their telemetry, in configuration order.
@@ -405,6 +410,7 @@ mod tests {
             environment: "test",
             model_loads_ok: 1,
             model_loads_failed: 2,
+            ml_strategies: vec!["ml_a".into()],
             ..TelemetryShape::default()
         })
     }

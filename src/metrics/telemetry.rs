@@ -262,6 +262,8 @@ pub struct TelemetryShape {
     pub environment: &'static str,
     pub model_loads_ok: u64,
     pub model_loads_failed: u64,
+    /// Ids of the registered ML strategies, in strategy order.
+    pub ml_strategies: Vec<String>,
 }
 
 /// The shared state. Create once per run, share as `Arc<Telemetry>`.
@@ -297,8 +299,9 @@ pub struct Telemetry {
     /// PnL copy requested by an observer (generation), answered by the execution thread.
     pnl_generation: AtomicU64,
     pub pnl_published_generation: AtomicU64,
-    /// ML inference latency per strategy: (strategy id, HDR copy), published like latency.
-    pub inference: Mutex<Vec<(String, crate::metrics::LatencySummary)>>,
+    /// ML scoring latency per ML strategy: (strategy id, HDR copy), in strategy order,
+    /// pre-filled at build and refreshed like the stage latency copies.
+    pub inference: Mutex<Vec<(String, hdrhistogram::Histogram<u64>)>>,
 }
 
 /// A recording thread's slot for latency copies.
@@ -311,6 +314,11 @@ pub enum LatencySlot {
 
 impl Telemetry {
     pub fn new(shape: TelemetryShape) -> Telemetry {
+        let inference = shape
+            .ml_strategies
+            .iter()
+            .map(|id| (id.clone(), super::latency_histogram()))
+            .collect();
         let brokers = shape
             .brokers
             .iter()
@@ -343,7 +351,7 @@ impl Telemetry {
             }),
             pnl_generation: AtomicU64::new(0),
             pnl_published_generation: AtomicU64::new(0),
-            inference: Mutex::new(Vec::new()),
+            inference: Mutex::new(inference),
         }
     }
 

@@ -145,6 +145,8 @@ pub fn detailed(t: &Telemetry) -> Value {
     };
 
     let recorder = t.latency();
+    // Fresh copies for the next look; stage threads answer at their next publish point.
+    t.request_snapshot();
     let latency: Map<String, Value> = Stage::ALL
         .iter()
         .map(|&s| (s.name().to_owned(), summary_us(&recorder.summary(s))))
@@ -154,8 +156,8 @@ pub fn detailed(t: &Telemetry) -> Value {
         .inference
         .lock()
         .iter()
-        .map(|(strategy, s)| {
-            let mut v = summary_us(s);
+        .map(|(strategy, h)| {
+            let mut v = summary_us(&crate::metrics::LatencySummary::of(h));
             if let Value::Object(m) = &mut v {
                 m.insert("strategy".to_owned(), json!(strategy));
             }

@@ -179,6 +179,7 @@ pub fn run(
         let generation = t.snapshot_generation();
         if generation != latency_published {
             t.publish_latency(LatencySlot::Strategy, generation, &latency);
+            engine.strategy.publish_inference(t);
             latency_published = generation;
         }
         let (done, total) = source.progress();

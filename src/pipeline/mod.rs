@@ -182,6 +182,23 @@ impl StrategyStage {
         }
     }
 
+    /// Copies each ML strategy's scoring latency into the telemetry's pre-filled slots,
+    /// unless an observer holds them (never waits, never allocates).
+    pub fn publish_inference(&self, t: &Telemetry) {
+        let Some(mut slots) = t.inference.try_lock() else {
+            return;
+        };
+        let ml = self.strategies.iter().filter_map(|s| match s {
+            StrategyKind::Ml(ml) => Some(ml),
+            _ => None,
+        });
+        for ((_, copy), ml) in slots.iter_mut().zip(ml) {
+            copy.reset();
+            // Same bounds on both sides, so adding cannot fail.
+            let _ = copy.add(&ml.stats.latency);
+        }
+    }
+
     /// Inference errors of all ML strategies so far.
     pub fn inference_errors(&self) -> u64 {
         self.strategies
@@ -798,6 +815,11 @@ impl Engine {
             environment: config.environment.name(),
             model_loads_ok: loads_ok,
             model_loads_failed: model_checks.len() as u64 - loads_ok,
+            ml_strategies: infos
+                .iter()
+                .filter(|i| i.model.is_some())
+                .map(|i| i.id.clone())
+                .collect(),
         }));
         let limits: Vec<_> = config.brokers.iter().map(|b| b.risk.clone()).collect();
         let venues = config

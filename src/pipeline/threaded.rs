@@ -102,11 +102,15 @@ fn send<T>(
     }
 }
 
+/// Wait rounds between two idle publishes while a ring stays empty.
+const IDLE_PUBLISH_ROUNDS: u32 = 256;
+
 /// Receives, waiting while the ring is empty; `None` when the producer is gone. `on_idle`
-/// runs once each time the ring is found empty (stages publish their counters there).
+/// runs when the ring is found empty and then every `IDLE_PUBLISH_ROUNDS` wait rounds, so
+/// an idle stage still answers snapshot requests (stages publish their counters there).
 #[inline]
 fn recv<T>(rx: &Receiver<T>, waiter: &mut Waiter, on_idle: &mut dyn FnMut()) -> Option<T> {
-    let mut idle_done = false;
+    let mut rounds = 0u32;
     loop {
         match rx.try_recv() {
             Ok(msg) => {
@@ -114,10 +118,10 @@ fn recv<T>(rx: &Receiver<T>, waiter: &mut Waiter, on_idle: &mut dyn FnMut()) -> 
                 return Some(msg);
             }
             Err(TryRecvError::Empty) => {
-                if !idle_done {
+                if rounds.is_multiple_of(IDLE_PUBLISH_ROUNDS) {
                     on_idle();
-                    idle_done = true;
                 }
+                rounds = rounds.wrapping_add(1);
                 waiter.wait();
             }
             Err(TryRecvError::Disconnected) => return None,
@@ -595,6 +599,7 @@ impl StrategyCounters {
         let generation = t.snapshot_generation();
         if generation != self.generation {
             t.publish_latency(LatencySlot::Strategy, generation, latency);
+            stage.publish_inference(t);
             self.generation = generation;
         }
     }
