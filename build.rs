@@ -5,6 +5,10 @@
 //! bakes its absolute path into the binary as `ALPHA_PANDA_ORT_DYLIB`. A failed fetch is a
 //! warning, not a build error: rule-based strategies run without the runtime, and an ML run
 //! then fails before trading with the fix in its message.
+//!
+//! Also looks for Prometheus (`promtool`, `prometheus`) on PATH: without it, and outside CI,
+//! it sets `cfg(prometheus_missing)` so the tests that need it are reported as ignored with
+//! the reason, instead of passing silently. Under CI (env `CI` set) they always run.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,6 +16,7 @@ use std::process::Command;
 const ORT_VERSION: &str = "1.31.1";
 
 fn main() {
+    prometheus_check();
     let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let script = root.join("scripts/fetch_onnxruntime.py");
     let library = root
@@ -45,5 +50,25 @@ fn main() {
         Err(e) => println!(
             "cargo:warning=could not run {python} to fetch ONNX Runtime {ORT_VERSION}: {e}; ML strategies need `python3 scripts/fetch_onnxruntime.py` or ORT_DYLIB_PATH"
         ),
+    }
+}
+
+/// Sets `cfg(prometheus_missing)` when `promtool` or `prometheus` is not on PATH (not in CI).
+fn prometheus_check() {
+    println!("cargo::rustc-check-cfg=cfg(prometheus_missing)");
+    println!("cargo:rerun-if-env-changed=PATH");
+    println!("cargo:rerun-if-env-changed=CI");
+    let dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    // An install into a PATH directory changes its listing and so reruns this script.
+    for dir in dirs.iter().filter(|d| d.is_dir()) {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
+    let missing = ["promtool", "prometheus"]
+        .iter()
+        .any(|tool| !dirs.iter().any(|d| d.join(tool).is_file()));
+    if missing && std::env::var_os("CI").is_none() {
+        println!("cargo:rustc-cfg=prometheus_missing");
     }
 }

@@ -371,6 +371,10 @@ fn production_refuses_to_start_when_preflight_fails() {
 }
 
 #[test]
+#[cfg_attr(
+    prometheus_missing,
+    ignore = "needs Prometheus: promtool/prometheus not on PATH (apt-get install -y prometheus)"
+)]
 fn prometheus_scrapes_the_live_engine() {
     let test = "live::prometheus_scrapes_the_live_engine";
     let (Some(prometheus), Some(promtool)) = (

@@ -511,6 +511,10 @@ fn samples_belong_to_their_family_with_its_labels() {
 }
 
 #[test]
+#[cfg_attr(
+    prometheus_missing,
+    ignore = "needs Prometheus: promtool/prometheus not on PATH (apt-get install -y prometheus)"
+)]
 fn promtool_check_metrics() {
     // Label values that need escaping: a quote, a backslash and a newline in broker names.
     let awkward = Telemetry::new(TelemetryShape {

@@ -99,16 +99,28 @@ fn run_promtool(test: &str, args: &[&str]) {
 }
 
 #[test]
+#[cfg_attr(
+    prometheus_missing,
+    ignore = "needs Prometheus: promtool/prometheus not on PATH (apt-get install -y prometheus)"
+)]
 fn promtool_check_rules() {
     run_promtool("promtool_check_rules", &["check", "rules", ALERTS]);
 }
 
 #[test]
+#[cfg_attr(
+    prometheus_missing,
+    ignore = "needs Prometheus: promtool/prometheus not on PATH (apt-get install -y prometheus)"
+)]
 fn promtool_test_rules() {
     run_promtool("promtool_test_rules", &["test", "rules", ALERTS_TEST]);
 }
 
 #[test]
+#[cfg_attr(
+    prometheus_missing,
+    ignore = "needs Prometheus: promtool/prometheus not on PATH (apt-get install -y prometheus)"
+)]
 fn promtool_check_config() {
     run_promtool("promtool_check_config", &["check", "config", CONFIG]);
 }
@@ -116,6 +128,10 @@ fn promtool_check_config() {
 /// Every dashboard query, with Grafana's variables filled in, is valid PromQL: promtool
 /// checks them as recording rules of a scratch rule file.
 #[test]
+#[cfg_attr(
+    prometheus_missing,
+    ignore = "needs Prometheus: promtool/prometheus not on PATH (apt-get install -y prometheus)"
+)]
 fn promtool_parses_dashboard_queries() {
     let queries = dashboard_queries(&dashboard());
     let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
