@@ -193,7 +193,12 @@ fn read(path: &Path) -> String {
 fn live_run_serves_health_and_metrics_then_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
-    let config = write_config(dir.path(), port, "");
+    // A quick validator, so the silence after the replay ends becomes a finding.
+    let config = write_config(
+        dir.path(),
+        port,
+        "[validator]\ninterval_ms = 100\nno_data_secs = 1\n",
+    );
     let engine = Running::spawn("alpha-panda live", live(&config));
     let base = format!("http://127.0.0.1:{port}");
 
@@ -235,14 +240,45 @@ fn live_run_serves_health_and_metrics_then_stops_gracefully_on_sigterm() {
         "{metrics}"
     );
 
+    // After the replay the feed is silent: the validator flags it everywhere.
+    let detailed = poll(
+        &format!("{base}/health/detailed"),
+        Duration::from_secs(30),
+        |_, body| body.contains("no_recent_data"),
+    );
+    let detailed: serde_json::Value = serde_json::from_str(&detailed).expect("JSON");
+    assert_eq!(
+        detailed["validator"]["findings"][0]["stage"], "feed",
+        "{detailed:#}"
+    );
+    let metrics = poll(
+        &format!("{base}/metrics"),
+        Duration::from_secs(10),
+        |_, body| {
+            body.contains(
+            "alpha_panda_validator_active_findings{stage=\"feed\",broker=\"\",issue=\"no_recent_data\"} 1",
+        )
+        },
+    );
+    assert!(
+        metrics.contains(
+            "alpha_panda_validator_findings_total{stage=\"feed\",broker=\"\",issue=\"no_recent_data\"} 1"
+        ),
+        "{metrics}"
+    );
+
     // The ML strategies score per tick live; their latency is exported per strategy.
-    let metrics = poll(&format!("{base}/metrics"), Duration::from_secs(10), |s, body| {
-        s == 200
+    let metrics = poll(
+        &format!("{base}/metrics"),
+        Duration::from_secs(10),
+        |s, body| {
+            s == 200
             && body.lines().any(|l| {
                 l.starts_with("alpha_panda_inference_latency_seconds_count{strategy=\"ml_momentum_btcusdt_spot\"}")
                     && !l.ends_with(" 0")
             })
-    });
+        },
+    );
     assert!(metrics.contains("alpha_panda_stage_latency_seconds_count{stage=\"tick_to_order\"}"));
 
     let (status, stderr) = engine.stop(Duration::from_secs(30));
@@ -301,13 +337,16 @@ fn live_run_serves_health_and_metrics_then_stops_gracefully_on_sigterm() {
     let app = read(&logs.join("app.log"));
     assert!(app.contains("canary passed"), "{app}");
     assert!(app.contains("live run stopped"), "{app}");
+    assert!(app.contains("pipeline validator: finding raised"), "{app}");
 }
 
 #[test]
 fn live_with_exit_at_end_trades_exactly_like_the_threaded_backtest() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = write_config(dir.path(), free_port(), "");
+    // Pinned stage threads (two cores on every CI machine) trade the same.
     let text = read(&config)
+        .replace("[feed]", "[runtime.pin]\nfeed = 0\nstrategy = 1\n\n[feed]")
         .replace("at_end = \"idle\"", "at_end = \"exit\"")
         .replace("speed = 10", "speed = 0");
     std::fs::write(&config, text).expect("rewrite config");
