@@ -131,7 +131,11 @@ fn zero_allocations_per_tick_after_warm_up() {
 
 /// Allocations made by one threaded run over `ticks`, with the live extras on (canary,
 /// audit events) and an observer asking for metric snapshots all along.
+/// Returns allocations, fills, and the smaller of (audit events seen, latency samples the
+/// observer saw handed off).
 fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
+    use alpha_panda::metrics::Stage;
+    use alpha_panda::metrics::telemetry::LatencySlot;
     use alpha_panda::pipeline::{RunControl, SliceSource, threaded};
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
@@ -155,14 +159,24 @@ fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
     // Asks for snapshots (latency copies, PnL) and drains audit events, allocating nothing.
     let observer = std::thread::spawn(move || {
         let mut events = 0u64;
+        let mut handed_off = 0u64;
         while !observer_done.load(Ordering::Acquire) {
             telemetry.request_snapshot();
+            // Reading folds each handed-off interval and frees the spare for the next one.
+            for slot in [
+                LatencySlot::Strategy,
+                LatencySlot::Risk,
+                LatencySlot::Execution,
+            ] {
+                handed_off += telemetry.read_latency(slot, |l| l.summary(Stage::Strategy).count);
+            }
+            telemetry.for_each_inference(|_, h| handed_off += h.len());
             while audit_rx.try_recv().is_ok() {
                 events += 1;
             }
             std::thread::sleep(std::time::Duration::from_micros(200));
         }
-        events
+        (events, handed_off)
     });
     let control = RunControl {
         audit: Some(audit_tx),
@@ -174,8 +188,8 @@ fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
         threaded::run_with(engine, &mut source, &mut |_, _| {}, &control).expect("run");
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     done.store(true, Ordering::Release);
-    let audited = observer.join().expect("observer");
-    (allocations, outcome.fills.len(), audited)
+    let (audited, handed_off) = observer.join().expect("observer");
+    (allocations, outcome.fills.len(), audited.min(handed_off))
 }
 
 #[test]
@@ -199,7 +213,10 @@ fn threaded_runtime_allocations_do_not_grow_with_ticks() {
     threaded_run_allocations(&ticks[..1_000]);
     let (short, short_fills, _) = threaded_run_allocations(&ticks[..20_000]);
     let (long, long_fills, audited) = threaded_run_allocations(&ticks);
-    assert!(audited > 0, "audit events flowed");
+    assert!(
+        audited > 0,
+        "audit events flowed and stage threads handed their latency off"
+    );
     assert!(
         long_fills > short_fills,
         "the extra ticks must trade ({short_fills} vs {long_fills} fills)"

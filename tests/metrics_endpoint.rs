@@ -237,7 +237,7 @@ fn populated() -> Telemetry {
         }
     }
     t.request_snapshot();
-    t.publish_latency(LatencySlot::Execution, t.snapshot_generation(), &rec);
+    t.hand_off_latency(LatencySlot::Execution, &mut rec);
     t
 }
 

@@ -231,9 +231,9 @@ pub fn render(t: &Telemetry, out: &mut String) {
                 }
             }
             catalog::INFERENCE_LATENCY => {
-                for (strategy, hist) in t.inference.lock().iter() {
+                t.for_each_inference(|strategy, hist| {
                     summary_samples(&mut w, ("strategy", strategy), hist);
-                }
+                });
             }
             // A family added to the catalog without a renderer: header only (a unit test
             // checks every family has samples).
@@ -562,7 +562,7 @@ mod tests {
             rec.record(Stage::Risk, ns);
         }
         t.request_snapshot();
-        t.publish_latency(LatencySlot::Risk, t.snapshot_generation(), &rec);
+        t.hand_off_latency(LatencySlot::Risk, &mut rec);
         let generation = t.snapshot_generation();
         let text = rendered(&t);
         assert_eq!(

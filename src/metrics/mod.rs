@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod exposition;
+pub mod handoff;
 pub mod telemetry;
 
 use hdrhistogram::Histogram;
@@ -110,11 +111,10 @@ impl LatencyRecorder {
         }
     }
 
-    /// Becomes a copy of `other` without allocating (same bounds on both sides).
-    pub fn copy_from(&mut self, other: &LatencyRecorder) {
-        for (mine, theirs) in self.histograms.iter_mut().zip(&other.histograms) {
-            mine.reset();
-            let _ = mine.add(theirs);
+    /// Empties every histogram, keeping its memory.
+    pub fn reset(&mut self) {
+        for h in &mut self.histograms {
+            h.reset();
         }
     }
 

@@ -6,9 +6,11 @@
 //!   and *publish* them here at publish points (every `PUBLISH_EVERY` messages, and whenever
 //!   their input ring runs empty), with relaxed stores: no lock, no allocation, no syscall,
 //!   and nothing shared touched on the other messages.
-//! - Latency histograms stay owned by their stage thread. An observer asks for a fresh copy
-//!   (`request_snapshot`); each thread copies its histograms into its slot at its next
-//!   publish point, with `try_lock` so it never waits. Observers read the last copies.
+//! - Latency histograms stay owned by their stage thread. An observer asks for fresh
+//!   numbers (`request_snapshot`); at its next publish point each thread hands its
+//!   recording off in O(1) (`Handoff`: a swap with an empty spare, `try_lock`, no copy) and
+//!   continues with the spare. Observers read the total of what was handed off; at the end
+//!   of a run each thread takes it all back, so its final histograms are complete.
 //! - Observers never block a stage: what they read may be up to one publish point old.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -16,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use super::LatencyRecorder;
+use super::handoff::Handoff;
 use crate::risk::RejectReason;
 
 /// Messages a stage handles between two publishes while busy.
@@ -294,14 +297,13 @@ pub struct Telemetry {
     pub last_activity_ns: [AtomicU64; 4],
     pub validator: Mutex<ValidatorState>,
     snapshot_generation: AtomicU64,
-    /// Latency copies per recording thread (strategy, risk, execution).
-    latency_slots: [Mutex<(u64, Option<LatencyRecorder>)>; 3],
+    /// Latency hand-off per recording thread (strategy, risk, execution).
+    latency_slots: [Handoff<LatencyRecorder>; 3],
     /// PnL copy requested by an observer (generation), answered by the execution thread.
     pnl_generation: AtomicU64,
     pub pnl_published_generation: AtomicU64,
-    /// ML scoring latency per ML strategy: (strategy id, HDR copy), in strategy order,
-    /// pre-filled at build and refreshed like the stage latency copies.
-    pub inference: Mutex<Vec<(String, hdrhistogram::Histogram<u64>)>>,
+    /// ML scoring latency hand-off per ML strategy, in strategy order.
+    pub inference: Vec<(String, Handoff<hdrhistogram::Histogram<u64>>)>,
 }
 
 /// A recording thread's slot for latency copies.
@@ -317,7 +319,7 @@ impl Telemetry {
         let inference = shape
             .ml_strategies
             .iter()
-            .map(|id| (id.clone(), super::latency_histogram()))
+            .map(|id| (id.clone(), Handoff::new(super::latency_histogram)))
             .collect();
         let brokers = shape
             .brokers
@@ -345,13 +347,10 @@ impl Telemetry {
             last_activity_ns: Default::default(),
             validator: Mutex::new(ValidatorState::default()),
             snapshot_generation: AtomicU64::new(0),
-            // Pre-filled, so a stage thread's copy never allocates.
-            latency_slots: std::array::from_fn(|_| {
-                Mutex::new((0, Some(LatencyRecorder::default())))
-            }),
+            latency_slots: std::array::from_fn(|_| Handoff::new(LatencyRecorder::default)),
             pnl_generation: AtomicU64::new(0),
             pnl_published_generation: AtomicU64::new(0),
-            inference: Mutex::new(inference),
+            inference,
         }
     }
 
@@ -393,34 +392,36 @@ impl Telemetry {
         self.pnl_generation.load(Ordering::Relaxed)
     }
 
-    /// Copies a thread's histograms into its slot if an observer asked since the last copy.
-    /// Never waits: a slot being read is skipped until the next publish point. Copies
-    /// after the first reuse the slot's histograms, so they do not allocate.
-    pub fn publish_latency(&self, slot: LatencySlot, generation: u64, latency: &LatencyRecorder) {
-        if let Some(mut guard) = self.latency_slots[slot as usize].try_lock() {
-            let (published, copy) = &mut *guard;
-            match copy {
-                Some(copy) => copy.copy_from(latency),
-                None => *copy = Some(latency.clone()),
-            }
-            *published = generation;
-        }
+    /// Stage thread: hands its latency recording off to observers (O(1), never waits);
+    /// `own` continues empty. Returns whether it happened.
+    pub fn hand_off_latency(&self, slot: LatencySlot, own: &mut LatencyRecorder) -> bool {
+        self.latency_slots[slot as usize].offer(own)
     }
 
-    /// The generation a slot last published.
-    pub fn latency_generation(&self, slot: LatencySlot) -> u64 {
-        self.latency_slots[slot as usize].lock().0
+    /// Stage thread, at the end of a run: takes back everything handed off into `own`.
+    pub fn take_back_latency(&self, slot: LatencySlot, own: &mut LatencyRecorder) {
+        self.latency_slots[slot as usize].take_back(own);
     }
 
-    /// All threads' latency copies merged.
+    /// Reads what one thread handed off, without merging (and so without allocating).
+    pub fn read_latency<R>(&self, slot: LatencySlot, f: impl FnOnce(&LatencyRecorder) -> R) -> R {
+        self.latency_slots[slot as usize].read(f)
+    }
+
+    /// Everything the threads handed off, merged.
     pub fn latency(&self) -> LatencyRecorder {
         let mut merged = LatencyRecorder::default();
         for slot in &self.latency_slots {
-            if let Some(copy) = &slot.lock().1 {
-                merged.merge(copy);
-            }
+            slot.read(|handed_off| merged.merge(handed_off));
         }
         merged
+    }
+
+    /// Visits each ML strategy's handed-off scoring latency, in strategy order.
+    pub fn for_each_inference(&self, mut f: impl FnMut(&str, &hdrhistogram::Histogram<u64>)) {
+        for (strategy, slot) in &self.inference {
+            slot.read(|h| f(strategy, h));
+        }
     }
 
     /// Why the engine is not ready, empty when it is.
@@ -523,16 +524,17 @@ mod tests {
     }
 
     #[test]
-    fn latency_copies_are_published_on_request() {
+    fn latency_is_handed_off_and_taken_back() {
         let t = Telemetry::new(TelemetryShape::default());
         let mut mine = LatencyRecorder::default();
         mine.record(Stage::Risk, 500);
-        t.request_snapshot();
-        t.publish_latency(LatencySlot::Risk, t.snapshot_generation(), &mine);
-        assert_eq!(t.latency_generation(LatencySlot::Risk), 1);
+        assert!(t.hand_off_latency(LatencySlot::Risk, &mut mine));
         assert_eq!(t.latency().summary(Stage::Risk).count, 1);
         mine.record(Stage::Risk, 700);
-        t.publish_latency(LatencySlot::Risk, 2, &mine);
+        assert!(t.hand_off_latency(LatencySlot::Risk, &mut mine));
+        mine.record(Stage::Risk, 900);
         assert_eq!(t.latency().summary(Stage::Risk).count, 2);
+        t.take_back_latency(LatencySlot::Risk, &mut mine);
+        assert_eq!(mine.summary(Stage::Risk).count, 3);
     }
 }

@@ -152,18 +152,14 @@ pub fn detailed(t: &Telemetry) -> Value {
         .map(|&s| (s.name().to_owned(), summary_us(&recorder.summary(s))))
         .collect();
 
-    let inference: Vec<Value> = t
-        .inference
-        .lock()
-        .iter()
-        .map(|(strategy, h)| {
-            let mut v = summary_us(&crate::metrics::LatencySummary::of(h));
-            if let Value::Object(m) = &mut v {
-                m.insert("strategy".to_owned(), json!(strategy));
-            }
-            v
-        })
-        .collect();
+    let mut inference: Vec<Value> = Vec::new();
+    t.for_each_inference(|strategy, h| {
+        let mut v = summary_us(&crate::metrics::LatencySummary::of(h));
+        if let Value::Object(m) = &mut v {
+            m.insert("strategy".to_owned(), json!(strategy));
+        }
+        inference.push(v);
+    });
 
     json!({
         "environment": t.shape.environment,
@@ -283,7 +279,7 @@ mod tests {
         let mut rec = LatencyRecorder::default();
         rec.record(Stage::Risk, 2_000);
         t.request_snapshot();
-        t.publish_latency(LatencySlot::Risk, t.snapshot_generation(), &rec);
+        t.hand_off_latency(LatencySlot::Risk, &mut rec);
 
         let d = detailed(&t);
         assert_eq!(d["environment"], "paper");

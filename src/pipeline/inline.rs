@@ -177,15 +177,18 @@ pub fn run(
             .execution
             .publish(t, &engine.layout.books, &mut pnl, &mut pnl_published);
         let generation = t.snapshot_generation();
-        if generation != latency_published {
-            t.publish_latency(LatencySlot::Strategy, generation, &latency);
-            engine.strategy.publish_inference(t);
+        if generation != latency_published
+            && t.hand_off_latency(LatencySlot::Strategy, &mut latency)
+        {
+            engine.strategy.hand_off_inference(t);
             latency_published = generation;
         }
         let (done, total) = source.progress();
         progress(done, total);
     }
     telemetry.set_feed_state(FeedState::Ended);
+    telemetry.take_back_latency(LatencySlot::Strategy, &mut latency);
+    engine.strategy.take_back_inference(&telemetry);
     let kill_switch = (0..engine.layout.brokers.len())
         .map(|b| engine.risk.engine.kill_switch_tripped(b))
         .collect();

@@ -182,21 +182,25 @@ impl StrategyStage {
         }
     }
 
-    /// Copies each ML strategy's scoring latency into the telemetry's pre-filled slots,
-    /// unless an observer holds them (never waits, never allocates).
-    pub fn publish_inference(&self, t: &Telemetry) {
-        let Some(mut slots) = t.inference.try_lock() else {
-            return;
-        };
-        let ml = self.strategies.iter().filter_map(|s| match s {
-            StrategyKind::Ml(ml) => Some(ml),
-            _ => None,
-        });
-        for ((_, copy), ml) in slots.iter_mut().zip(ml) {
-            copy.reset();
-            // Same bounds on both sides, so adding cannot fail.
-            let _ = copy.add(&ml.stats.latency);
+    /// Hands each ML strategy's scoring latency off to observers (O(1) each, never waits).
+    pub fn hand_off_inference(&mut self, t: &Telemetry) {
+        for ((_, slot), ml) in t.inference.iter().zip(self.ml_strategies_mut()) {
+            slot.offer(&mut ml.stats.latency);
         }
+    }
+
+    /// At the end of a run: takes back every handed-off scoring latency.
+    pub fn take_back_inference(&mut self, t: &Telemetry) {
+        for ((_, slot), ml) in t.inference.iter().zip(self.ml_strategies_mut()) {
+            slot.take_back(&mut ml.stats.latency);
+        }
+    }
+
+    fn ml_strategies_mut(&mut self) -> impl Iterator<Item = &mut MlStrategy> {
+        self.strategies.iter_mut().filter_map(|s| match s {
+            StrategyKind::Ml(ml) => Some(&mut **ml),
+            _ => None,
+        })
     }
 
     /// Inference errors of all ML strategies so far.

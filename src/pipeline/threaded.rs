@@ -584,7 +584,7 @@ struct StrategyCounters {
 }
 
 impl StrategyCounters {
-    fn publish(&mut self, t: &Telemetry, stage: &StrategyStage, latency: &LatencyRecorder) {
+    fn publish(&mut self, t: &Telemetry, stage: &mut StrategyStage, latency: &mut LatencyRecorder) {
         t.stage_events[StageName::Strategy as usize].set(self.events);
         t.ring_received[Ring::FeedToStrategy as usize].set(self.events);
         t.dispatched_ticks.set(self.dispatched);
@@ -597,9 +597,8 @@ impl StrategyCounters {
             self.inference_errors = errors;
         }
         let generation = t.snapshot_generation();
-        if generation != self.generation {
-            t.publish_latency(LatencySlot::Strategy, generation, latency);
-            stage.publish_inference(t);
+        if generation != self.generation && t.hand_off_latency(LatencySlot::Strategy, latency) {
+            stage.hand_off_inference(t);
             self.generation = generation;
         }
     }
@@ -623,7 +622,9 @@ fn strategy_loop(
     let mut c = StrategyCounters::default();
     let mut signals = Vec::with_capacity(stage.max_fan_out().max(1));
     loop {
-        let Some(msg) = recv(&rx, &mut in_wait, &mut || c.publish(t, &stage, &latency)) else {
+        let Some(msg) = recv(&rx, &mut in_wait, &mut || {
+            c.publish(t, &mut stage, &mut latency);
+        }) else {
             break;
         };
         c.events += 1;
@@ -684,10 +685,12 @@ fn strategy_loop(
             audit(audit_tx, AuditEvent::Signal(*signal), t);
         }
         if c.events.is_multiple_of(PUBLISH_EVERY) {
-            c.publish(t, &stage, &latency);
+            c.publish(t, &mut stage, &mut latency);
         }
     }
-    c.publish(t, &stage, &latency);
+    c.publish(t, &mut stage, &mut latency);
+    t.take_back_latency(LatencySlot::Strategy, &mut latency);
+    stage.take_back_inference(t);
     (latency, c.full, stage.ml_stats())
 }
 
@@ -702,7 +705,7 @@ struct RiskCounters {
 }
 
 impl RiskCounters {
-    fn publish(&mut self, t: &Telemetry, stage: &RiskStage, latency: &LatencyRecorder) {
+    fn publish(&mut self, t: &Telemetry, stage: &RiskStage, latency: &mut LatencyRecorder) {
         t.stage_events[StageName::Risk as usize].set(self.events);
         t.ring_received[Ring::StrategyToRisk as usize].set(self.events);
         t.ring_received[Ring::ExecutionToRisk as usize].set(self.fills_received);
@@ -710,8 +713,7 @@ impl RiskCounters {
         t.ring_full[Ring::RiskToExecution as usize].set(self.full);
         stage.publish(t);
         let generation = t.snapshot_generation();
-        if generation != self.generation {
-            t.publish_latency(LatencySlot::Risk, generation, latency);
+        if generation != self.generation && t.hand_off_latency(LatencySlot::Risk, latency) {
             self.generation = generation;
         }
     }
@@ -759,7 +761,9 @@ fn risk_loop(
         *received += drain_fills(stage, &fills);
     };
     loop {
-        let Some(msg) = recv(&rx, &mut in_wait, &mut || c.publish(t, &stage, &latency)) else {
+        let Some(msg) = recv(&rx, &mut in_wait, &mut || {
+            c.publish(t, &stage, &mut latency);
+        }) else {
             break;
         };
         c.events += 1;
@@ -857,13 +861,14 @@ fn risk_loop(
             }
         }
         if c.events.is_multiple_of(PUBLISH_EVERY) {
-            c.publish(t, &stage, &latency);
+            c.publish(t, &stage, &mut latency);
         }
     }
     drop(tx);
     // Fills of the last orders, so risk's final state matches inline.
     sync(&mut stage, c.sent, &mut c.fills_received, &mut sync_wait);
-    c.publish(t, &stage, &latency);
+    c.publish(t, &stage, &mut latency);
+    t.take_back_latency(LatencySlot::Risk, &mut latency);
     (stage, latency, c.full)
 }
 
@@ -894,7 +899,7 @@ impl ExecutionCounters {
         t: &Telemetry,
         stage: &ExecutionStage,
         books: &[BookInfo],
-        latency: &LatencyRecorder,
+        latency: &mut LatencyRecorder,
     ) {
         t.stage_events[StageName::Execution as usize].set(self.events);
         t.ring_received[Ring::RiskToExecution as usize].set(self.events);
@@ -902,8 +907,7 @@ impl ExecutionCounters {
         t.ring_full[Ring::ExecutionToRisk as usize].set(self.full);
         stage.publish(t, books, &mut self.pnl, &mut self.pnl_generation);
         let generation = t.snapshot_generation();
-        if generation != self.generation {
-            t.publish_latency(LatencySlot::Execution, generation, latency);
+        if generation != self.generation && t.hand_off_latency(LatencySlot::Execution, latency) {
             self.generation = generation;
         }
     }
@@ -941,7 +945,7 @@ fn execution_loop(
     let mut canary_acked = 0u32;
     loop {
         let Some(msg) = recv(&rx, &mut in_wait, &mut || {
-            c.publish(t, &stage, books, &latency);
+            c.publish(t, &stage, books, &mut latency);
         }) else {
             break;
         };
@@ -986,9 +990,10 @@ fn execution_loop(
         }
         processed.store(c.events, Ordering::Release);
         if c.events.is_multiple_of(PUBLISH_EVERY) {
-            c.publish(t, &stage, books, &latency);
+            c.publish(t, &stage, books, &mut latency);
         }
     }
-    c.publish(t, &stage, books, &latency);
+    c.publish(t, &stage, books, &mut latency);
+    t.take_back_latency(LatencySlot::Execution, &mut latency);
     (stage, latency, c.full)
 }
