@@ -10,7 +10,7 @@ use clap::Args;
 
 use alpha_panda::config::{EngineConfig, Environment};
 use alpha_panda::ops::live::{self, LiveError, LiveRun};
-use alpha_panda::ops::{logging, preflight};
+use alpha_panda::ops::logging;
 use alpha_panda::strategy::load_strategies;
 
 #[derive(Args, Debug)]
@@ -37,20 +37,14 @@ pub fn live(args: LiveArgs) -> Result<ExitCode> {
     let strategies = load_strategies(&args.strategies);
     let (config, strategies) = match (config, strategies) {
         (Ok(c), Ok(s)) => (c, s),
+        // Nothing runs, so nothing is written: every problem goes to stderr.
         (c, s) => {
-            let mut all = Vec::new();
-            let mut env = environment.unwrap_or_default();
-            match c {
-                Ok(c) => env = c.environment,
-                Err(e) => all.extend(e.0),
-            }
-            if let Err(e) = s {
-                all.extend(e.0);
-            }
-            let errors = alpha_panda::config::ConfigErrors(all);
-            let report = preflight::config_failed(env, errors.to_string());
-            let _ = report.write_summary(std::path::Path::new("out"));
-            return Err(errors.into());
+            let errors: Vec<_> = [c.err(), s.err()]
+                .into_iter()
+                .flatten()
+                .flat_map(|e| e.0)
+                .collect();
+            return Err(alpha_panda::config::ConfigErrors(errors).into());
         }
     };
     let _log_guard = logging::init(&config.logging).with_context(|| {

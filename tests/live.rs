@@ -488,3 +488,34 @@ fn prometheus_scrapes_the_live_engine() {
     );
     assert!(up.contains("\"1\""), "the scrape target is up: {up}");
 }
+
+#[test]
+fn a_bad_config_names_file_line_and_field_and_starts_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let config = write_config(dir.path(), port, "");
+    let text = read(&config)
+        .replace("speed = 10", "speed = \"fast\"")
+        .replace("ring_capacity = 4096", "ring_capacity = 1000");
+    std::fs::write(&config, text).expect("rewrite config");
+    let (status, stderr) =
+        Running::spawn("alpha-panda live", live(&config)).wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    let shown = config.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{shown}:5: field 'runtime.ring_capacity': expected a power of two, found 1000"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{shown}:10: field 'feed.speed': expected a decimal number"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        get(&format!("http://127.0.0.1:{port}/health")).is_none(),
+        "no endpoint was started"
+    );
+}

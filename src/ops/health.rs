@@ -25,12 +25,17 @@ use crate::metrics::telemetry::{
 use crate::metrics::{LatencySummary, Stage};
 use crate::risk::RejectReason;
 
-/// `GET /health`: 200 `{"status":"alive","uptime_secs":…}`.
+/// `GET /health`: 200 `{"status":"alive","uptime_secs":…}`; 503 `{"status":"dead",…}`
+/// once a pipeline stage thread has panicked (the process is up but cannot trade: restart).
 pub fn liveness(t: &Telemetry) -> (u16, Value) {
-    (
-        200,
-        json!({ "status": "alive", "uptime_secs": uptime_secs(t, unix_now_secs()) }),
-    )
+    let uptime = uptime_secs(t, unix_now_secs());
+    if t.aborted.load(std::sync::atomic::Ordering::Relaxed) {
+        return (
+            503,
+            json!({ "status": "dead", "reason": "a pipeline stage thread panicked", "uptime_secs": uptime }),
+        );
+    }
+    (200, json!({ "status": "alive", "uptime_secs": uptime }))
 }
 
 /// `GET /health/ready`: 200 `{"ready":true}`, or 503 `{"ready":false,"reasons":[…]}`.
@@ -238,11 +243,15 @@ mod tests {
     }
 
     #[test]
-    fn liveness_is_always_200() {
-        let (code, body) = liveness(&telemetry());
+    fn liveness_is_200_until_a_stage_thread_dies() {
+        let t = telemetry();
+        let (code, body) = liveness(&t);
         assert_eq!(code, 200);
         assert_eq!(body["status"], "alive");
-        assert!(body["uptime_secs"].as_f64().is_some_and(|u| u >= 0.0));
+        t.aborted.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (code, body) = liveness(&t);
+        assert_eq!(code, 503);
+        assert_eq!(body["status"], "dead");
     }
 
     #[test]
