@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use crate::clock::unix_now_secs;
 use crate::metrics::telemetry::{
-    InstrumentClass, PNL_COMPONENTS, Ring, StageName, Telemetry, load_f64,
+    FeedState, InstrumentClass, PNL_COMPONENTS, Ring, StageName, Telemetry, load_f64,
 };
 use crate::metrics::{LatencySummary, Stage};
 use crate::risk::RejectReason;
@@ -63,6 +63,14 @@ pub fn detailed(t: &Telemetry) -> Value {
         })
         .collect();
 
+    let stalled: Vec<&'static str> = t
+        .validator
+        .lock()
+        .active
+        .iter()
+        .filter(|f| f.issue == "stalled_stage")
+        .map(|f| f.stage)
+        .collect();
     let stages: Vec<Value> = StageName::ALL
         .iter()
         .map(|&s| {
@@ -75,6 +83,7 @@ pub fn detailed(t: &Telemetry) -> Value {
             };
             json!({
                 "name": s.name(),
+                "state": stage_state(t, s, idle.as_f64(), &stalled),
                 "events": t.stage_events[s as usize].get(),
                 "last_activity_unix": last,
                 "idle_secs": idle,
@@ -188,6 +197,35 @@ pub fn detailed(t: &Telemetry) -> Value {
     })
 }
 
+/// How long a stage may go without a message and still count as `active`, s.
+const ACTIVE_WITHIN_SECS: f64 = 2.0;
+
+/// `stopped` (the pipeline has shut down or a stage thread died), `stalled` (a validator
+/// finding), `starting` (nothing handled yet), `active` (a message within
+/// `ACTIVE_WITHIN_SECS`) or `idle`. The feed reports its own state.
+fn stage_state(
+    t: &Telemetry,
+    stage: StageName,
+    idle: Option<f64>,
+    stalled: &[&str],
+) -> &'static str {
+    let feed = t.feed_state();
+    if stage == StageName::Feed {
+        return feed.name();
+    }
+    if feed == FeedState::Stopped || t.aborted.load(Ordering::Relaxed) {
+        "stopped"
+    } else if stalled.contains(&stage.name()) {
+        "stalled"
+    } else {
+        match idle {
+            None => "starting",
+            Some(secs) if secs <= ACTIVE_WITHIN_SECS => "active",
+            Some(_) => "idle",
+        }
+    }
+}
+
 fn uptime_secs(t: &Telemetry, now: f64) -> f64 {
     (now - t.start_unix).max(0.0)
 }
@@ -273,6 +311,7 @@ mod tests {
         t.ticks_by_class[InstrumentClass::Fx as usize].set(10);
         t.stage_events[StageName::Risk as usize].set(4);
         t.last_activity_ns[StageName::Feed as usize].store(1_000_000_000, Ordering::Relaxed);
+        t.last_activity_ns[StageName::Risk as usize].store(1_000_000_000, Ordering::Relaxed);
         t.ring_sent[0].set(5);
         t.ring_received[0].set(3);
         t.brokers[0].orders.set(3);
@@ -303,6 +342,9 @@ mod tests {
         assert_eq!(stages[0]["last_activity_unix"], 1.0);
         assert!(stages[0]["idle_secs"].as_f64().is_some_and(|s| s > 0.0));
         assert_eq!(stages[1]["last_activity_unix"], Value::Null);
+        assert_eq!(stages[0]["state"], "live", "the feed reports its own state");
+        assert_eq!(stages[1]["state"], "starting", "nothing handled yet");
+        assert_eq!(stages[2]["state"], "idle", "last seen long ago");
         assert_eq!(stages[2]["events"], 4);
         assert_eq!(d["rings"][0]["name"], "feed_to_strategy");
         assert_eq!(d["rings"][0]["depth"], 2);
