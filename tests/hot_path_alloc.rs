@@ -181,6 +181,7 @@ fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
     let control = RunControl {
         audit: Some(audit_tx),
         canary: true,
+        stop: None,
     };
     let mut source = SliceSource::new(ticks);
     let before = ALLOCATIONS.load(Ordering::Relaxed);

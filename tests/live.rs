@@ -519,3 +519,36 @@ fn a_bad_config_names_file_line_and_field_and_starts_nothing() {
         "no endpoint was started"
     );
 }
+
+#[test]
+fn a_failed_canary_keeps_trading_off_and_says_why() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    // The kill switch starts tripped: risk refuses the canary's orders.
+    let config = write_config(dir.path(), port, "kill_switch = true\n");
+    let engine = Running::spawn("alpha-panda live", live(&config));
+    let base = format!("http://127.0.0.1:{port}");
+    let detailed = poll(
+        &format!("{base}/health/detailed"),
+        Duration::from_secs(60),
+        |_, body| body.contains("\"canary\":{"),
+    );
+    let detailed: serde_json::Value = serde_json::from_str(&detailed).expect("JSON");
+    assert_eq!(detailed["canary"]["passed"], false, "{detailed:#}");
+    let why = detailed["canary"]["detail"].as_str().unwrap_or_default();
+    assert!(why.contains("KILL_SWITCH"), "{why}");
+    let (status, body) = get(&format!("{base}/health/ready")).expect("readiness answers");
+    assert_eq!(status, 503);
+    assert!(body.contains("canary failed"), "{body}");
+    let (_, metrics) = get(&format!("{base}/metrics")).expect("metrics answer");
+    assert!(
+        metrics.contains("alpha_panda_stage_events_total{stage=\"feed\"} 0"),
+        "no tick was fed to the strategies: {metrics}"
+    );
+
+    let (status, stderr) = engine.stop(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("canary tick failed"), "{stderr}");
+    let fills = read(&dir.path().join("out/fills.csv"));
+    assert_eq!(fills.lines().count(), 1, "header only: nothing traded");
+}

@@ -178,6 +178,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
     let control = RunControl {
         audit: Some(audit_tx),
         canary: true,
+        stop: Some(Arc::clone(&stop)),
     };
     let result = threaded::run_with(engine, &mut source, &mut |_, _| {}, &control);
     telemetry.shutting_down.store(true, Ordering::Release);

@@ -524,6 +524,8 @@ pub struct RunControl {
     pub audit: Option<crossbeam_channel::Sender<AuditEvent>>,
     /// Send a canary tick through every stage before trading, and trade only if it passes.
     pub canary: bool,
+    /// The stop request (signals); a run whose canary failed waits for it.
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Everything a run produces.

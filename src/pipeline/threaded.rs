@@ -396,10 +396,17 @@ pub fn run_with(
                 let passed = result.passed;
                 *t.canary.lock() = Some(result);
                 if !passed {
-                    // Stay up, not ready, so health shows why; stop on shutdown.
-                    while !t.shutting_down.load(Ordering::Acquire) {
-                        std::thread::sleep(Duration::from_millis(50));
+                    // Stay up, not ready, so health shows why, until asked to stop.
+                    let stopped = || {
+                        control
+                            .stop
+                            .as_ref()
+                            .is_none_or(|s| s.load(Ordering::Acquire))
+                    };
+                    while !stopped() {
+                        std::thread::sleep(Duration::from_millis(20));
                     }
+                    t.shutting_down.store(true, Ordering::Release);
                     break 'feed;
                 }
                 if t.feed_state() == FeedState::Starting {
