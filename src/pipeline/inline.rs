@@ -139,7 +139,7 @@ pub fn run(
                 &mut buffers,
                 &timer,
                 &mut latency,
-                seq.is_multiple_of(sample_every),
+                crate::metrics::sampled(seq, sample_every),
             );
             seq += 1;
         }

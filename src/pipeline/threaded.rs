@@ -416,7 +416,7 @@ pub fn run_with(
             for tick in &mut chunk {
                 tick.seq = seq;
                 ticks_by_class[classes[tick.instrument.index()]] += 1;
-                let stamp = if seq.is_multiple_of(sample_every) {
+                let stamp = if crate::metrics::sampled(seq, sample_every) {
                     timer.stamp()
                 } else {
                     0
