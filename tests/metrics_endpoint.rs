@@ -803,3 +803,24 @@ fn backtest_counters_reach_the_exposition() {
     );
     assert!(!outcome.fills.is_empty(), "the run trades");
 }
+
+/// A client that sends request after request and never reads the answers stalls only its
+/// own connection: a liveness probe on another connection is still answered.
+#[test]
+fn a_client_that_never_reads_does_not_block_health() {
+    use std::io::Write as _;
+    let server = MetricsServer::start("127.0.0.1:0".parse().expect("addr"), Arc::new(populated()))
+        .expect("server starts");
+    let addr = server.local_addr();
+    let mut greedy = std::net::TcpStream::connect(addr).expect("connect");
+    let pipelined = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(400);
+    greedy
+        .write_all(pipelined.as_bytes())
+        .expect("send pipelined requests");
+    // Enough answers to fill the socket buffers many times over; none is read.
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, _, body) = get(&agent(), &format!("http://{addr}/health"));
+    assert_eq!(status, 200, "{body}");
+    drop(greedy);
+    server.shutdown();
+}

@@ -236,9 +236,22 @@ fn write_pnl_snapshot(dir: &Path, summary: &Summary) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
-/// The audit writer: formats what the stage threads sent, off the hot path.
+/// How long the audit writer sleeps when its ring is empty.
+const AUDIT_POLL: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// The audit writer: formats what the stage threads sent, off the hot path. It polls
+/// instead of blocking: a blocked receiver would make every stage-side `try_send` take
+/// the channel's waker lock and wake it with a syscall.
 fn write_audit(rx: &Receiver<AuditEvent>, layout: &EngineLayout) {
-    for event in rx {
+    loop {
+        let event = match rx.try_recv() {
+            Ok(event) => event,
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                std::thread::sleep(AUDIT_POLL);
+                continue;
+            }
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+        };
         match event {
             AuditEvent::Signal(s) => {
                 let strategy = &layout.strategies[s.strategy.0 as usize];

@@ -108,10 +108,81 @@ impl Drop for MetricsServer {
     }
 }
 
-fn serve(server: &Server, stop: &AtomicBool, telemetry: &Telemetry) {
+/// Requests answered at once, each on its own short-lived thread, so a client that stops
+/// reading stalls only its own answers, never `/health` for the next probe.
+const MAX_IN_FLIGHT: usize = 64;
+/// Requests of one connection answered at once (pipelined requests beyond that wait).
+const PER_CONNECTION: usize = 2;
+
+/// Requests being answered, in total and per peer (address and port: one connection).
+#[derive(Default)]
+struct InFlight {
+    total: usize,
+    per_peer: std::collections::HashMap<Option<std::net::SocketAddr>, usize>,
+}
+
+impl InFlight {
+    fn admit(&mut self, peer: Option<std::net::SocketAddr>) -> bool {
+        let mine = self.per_peer.entry(peer).or_insert(0);
+        if self.total >= MAX_IN_FLIGHT || *mine >= PER_CONNECTION {
+            return false;
+        }
+        *mine += 1;
+        self.total += 1;
+        true
+    }
+
+    fn done(&mut self, peer: Option<std::net::SocketAddr>) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(n) = self.per_peer.get_mut(&peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_peer.remove(&peer);
+            }
+        }
+    }
+}
+
+fn serve(server: &Server, stop: &AtomicBool, telemetry: &Arc<Telemetry>) {
+    let in_flight = Arc::new(parking_lot::Mutex::new(InFlight::default()));
+    // Requests over the limits get a 503 from one thread of their own: if it blocks on a
+    // client that does not read, only those refusals wait.
+    let (refuse_tx, refuse_rx) = crossbeam_channel::unbounded::<Request>();
+    let refuser = std::thread::Builder::new()
+        .name("alpha-panda-http-503".to_owned())
+        .spawn(move || {
+            for request in refuse_rx {
+                respond(
+                    request,
+                    503,
+                    "text/plain; charset=utf-8",
+                    "too many requests in flight\n".into(),
+                );
+            }
+        });
+    if let Err(e) = refuser {
+        tracing::error!(error = %e, "metrics endpoint could not start its refusal thread");
+    }
     while !stop.load(Ordering::Acquire) {
         match server.recv() {
-            Ok(request) => handle(request, telemetry),
+            Ok(request) => {
+                let peer = request.remote_addr().copied();
+                if !in_flight.lock().admit(peer) {
+                    let _ = refuse_tx.send(request);
+                    continue;
+                }
+                let (t, count) = (Arc::clone(telemetry), Arc::clone(&in_flight));
+                let spawned = std::thread::Builder::new()
+                    .name("alpha-panda-http-req".to_owned())
+                    .spawn(move || {
+                        handle(request, &t);
+                        count.lock().done(peer);
+                    });
+                if let Err(e) = spawned {
+                    in_flight.lock().done(peer);
+                    tracing::error!(error = %e, "metrics endpoint could not start a request thread");
+                }
+            }
             Err(e) => {
                 if stop.load(Ordering::Acquire) {
                     break;

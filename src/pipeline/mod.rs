@@ -426,11 +426,6 @@ impl ExecutionStage {
         self.portfolio.instrument_count()
     }
 
-    /// Whether the broker has a venue to take its orders.
-    pub fn has_venue(&self, broker: BrokerId) -> bool {
-        (broker.0 as usize) < self.venues.len()
-    }
-
     #[inline]
     fn book(&mut self, fills: &[Fill], start: usize) {
         for fill in &fills[start..] {
