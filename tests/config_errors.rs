@@ -114,3 +114,49 @@ fn strategy_on_an_instrument_not_in_the_data_is_disabled_not_fatal_in_developmen
         stderr.contains("aud.toml:3: field 'instruments': instrument 'AUDUSD' is not in the data")
     );
 }
+
+#[test]
+fn a_disabled_broker_takes_no_orders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = write(
+        dir.path(),
+        "engine.toml",
+        &format!(
+            "{}\n[venue.desk]\nkind = \"paper\"\nenabled = false\n",
+            alpha_panda::config::engine::DEFAULT_ENGINE_TOML
+        ),
+    );
+    let strategies = dir.path().join("strategies");
+    std::fs::create_dir_all(&strategies).expect("mkdir");
+    let both = "id = \"ema_both\"\nkind = \"ema_cross\"\ninstruments = [\"BTCUSDT-SPOT\"]\nbrokers = [\"paper\", \"desk\"]\n[params]\nfast = 5\nslow = 20\nquantity = \"0.01\"\n";
+    write(&strategies, "both.toml", both);
+    write(
+        &strategies,
+        "desk_only.toml",
+        &both
+            .replace("ema_both", "ema_desk_only")
+            .replace("\"paper\", \"desk\"", "\"desk\""),
+    );
+    let summary = common::json(
+        &bin()
+            .args(["backtest", "--json", "--config"])
+            .arg(&engine)
+            .arg("--strategies")
+            .arg(&strategies)
+            .output()
+            .expect("runs"),
+    );
+    let brokers = summary["brokers"].as_array().expect("brokers");
+    let desk = brokers
+        .iter()
+        .find(|b| b["name"] == "desk")
+        .expect("desk listed");
+    assert_eq!(desk["orders"], 0, "{summary:#}");
+    assert_eq!(desk["registered_strategies"], 0, "{summary:#}");
+    assert_eq!(desk["configured_strategies"], 2, "{summary:#}");
+    let paper = brokers.iter().find(|b| b["name"] == "paper").expect("paper");
+    assert!(paper["orders"].as_u64().unwrap_or(0) > 0, "{summary:#}");
+    assert_eq!(summary["registered_strategies"], 1, "{summary:#}");
+    let disabled = summary["disabled_strategies"].to_string();
+    assert!(disabled.contains("ema_desk_only"), "{disabled}");
+}

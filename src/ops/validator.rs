@@ -6,9 +6,14 @@
 //! - `no_signals` (strategy, per broker): ticks keep reaching strategies but none of the
 //!   broker's strategies signalled for `no_signals_secs`; never raised for a broker with no
 //!   registered strategy.
-//! - `no_orders` (risk, per broker): signals for the broker but no approved order for
-//!   `no_orders_secs` (risk refuses everything).
-//! - `no_fills` (execution, per broker): orders but no fill for `no_fills_secs`.
+//! - `no_orders` (risk, per broker): signals for the broker keep coming but risk approved
+//!   none for `no_orders_secs` (risk refuses everything).
+//! - `no_fills` (execution, per broker): orders keep coming but none filled for
+//!   `no_fills_secs`.
+//!
+//! "Keep coming" means more than one input since the last output, the latest within the
+//! threshold: one refused signal followed by quiet is not a finding, and a finding clears
+//! once its input has been quiet for the threshold.
 //! - `stalled_stage` (strategy, risk, execution): input waiting in the stage's ring but the
 //!   stage handled nothing for `stalled_secs`.
 //! - `queue_saturated` (the ring's consumer): ring depth at or above `saturation_pct`.
@@ -85,22 +90,39 @@ pub enum Change {
     Cleared(Finding),
 }
 
-/// "Input moved but output did not" since some instant, ns.
+/// "Input keeps moving but output does not", ns.
 #[derive(Clone, Copy, Debug, Default)]
 struct Waiting {
+    /// First input after the last output.
     since: Option<u64>,
+    /// Last input, and whether more than one input came since `since`.
+    last_input: u64,
+    repeated: bool,
 }
 
 impl Waiting {
-    /// Updates with whether input and output moved in this step; returns how long input has
-    /// been waiting for output, ns.
-    fn update(&mut self, input_moved: bool, output_moved: bool, now: u64) -> u64 {
+    /// Updates with whether input and output moved in this step; returns how long input
+    /// has been waiting for output, ns, counted only while input keeps coming: more than
+    /// one input since the last output, the latest within `window` ns. A single refused
+    /// signal followed by quiet is not "risk refuses everything".
+    fn update(&mut self, input_moved: bool, output_moved: bool, now: u64, window: u64) -> u64 {
         if output_moved {
-            self.since = None;
-        } else if input_moved && self.since.is_none() {
-            self.since = Some(now);
+            *self = Waiting::default();
+            return 0;
         }
-        self.since.map_or(0, |s| now.saturating_sub(s))
+        if input_moved {
+            match self.since {
+                None => self.since = Some(now),
+                Some(_) => self.repeated = true,
+            }
+            self.last_input = now;
+        }
+        match self.since {
+            Some(since) if self.repeated && now.saturating_sub(self.last_input) <= window => {
+                now.saturating_sub(since)
+            }
+            _ => 0,
+        }
     }
 }
 
@@ -191,7 +213,13 @@ impl Validator {
             let attempts_moved = broker.attempts != before.attempts;
             let orders_moved = broker.orders != before.orders;
             let fills_moved = broker.fills != before.fills;
-            let waited = self.no_signals[b].update(dispatched_moved, attempts_moved, now);
+            let window = |secs: f64| (secs * SECOND) as u64;
+            let waited = self.no_signals[b].update(
+                dispatched_moved,
+                attempts_moved,
+                now,
+                window(c.no_signals_secs),
+            );
             let secs = waited as f64 / SECOND;
             if broker.registered > 0 && secs > c.no_signals_secs {
                 now_active.push((
@@ -204,7 +232,13 @@ impl Validator {
                     ),
                 ));
             }
-            let secs = self.no_orders[b].update(attempts_moved, orders_moved, now) as f64 / SECOND;
+            let secs = self.no_orders[b].update(
+                attempts_moved,
+                orders_moved,
+                now,
+                window(c.no_orders_secs),
+            ) as f64
+                / SECOND;
             if secs > c.no_orders_secs {
                 now_active.push((
                     "no_orders",
@@ -216,7 +250,13 @@ impl Validator {
                     ),
                 ));
             }
-            let secs = self.no_fills[b].update(orders_moved, fills_moved, now) as f64 / SECOND;
+            let secs = self.no_fills[b].update(
+                orders_moved,
+                fills_moved,
+                now,
+                window(c.no_fills_secs),
+            ) as f64
+                / SECOND;
             if secs > c.no_fills_secs {
                 now_active.push((
                     "no_fills",
@@ -239,7 +279,14 @@ impl Validator {
             let s = stage as usize;
             let handled = obs.stage_events[s] != previous.stage_events[s];
             let waiting = obs.ring_depth[ring as usize] > 0;
-            let secs = self.stalled[s].update(waiting, handled || !waiting, now) as f64 / SECOND;
+            // Waiting input is re-counted every step, so "keeps coming" holds while it waits.
+            let secs = self.stalled[s].update(
+                waiting,
+                handled || !waiting,
+                now,
+                (c.stalled_secs * SECOND) as u64,
+            ) as f64
+                / SECOND;
             if secs > c.stalled_secs {
                 now_active.push((
                     "stalled_stage",
@@ -563,6 +610,40 @@ mod tests {
                 case.name
             );
         }
+    }
+
+    #[test]
+    fn one_refused_signal_then_quiet_is_not_a_finding_but_steady_refusals_are() {
+        let mut v = Validator::new(config());
+        for s in 1..=30 {
+            let mut o = obs(s);
+            o.stage_events = [s * 10; 4];
+            o.dispatched = s * 10;
+            o.brokers[0].attempts = 1;
+            v.step(&o);
+        }
+        assert!(
+            v.active().iter().all(|f| f.issue != "no_orders"),
+            "{:?}",
+            v.active()
+        );
+        let mut v = Validator::new(config());
+        for s in 1..=35 {
+            let mut o = obs(s);
+            o.stage_events = [s * 10; 4];
+            o.dispatched = s * 10;
+            // A refusal every second until 20 s, then signals stop.
+            o.brokers[0].attempts = s.min(20);
+            v.step(&o);
+            if s == 13 {
+                assert!(
+                    v.active().iter().any(|f| f.issue == "no_orders"),
+                    "raised while refusals keep coming: {:?}",
+                    v.active()
+                );
+            }
+        }
+        assert!(v.active().iter().all(|f| f.issue != "no_orders"));
     }
 
     #[test]

@@ -657,6 +657,12 @@ impl Engine {
             let mut brokers = Vec::new();
             for (name, line) in &s.brokers {
                 match config.broker_index(name) {
+                    // A disabled broker takes no orders: no book for it (preflight reports
+                    // the strategy; production refuses to start).
+                    Some(b) if !config.brokers[b].enabled => {
+                        configured_per_broker[b] += 1;
+                        warn!(target: "app", strategy = %s.id, file = %s.file.display(), line, broker = %name, "broker is disabled; the strategy will not trade through it");
+                    }
                     Some(b) => {
                         configured_per_broker[b] += 1;
                         brokers.push(BrokerId(b as u32));
@@ -713,6 +719,14 @@ impl Engine {
                         s.file.display()
                     ));
                 }
+                continue;
+            }
+            if brokers.is_empty() && !s.brokers.is_empty() {
+                disabled.push(format!(
+                    "{} ({}): every broker it names is disabled",
+                    s.id,
+                    s.file.display()
+                ));
                 continue;
             }
             let (kind, model) = match &s.params {
