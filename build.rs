@@ -61,14 +61,20 @@ fn prometheus_check() {
     let dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
-    // An install into a PATH directory changes its listing and so reruns this script.
-    for dir in dirs.iter().filter(|d| d.is_dir()) {
-        println!("cargo:rerun-if-changed={}", dir.display());
+    let mut missing = false;
+    for tool in ["promtool", "prometheus"] {
+        match dirs.iter().map(|d| d.join(tool)).find(|p| p.is_file()) {
+            // Rerun if it is removed or replaced.
+            Some(found) => println!("cargo:rerun-if-changed={}", found.display()),
+            None => missing = true,
+        }
     }
-    let missing = ["promtool", "prometheus"]
-        .iter()
-        .any(|tool| !dirs.iter().any(|d| d.join(tool).is_file()));
-    if missing && std::env::var_os("CI").is_none() {
-        println!("cargo:rustc-cfg=prometheus_missing");
+    if missing {
+        // Debian's package installs into /usr/bin; an install there reruns this check.
+        // (Other PATH directories are not watched: installs there would rebuild for nothing.)
+        println!("cargo:rerun-if-changed=/usr/bin");
+        if std::env::var_os("CI").is_none() {
+            println!("cargo:rustc-cfg=prometheus_missing");
+        }
     }
 }

@@ -29,8 +29,8 @@ pub struct LiveArgs {
     pub env: Option<String>,
 }
 
-/// Exit codes: 0 a clean stop, 1 stopped but the canary failed (no trading happened),
-/// 2 refused to start or failed.
+/// Exit codes: 0 a clean stop (also one before the canary ran), 1 stopped after a failed
+/// canary (no trading happened), 2 refused to start or failed.
 pub fn live(args: LiveArgs) -> Result<ExitCode> {
     let environment = args.env.as_deref().and_then(Environment::parse);
     let config = EngineConfig::load_for(&args.config, environment);
@@ -79,13 +79,18 @@ pub fn live(args: LiveArgs) -> Result<ExitCode> {
                 outcome.summary.fills,
                 outcome.output_dir.display()
             );
-            if outcome.canary_passed {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!(
-                    "error: the canary tick failed, so no trading happened (see logs/app.log)"
-                );
-                Ok(ExitCode::from(1))
+            match outcome.canary_passed {
+                Some(true) => Ok(ExitCode::SUCCESS),
+                Some(false) => {
+                    eprintln!(
+                        "error: the canary tick failed, so no trading happened (see app.log)"
+                    );
+                    Ok(ExitCode::from(1))
+                }
+                None => {
+                    eprintln!("stopped before the canary ran: nothing traded");
+                    Ok(ExitCode::SUCCESS)
+                }
             }
         }
         Err(LiveError::Preflight {

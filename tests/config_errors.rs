@@ -154,7 +154,10 @@ fn a_disabled_broker_takes_no_orders() {
     assert_eq!(desk["orders"], 0, "{summary:#}");
     assert_eq!(desk["registered_strategies"], 0, "{summary:#}");
     assert_eq!(desk["configured_strategies"], 2, "{summary:#}");
-    let paper = brokers.iter().find(|b| b["name"] == "paper").expect("paper");
+    let paper = brokers
+        .iter()
+        .find(|b| b["name"] == "paper")
+        .expect("paper");
     assert!(paper["orders"].as_u64().unwrap_or(0) > 0, "{summary:#}");
     assert_eq!(summary["registered_strategies"], 1, "{summary:#}");
     let disabled = summary["disabled_strategies"].to_string();

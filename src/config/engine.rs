@@ -682,11 +682,11 @@ fn read_operability(root: &mut Fields<'_, '_>, config: &mut EngineConfig) {
         }
         if let Some((mantissa, decimals, offset)) = feed.opt_non_negative_decimal("speed") {
             let speed = mantissa as f64 / 10f64.powi(i32::from(decimals));
-            if speed > 1e6 {
+            if speed != 0.0 && !(1e-6..=1e6).contains(&speed) {
                 feed.invalid(
                     "speed",
                     offset,
-                    format!("expected 0 (unpaced) to 1000000, found {speed}"),
+                    format!("expected 0 (unpaced) or 0.000001 to 1000000, found {speed}"),
                 );
             } else {
                 config.feed.speed = speed;
@@ -936,6 +936,29 @@ mod tests {
         assert_eq!(config.feed.at_end, AtEnd::Exit);
         assert_eq!(config.metrics.enabled, Some(true));
         assert_eq!(config.logging.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn replay_speed_is_zero_or_within_bounds() {
+        for (speed, ok) in [
+            ("0", true),
+            ("0.000001", true),
+            ("1000000", true),
+            ("0.000000000000000001", false),
+            ("2000000", false),
+        ] {
+            let text = format!("[venue.paper]\n[feed]\nspeed = {speed}\n");
+            let result = EngineConfig::parse(Path::new("e.toml"), &text);
+            assert_eq!(result.is_ok(), ok, "speed {speed}: {result:?}");
+            if let Err(e) = result {
+                assert!(
+                    e.to_string().contains(
+                        "e.toml:3: field 'feed.speed': expected 0 (unpaced) or 0.000001 to 1000000"
+                    ),
+                    "{e}"
+                );
+            }
+        }
     }
 
     #[test]

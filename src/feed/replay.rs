@@ -80,7 +80,9 @@ impl ReplaySource {
     fn due(&self, ts: u64) -> Duration {
         match self.origin {
             Some((first, _)) if self.speed > 0.0 => {
-                Duration::from_secs_f64(ts.saturating_sub(first) as f64 / 1e9 / self.speed)
+                // Saturates instead of panicking on an absurd gap (config bounds `speed`).
+                Duration::try_from_secs_f64(ts.saturating_sub(first) as f64 / 1e9 / self.speed)
+                    .unwrap_or(Duration::MAX)
             }
             _ => Duration::ZERO,
         }

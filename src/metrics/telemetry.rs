@@ -3,8 +3,8 @@
 //!
 //! Contract:
 //! - Every value has one writer thread. Stages keep their own plain counters on the hot path
-//!   and *publish* them here at publish points (every `PUBLISH_EVERY` messages, and whenever
-//!   their input ring runs empty), with relaxed stores: no lock, no allocation, no syscall,
+//!   and *publish* them here at publish points (every `PUBLISH_EVERY` messages, whenever
+//!   their input ring runs empty, and when an output ring is found full), with relaxed stores: no lock, no allocation, no syscall,
 //!   and nothing shared touched on the other messages.
 //! - Latency histograms stay owned by their stage thread. An observer asks for fresh
 //!   numbers (`request_snapshot`); at its next publish point each thread hands its
@@ -21,8 +21,9 @@ use super::LatencyRecorder;
 use super::handoff::Handoff;
 use crate::risk::RejectReason;
 
-/// Messages a stage handles between two publishes while busy.
-pub const PUBLISH_EVERY: u64 = 256;
+/// Messages a stage handles between two publishes while busy: bounds how stale a ring
+/// depth (sent − received, published by two threads) can be.
+pub const PUBLISH_EVERY: u64 = 64;
 
 /// A pipeline stage as observers name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

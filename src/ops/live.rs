@@ -70,7 +70,8 @@ pub struct LiveRun {
 pub struct LiveOutcome {
     pub summary: Summary,
     pub preflight: PreflightReport,
-    pub canary_passed: bool,
+    /// The canary's verdict; `None` when the run stopped before it ran (nothing traded).
+    pub canary_passed: Option<bool>,
     pub output_dir: PathBuf,
 }
 
@@ -209,7 +210,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
     let _ = validator.join();
     let _ = audit.join();
     let (summary, _layout) = written?;
-    let canary_passed = telemetry.canary.lock().as_ref().is_some_and(|c| c.passed);
+    let canary_passed = telemetry.canary.lock().as_ref().map(|c| c.passed);
     tracing::info!(target: "app", ticks = summary.ticks, fills = summary.fills, output = %config.output_dir.display(), "live run stopped");
     Ok(LiveOutcome {
         summary,

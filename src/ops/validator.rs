@@ -250,13 +250,10 @@ impl Validator {
                     ),
                 ));
             }
-            let secs = self.no_fills[b].update(
-                orders_moved,
-                fills_moved,
-                now,
-                window(c.no_fills_secs),
-            ) as f64
-                / SECOND;
+            let secs =
+                self.no_fills[b].update(orders_moved, fills_moved, now, window(c.no_fills_secs))
+                    as f64
+                    / SECOND;
             if secs > c.no_fills_secs {
                 now_active.push((
                     "no_fills",

@@ -115,7 +115,7 @@ pub fn run(
         .collect();
     let (mut ticks_by_class, mut dispatched) = ([0u64; 3], 0u64);
     let (mut pnl, mut pnl_published, mut latency_published) =
-        (PnlBuffer::new(engine.layout.brokers.len()), 0u64, 0u64);
+        (PnlBuffer::new(&engine.layout), 0u64, 0u64);
     telemetry.set_feed_state(FeedState::Live);
     loop {
         let watch = Stopwatch::start();
@@ -173,9 +173,7 @@ pub fn run(
         t.dispatched_ticks.set(dispatched);
         t.signals.set(engine.risk.signals);
         engine.risk.publish(t);
-        engine
-            .execution
-            .publish(t, &engine.layout.books, &mut pnl, &mut pnl_published);
+        engine.execution.publish(t, &mut pnl, &mut pnl_published);
         let generation = t.snapshot_generation();
         if generation != latency_published
             && t.hand_off_latency(LatencySlot::Strategy, &mut latency)

@@ -437,20 +437,14 @@ impl ExecutionStage {
 
     /// Publishes fills per broker, and positions and PnL when an observer asked for them
     /// since `published` (a generation) — computed into `buffer`, so nothing allocates.
-    pub fn publish(
-        &self,
-        t: &Telemetry,
-        books: &[BookInfo],
-        buffer: &mut PnlBuffer,
-        published: &mut u64,
-    ) {
+    pub fn publish(&self, t: &Telemetry, buffer: &mut PnlBuffer, published: &mut u64) {
         for (broker, &fills) in t.brokers.iter().zip(&self.fills_by_broker) {
             broker.fills.set(fills);
         }
         let requested = t.pnl_generation();
         if requested != *published {
-            self.broker_pnl(books, &mut buffer.0);
-            for (broker, (open, pnl)) in t.brokers.iter().zip(&buffer.0) {
+            self.broker_pnl(&buffer.positions, &mut buffer.totals);
+            for (broker, (open, pnl)) in t.brokers.iter().zip(&buffer.totals) {
                 broker
                     .open_positions
                     .store(*open, std::sync::atomic::Ordering::Relaxed);
@@ -465,28 +459,27 @@ impl ExecutionStage {
     }
 
     /// Per broker: open positions and exact PnL (realized, unrealized, fees, net) in quote
-    /// currency, written into `out` (one entry per broker). Walks every book × instrument:
-    /// call on request, not per tick.
-    pub fn broker_pnl(&self, books: &[BookInfo], out: &mut [(u64, [crate::domain::Money; 4])]) {
+    /// currency, written into `out` (one entry per broker). Walks the (book, instrument)
+    /// pairs that can hold a position: call on request, not per tick.
+    pub fn broker_pnl(
+        &self,
+        positions: &[(BookId, BrokerId, InstrumentId)],
+        out: &mut [(u64, [crate::domain::Money; 4])],
+    ) {
         for entry in out.iter_mut() {
             *entry = (0, [crate::domain::Money::ZERO; 4]);
         }
-        let instruments = self.portfolio.instrument_count();
-        for (b, info) in books.iter().enumerate() {
-            let Some((open, pnl)) = out.get_mut(info.broker.0 as usize) else {
+        for &(book, broker, instrument) in positions {
+            let Some((open, pnl)) = out.get_mut(broker.0 as usize) else {
                 continue;
             };
-            for i in 0..instruments {
-                let r = self
-                    .portfolio
-                    .report(BookId(b as u32), InstrumentId(i as u32));
-                *open += u64::from(r.position.0 != 0);
-                for (slot, money) in pnl
-                    .iter_mut()
-                    .zip([r.realized, r.unrealized, r.fees, r.net])
-                {
-                    *slot += money;
-                }
+            let r = self.portfolio.report(book, instrument);
+            *open += u64::from(r.position.0 != 0);
+            for (slot, money) in pnl
+                .iter_mut()
+                .zip([r.realized, r.unrealized, r.fees, r.net])
+            {
+                *slot += money;
             }
         }
     }
@@ -504,11 +497,29 @@ pub enum AuditEvent {
 
 /// Per broker (open positions, PnL components), reused between PnL publishes.
 #[derive(Debug)]
-pub struct PnlBuffer(Vec<(u64, [crate::domain::Money; 4])>);
+pub struct PnlBuffer {
+    /// (book, its broker, an instrument its strategy trades): where positions can be.
+    positions: Vec<(BookId, BrokerId, InstrumentId)>,
+    totals: Vec<(u64, [crate::domain::Money; 4])>,
+}
 
 impl PnlBuffer {
-    pub fn new(brokers: usize) -> PnlBuffer {
-        PnlBuffer(vec![(0, [crate::domain::Money::ZERO; 4]); brokers])
+    pub fn new(layout: &EngineLayout) -> PnlBuffer {
+        let positions = layout
+            .books
+            .iter()
+            .enumerate()
+            .flat_map(|(b, book)| {
+                layout.strategies[book.strategy.0 as usize]
+                    .instruments
+                    .iter()
+                    .map(move |&i| (BookId(b as u32), book.broker, i))
+            })
+            .collect();
+        PnlBuffer {
+            positions,
+            totals: vec![(0, [crate::domain::Money::ZERO; 4]); layout.brokers.len()],
+        }
     }
 }
 

@@ -20,14 +20,15 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, bounded};
 
 use super::{
-    AuditEvent, BookInfo, Engine, EngineLayout, ExecutionStage, RiskStage, RunControl, RunOutcome,
+    AuditEvent, Engine, EngineLayout, ExecutionStage, RiskStage, RunControl, RunOutcome,
     StrategyStage, TickSource,
 };
 use crate::clock::{LatencyTimer, Stopwatch};
 use crate::config::WaitPolicy;
 use crate::domain::{BrokerId, Fill, Order, Signal, Tick};
 use crate::metrics::telemetry::{
-    CanaryResult, DlqKind, FeedState, LatencySlot, PUBLISH_EVERY, Ring, StageName, Telemetry,
+    CanaryResult, DlqKind, FeedState, LatencySlot, PUBLISH_EVERY, Published, Ring, StageName,
+    Telemetry,
 };
 use crate::metrics::{LatencyRecorder, Stage};
 use crate::risk::{RejectReason, RiskEngine};
@@ -74,7 +75,8 @@ pub const CANARY_LOOKAHEAD: usize = 1 << 16;
 pub const CANARY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Sends, waiting while the ring is full; counts delivered messages in `sent` and full
-/// episodes (a message that found the ring full, however long it waited) in `full`.
+/// episodes (a message that found the ring full, however long it waited) in `full`, and
+/// publishes `sent` when an episode starts (`published_sent`).
 /// `on_full` runs while waiting (risk drains returning fills there, so two stages never
 /// wait on each other). Gives up when a stage thread has panicked (`aborted`), so the run
 /// can end and report it; returns whether the message was delivered.
@@ -83,11 +85,11 @@ fn send<T>(
     tx: &Sender<T>,
     mut msg: T,
     waiter: &mut Waiter,
-    counts: (&mut u64, &mut u64),
+    counts: (&mut u64, &mut u64, &Published),
     aborted: &std::sync::atomic::AtomicBool,
     mut on_full: impl FnMut(),
 ) -> bool {
-    let (sent, full) = counts;
+    let (sent, full, published_sent) = counts;
     let mut waited = false;
     loop {
         match tx.try_send(msg) {
@@ -100,6 +102,8 @@ fn send<T>(
                 if !waited {
                     *full += 1;
                     waited = true;
+                    // Observers see the ring as full as it is, not one publish point ago.
+                    published_sent.set(*sent);
                 }
                 if aborted.load(Ordering::Relaxed) {
                     return false;
@@ -288,7 +292,7 @@ pub fn run_with(
             subscribed[i.index()] = true;
         }
     }
-    let books = layout.books.clone();
+    let pnl = super::PnlBuffer::new(&layout);
     let (t_strategy, t_risk, t_execution) = (
         Arc::clone(&telemetry),
         Arc::clone(&telemetry),
@@ -343,7 +347,7 @@ pub fn run_with(
                 execution_timer,
                 &t_execution,
                 audit_execution.as_ref(),
-                &books,
+                pnl,
             )
         });
 
@@ -412,7 +416,11 @@ pub fn run_with(
                     &tick_tx,
                     ToStrategy::Canary(pick, stamp),
                     &mut waiter,
-                    (&mut sent, &mut feed_full),
+                    (
+                        &mut sent,
+                        &mut feed_full,
+                        &t.ring_sent[Ring::FeedToStrategy as usize],
+                    ),
                     &t.aborted,
                     || {},
                 );
@@ -458,7 +466,11 @@ pub fn run_with(
                     &tick_tx,
                     ToStrategy::Tick(*tick, stamp),
                     &mut waiter,
-                    (&mut sent, &mut feed_full),
+                    (
+                        &mut sent,
+                        &mut feed_full,
+                        &t.ring_sent[Ring::FeedToStrategy as usize],
+                    ),
                     &t.aborted,
                     || {},
                 );
@@ -673,7 +685,11 @@ fn strategy_loop(
                         &tx,
                         msg,
                         &mut out_wait,
-                        (&mut c.sent, &mut c.full),
+                        (
+                            &mut c.sent,
+                            &mut c.full,
+                            &t.ring_sent[Ring::StrategyToRisk as usize],
+                        ),
                         &t.aborted,
                         || {},
                     );
@@ -707,7 +723,11 @@ fn strategy_loop(
             &tx,
             ToRisk::Tick(tick, end),
             &mut out_wait,
-            (&mut c.sent, &mut c.full),
+            (
+                &mut c.sent,
+                &mut c.full,
+                &t.ring_sent[Ring::StrategyToRisk as usize],
+            ),
             &t.aborted,
             || {},
         );
@@ -716,7 +736,11 @@ fn strategy_loop(
                 &tx,
                 ToRisk::Signal(*signal, start),
                 &mut out_wait,
-                (&mut c.sent, &mut c.full),
+                (
+                    &mut c.sent,
+                    &mut c.full,
+                    &t.ring_sent[Ring::StrategyToRisk as usize],
+                ),
                 &t.aborted,
                 || {},
             );
@@ -825,7 +849,11 @@ fn risk_loop(
                     &tx,
                     ToExecution::Tick(tick, out_stamp),
                     &mut out_wait,
-                    (&mut c.sent, &mut c.full),
+                    (
+                        &mut c.sent,
+                        &mut c.full,
+                        &t.ring_sent[Ring::RiskToExecution as usize],
+                    ),
                     &t.aborted,
                     || drained += drain_fills(&mut stage, &fills),
                 );
@@ -846,7 +874,11 @@ fn risk_loop(
                         &tx,
                         ToExecution::Order(*order, tick_start),
                         &mut out_wait,
-                        (&mut c.sent, &mut c.full),
+                        (
+                            &mut c.sent,
+                            &mut c.full,
+                            &t.ring_sent[Ring::RiskToExecution as usize],
+                        ),
                         &t.aborted,
                         || drained += drain_fills(&mut stage, &fills),
                     );
@@ -876,7 +908,11 @@ fn risk_loop(
                             &tx,
                             ToExecution::CanaryOrder,
                             &mut out_wait,
-                            (&mut c.sent, &mut c.full),
+                            (
+                                &mut c.sent,
+                                &mut c.full,
+                                &t.ring_sent[Ring::RiskToExecution as usize],
+                            ),
                             &t.aborted,
                             || {},
                         );
@@ -890,7 +926,11 @@ fn risk_loop(
                     &tx,
                     ToExecution::CanaryEnd(counts),
                     &mut out_wait,
-                    (&mut c.sent, &mut c.full),
+                    (
+                        &mut c.sent,
+                        &mut c.full,
+                        &t.ring_sent[Ring::RiskToExecution as usize],
+                    ),
                     &t.aborted,
                     || {},
                 );
@@ -930,18 +970,12 @@ struct ExecutionCounters {
 }
 
 impl ExecutionCounters {
-    fn publish(
-        &mut self,
-        t: &Telemetry,
-        stage: &ExecutionStage,
-        books: &[BookInfo],
-        latency: &mut LatencyRecorder,
-    ) {
+    fn publish(&mut self, t: &Telemetry, stage: &ExecutionStage, latency: &mut LatencyRecorder) {
         t.stage_events[StageName::Execution as usize].set(self.events);
         t.ring_received[Ring::RiskToExecution as usize].set(self.events);
         t.ring_sent[Ring::ExecutionToRisk as usize].set(self.sent);
         t.ring_full[Ring::ExecutionToRisk as usize].set(self.full);
-        stage.publish(t, books, &mut self.pnl, &mut self.pnl_generation);
+        stage.publish(t, &mut self.pnl, &mut self.pnl_generation);
         let generation = t.snapshot_generation();
         if generation != self.generation && t.hand_off_latency(LatencySlot::Execution, latency) {
             self.generation = generation;
@@ -964,7 +998,7 @@ fn execution_loop(
     timer: LatencyTimer,
     t: &Telemetry,
     audit_tx: Option<&Sender<AuditEvent>>,
-    books: &[BookInfo],
+    pnl: super::PnlBuffer,
 ) -> (ExecutionStage, LatencyRecorder, u64) {
     let mut latency = LatencyRecorder::default();
     let (mut in_wait, mut out_wait) = (Waiter::new(policy), Waiter::new(policy));
@@ -974,14 +1008,14 @@ fn execution_loop(
         full: 0,
         generation: 0,
         pnl_generation: 0,
-        pnl: super::PnlBuffer::new(t.brokers.len()),
+        pnl,
     };
     let mut fills = Vec::with_capacity(1024);
     let mut current: Vec<Tick> = vec![Tick::default(); stage.instrument_count()];
     let mut canary_acked = 0u32;
     loop {
         let Some(msg) = recv(&rx, &mut in_wait, &mut || {
-            c.publish(t, &stage, books, &mut latency);
+            c.publish(t, &stage, &mut latency);
         }) else {
             break;
         };
@@ -1022,7 +1056,11 @@ fn execution_loop(
                 &tx,
                 *fill,
                 &mut out_wait,
-                (&mut c.sent, &mut c.full),
+                (
+                    &mut c.sent,
+                    &mut c.full,
+                    &t.ring_sent[Ring::ExecutionToRisk as usize],
+                ),
                 &t.aborted,
                 || {},
             );
@@ -1030,10 +1068,10 @@ fn execution_loop(
         }
         processed.store(c.events, Ordering::Release);
         if c.events.is_multiple_of(PUBLISH_EVERY) {
-            c.publish(t, &stage, books, &mut latency);
+            c.publish(t, &stage, &mut latency);
         }
     }
-    c.publish(t, &stage, books, &mut latency);
+    c.publish(t, &stage, &mut latency);
     t.take_back_latency(LatencySlot::Execution, &mut latency);
     (stage, latency, c.full)
 }
