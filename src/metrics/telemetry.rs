@@ -292,6 +292,10 @@ pub struct Telemetry {
     pub shutting_down: AtomicBool,
     /// Someone reads this telemetry (a metrics endpoint runs). Backtests publish only then.
     pub observed: AtomicBool,
+    /// Stage threads set their flag when they start (strategy, risk, execution by
+    /// `StageName` index; the feed's is unused). The canary waits for all of them, so it
+    /// measures hops, not thread start-up.
+    pub stage_started: [AtomicBool; 4],
     /// Set when a stage thread panics, so producers stop waiting on it.
     pub aborted: AtomicBool,
     /// Last activity per stage, unix ns (written by the validator, which sees counters move).
@@ -344,6 +348,7 @@ impl Telemetry {
             canary: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             observed: AtomicBool::new(false),
+            stage_started: Default::default(),
             aborted: AtomicBool::new(false),
             last_activity_ns: Default::default(),
             validator: Mutex::new(ValidatorState::default()),

@@ -308,6 +308,7 @@ pub fn run_with(
         let strategy_thread = scope.spawn(move || {
             pin(pins.strategy, "strategy");
             let _abort = AbortOnPanic(&t_strategy);
+            t_strategy.stage_started[StageName::Strategy as usize].store(true, Ordering::Release);
             strategy_loop(
                 strategy,
                 tick_rx,
@@ -322,6 +323,7 @@ pub fn run_with(
         let risk_thread = scope.spawn(move || {
             pin(pins.risk, "risk");
             let _abort = AbortOnPanic(&t_risk);
+            t_risk.stage_started[StageName::Risk as usize].store(true, Ordering::Release);
             risk_loop(
                 risk,
                 risk_rx,
@@ -337,6 +339,7 @@ pub fn run_with(
         let execution_thread = scope.spawn(move || {
             pin(pins.execution, "execution");
             let _abort = AbortOnPanic(&t_execution);
+            t_execution.stage_started[StageName::Execution as usize].store(true, Ordering::Release);
             execution_loop(
                 execution,
                 exec_rx,
@@ -411,6 +414,7 @@ pub fn run_with(
                     .or(chunk.first())
                     .copied()
                     .unwrap_or_default();
+                wait_for_stage_threads(t);
                 let stamp = timer.stamp().max(1);
                 send(
                     &tick_tx,
@@ -545,6 +549,20 @@ pub fn run_with(
             ml,
         },
     ))
+}
+
+/// Waits (up to `CANARY_TIMEOUT`) until every stage thread runs, so the canary's latency
+/// is that of the hops, not of thread start-up.
+fn wait_for_stage_threads(t: &Telemetry) {
+    let watch = Stopwatch::start();
+    let started = || {
+        [StageName::Strategy, StageName::Risk, StageName::Execution]
+            .iter()
+            .all(|&s| t.stage_started[s as usize].load(Ordering::Acquire))
+    };
+    while !started() && watch.elapsed() < CANARY_TIMEOUT {
+        std::thread::sleep(Duration::from_micros(100));
+    }
 }
 
 /// Polls for the canary's answer up to `CANARY_TIMEOUT` (polling, not a blocking receive,
