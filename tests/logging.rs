@@ -222,10 +222,20 @@ fn init_installs_once() {
     let again = logging::init(&config(&tmp.path().join("other"), LogFormat::Json));
     assert!(matches!(again, Err(LoggingError::AlreadySet)), "{again:?}");
     // Logged from a fresh thread, which has no scoped subscriber: only the global one.
-    std::thread::spawn(|| tracing::info!(target: "risk", limit = 3, "global risk event"))
-        .join()
-        .unwrap();
+    std::thread::spawn(|| {
+        tracing::info!(target: "risk", limit = 3, "global risk event");
+        // A crate logging through `log` (as tiny_http does) lands in `app`.
+        log::warn!(target: "tiny_http", "bridged from the log crate");
+    })
+    .join()
+    .unwrap();
     drop(guard);
+    let app = json_lines(&dir, "app");
+    assert!(
+        app.iter()
+            .any(|l| l["message"] == "bridged from the log crate"),
+        "{app:?}"
+    );
     let risk = json_lines(&dir, "risk");
     assert!(
         risk.iter()
