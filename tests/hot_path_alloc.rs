@@ -4,18 +4,16 @@
 //! Runtime's own C++ allocations go through its arena and the C allocator, which this counter
 //! does not see. What it proves is that our side of the call allocates nothing.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use alpha_panda::clock::LatencyTimer;
 use alpha_panda::config::{EngineConfig, MlInference};
-use alpha_panda::domain::{InstrumentTable, Tick};
-use alpha_panda::feed::{DataSource, TickReader, scan_instruments};
+use alpha_panda::domain::Tick;
 use alpha_panda::metrics::LatencyRecorder;
-use alpha_panda::pipeline::Engine;
 use alpha_panda::pipeline::inline::{InlineBuffers, process_tick};
-use alpha_panda::strategy::load_strategies;
 
 struct Counting;
 
@@ -51,34 +49,14 @@ static GLOBAL: Counting = Counting;
 /// The counter is process-wide: the tests of this binary take turns.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn load_ticks(sources: &[DataSource], table: &InstrumentTable) -> Vec<Tick> {
-    let mut reader = TickReader::open(sources, table, Default::default()).expect("open");
-    let mut all = Vec::new();
-    let mut chunk = Vec::new();
-    while reader.read_chunk(&mut chunk, 4096).expect("read") > 0 {
-        all.extend_from_slice(&chunk);
-    }
-    all
-}
-
 #[test]
 fn zero_allocations_per_tick_after_warm_up() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let sources = [DataSource::File(
-        root.join("tests/data/binance_l1_2024-08-08_excerpt.csv"),
-    )];
     let mut config = EngineConfig::default();
     config.runtime.ml_inference = MlInference::PerTick;
-    let strategies =
-        load_strategies(&[root.join("strategies")]).expect("shipped strategies are valid");
-    let mut table = InstrumentTable::new();
-    scan_instruments(&sources, &config.instruments, &mut table).expect("scan");
-    Engine::fit_precisions(&mut table, &config, &strategies).expect("precisions");
-    let mut ticks = load_ticks(&sources, &table);
-    let mut engine = Engine::build(&config, &strategies, table).expect("engine");
+    let (mut engine, mut ticks) = common::excerpt_engine(&config);
     let mut buffers = InlineBuffers::new(&engine);
     let timer = LatencyTimer::default();
     let mut latency = LatencyRecorder::default();
@@ -140,18 +118,9 @@ fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
 
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let sources = [DataSource::File(
-        root.join("tests/data/binance_l1_2024-08-08_excerpt.csv"),
-    )];
     let mut config = EngineConfig::default();
     config.runtime.mode = alpha_panda::config::RuntimeMode::Threaded;
-    let strategies =
-        load_strategies(&[root.join("strategies")]).expect("shipped strategies are valid");
-    let mut table = InstrumentTable::new();
-    scan_instruments(&sources, &config.instruments, &mut table).expect("scan");
-    Engine::fit_precisions(&mut table, &config, &strategies).expect("precisions");
-    let engine = Engine::build(&config, &strategies, table).expect("engine");
+    let (engine, _) = common::excerpt_engine(&config);
     let telemetry = Arc::clone(&engine.telemetry);
     let (audit_tx, audit_rx) = crossbeam_channel::bounded(1 << 16);
     let done = Arc::new(AtomicBool::new(false));
@@ -198,17 +167,7 @@ fn threaded_runtime_allocations_do_not_grow_with_ticks() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let sources = [DataSource::File(
-        root.join("tests/data/binance_l1_2024-08-08_excerpt.csv"),
-    )];
-    let config = EngineConfig::default();
-    let strategies =
-        load_strategies(&[root.join("strategies")]).expect("shipped strategies are valid");
-    let mut table = InstrumentTable::new();
-    scan_instruments(&sources, &config.instruments, &mut table).expect("scan");
-    Engine::fit_precisions(&mut table, &config, &strategies).expect("precisions");
-    let ticks = load_ticks(&sources, &table);
+    let (_, ticks) = common::excerpt_engine(&EngineConfig::default());
 
     // The first run in a process pays one-time set-up (thread-locals, runtime calibration).
     threaded_run_allocations(&ticks[..1_000]);

@@ -302,15 +302,7 @@ fn live_run_serves_health_and_metrics_then_stops_gracefully_on_sigterm() {
     // Every channel has its file; audit has one line per order and fill with its
     // correlation id, matching fills.csv.
     let logs = dir.path().join("logs");
-    for channel in [
-        "trading",
-        "market_data",
-        "risk",
-        "audit",
-        "performance",
-        "error",
-        "app",
-    ] {
+    for channel in alpha_panda::ops::logging::CHANNELS {
         assert!(
             logs.join(format!("{channel}.log")).is_file(),
             "{channel}.log"

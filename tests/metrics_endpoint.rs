@@ -2,6 +2,8 @@
 //! API pinned here by an explicit table), the exposition's structure, `promtool check
 //! metrics`, and the HTTP server's routes.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -759,29 +761,14 @@ fn http_server_serves_metrics_and_health() {
 /// shows what the run did: counters after the run equal the run's own totals.
 #[test]
 fn backtest_counters_reach_the_exposition() {
-    use alpha_panda::config::EngineConfig;
-    use alpha_panda::domain::InstrumentTable;
-    use alpha_panda::feed::{DataSource, TickReader, scan_instruments};
-    use alpha_panda::pipeline::Engine;
-    use alpha_panda::strategy::load_strategies;
-
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let sources = [DataSource::File(
-        root.join("tests/data/binance_l1_2024-08-08_excerpt.csv"),
-    )];
-    let config = EngineConfig::default();
-    let strategies = load_strategies(&[root.join("strategies")]).expect("strategies");
-    let mut table = InstrumentTable::new();
-    scan_instruments(&sources, &config.instruments, &mut table).expect("scan");
-    Engine::fit_precisions(&mut table, &config, &strategies).expect("precisions");
-    let mut reader = TickReader::open(&sources, &table, config.bad_rows).expect("open");
-    let engine = Engine::build(&config, &strategies, table).expect("engine");
+    let (engine, ticks) = common::excerpt_engine(&alpha_panda::config::EngineConfig::default());
     let telemetry = std::sync::Arc::clone(&engine.telemetry);
     // What a metrics endpoint does when it starts.
     telemetry
         .observed
         .store(true, std::sync::atomic::Ordering::Release);
-    let (_, outcome) = engine.run(&mut reader, &mut |_, _| {}).expect("run");
+    let mut source = alpha_panda::pipeline::SliceSource::new(&ticks);
+    let (_, outcome) = engine.run(&mut source, &mut |_, _| {}).expect("run");
     let text = rendered(&telemetry);
     let sample = |series: &str| -> f64 {
         text.lines()

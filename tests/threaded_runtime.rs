@@ -7,10 +7,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use alpha_panda::config::{EngineConfig, RuntimeMode};
-use alpha_panda::domain::{InstrumentId, InstrumentTable, Tick};
-use alpha_panda::feed::{DataSource, TickReader, scan_instruments};
+use alpha_panda::domain::{InstrumentId, Tick};
 use alpha_panda::pipeline::{Engine, RunControl, SliceSource, TickSource, threaded};
-use alpha_panda::strategy::load_strategies;
 
 /// Ticks per chunk of `SmallChunks`, as a paced live feed delivers them.
 const SMALL_CHUNK: usize = 500;
@@ -26,22 +24,10 @@ impl TickSource for SmallChunks<'_> {
 
 /// The excerpt's ticks and an engine over them (threaded, rings of `capacity`).
 fn engine_and_ticks(capacity: usize) -> (Engine, Vec<Tick>) {
-    let sources = [DataSource::File(common::excerpt())];
     let mut config = EngineConfig::default();
     config.runtime.mode = RuntimeMode::Threaded;
     config.runtime.ring_capacity = capacity;
-    let strategies =
-        load_strategies(&[common::project_root().join("strategies")]).expect("strategies");
-    let mut table = InstrumentTable::new();
-    scan_instruments(&sources, &config.instruments, &mut table).expect("scan");
-    Engine::fit_precisions(&mut table, &config, &strategies).expect("precisions");
-    let mut reader = TickReader::open(&sources, &table, config.bad_rows).expect("open");
-    let mut ticks = Vec::new();
-    let mut chunk = Vec::new();
-    while reader.read_chunk(&mut chunk, 4096).expect("read") > 0 {
-        ticks.extend_from_slice(&chunk);
-    }
-    let engine = Engine::build(&config, &strategies, table).expect("engine");
+    let (engine, ticks) = common::excerpt_engine(&config);
     (engine, ticks)
 }
 

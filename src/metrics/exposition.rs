@@ -15,7 +15,7 @@
 //!   times its count. A recorded HDR bucket counts toward an `le` bound when its lowest
 //!   equivalent value is at or below the bound, so a value recorded exactly at a bound is
 //!   inside it.
-//! - Each call asks the stage threads for fresh copies ([`Telemetry::request_snapshot`]):
+//! - Each call asks the stage threads for fresh numbers ([`Telemetry::request_snapshot`]):
 //!   what a scrape shows is at most one scrape interval (plus one publish point) old.
 
 use std::fmt::Write as _;

@@ -261,13 +261,23 @@ pub struct TelemetryShape {
     pub ring_capacity: usize,
     /// Class of each instrument, by `InstrumentId`.
     pub instrument_classes: Vec<InstrumentClass>,
-    pub instrument_symbols: Vec<String>,
     pub feed_kind: &'static str,
     pub environment: &'static str,
     pub model_loads_ok: u64,
     pub model_loads_failed: u64,
     /// Ids of the registered ML strategies, in strategy order.
     pub ml_strategies: Vec<String>,
+}
+
+impl TelemetryShape {
+    /// Index of the instrument's class in `Telemetry::ticks_by_class`; `None` for an id
+    /// outside the table.
+    #[inline]
+    pub fn class_index(&self, instrument: crate::domain::InstrumentId) -> Option<usize> {
+        self.instrument_classes
+            .get(instrument.index())
+            .map(|&c| c as usize)
+    }
 }
 
 /// The shared state. Create once per run, share as `Arc<Telemetry>`.
@@ -304,9 +314,6 @@ pub struct Telemetry {
     snapshot_generation: AtomicU64,
     /// Latency hand-off per recording thread (strategy, risk, execution).
     latency_slots: [Handoff<LatencyRecorder>; 3],
-    /// PnL copy requested by an observer (generation), answered by the execution thread.
-    pnl_generation: AtomicU64,
-    pub pnl_published_generation: AtomicU64,
     /// ML scoring latency hand-off per ML strategy, in strategy order.
     pub inference: Vec<(String, Handoff<hdrhistogram::Histogram<u64>>)>,
 }
@@ -354,8 +361,6 @@ impl Telemetry {
             validator: Mutex::new(ValidatorState::default()),
             snapshot_generation: AtomicU64::new(0),
             latency_slots: std::array::from_fn(|_| Handoff::new(LatencyRecorder::default)),
-            pnl_generation: AtomicU64::new(0),
-            pnl_published_generation: AtomicU64::new(0),
             inference,
         }
     }
@@ -381,21 +386,16 @@ impl Telemetry {
         self.dlq[kind as usize].fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Asks every recording thread for fresh latency copies (and execution for PnL).
+    /// Asks every recording thread for fresh latency (and execution for PnL): each answers
+    /// at its next publish point once the generation moved past the one it answered.
     pub fn request_snapshot(&self) {
         self.snapshot_generation.fetch_add(1, Ordering::Relaxed);
-        self.pnl_generation.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The generation a recording thread compares with the one it last published.
+    /// The generation a recording thread compares with the one it last answered.
     #[inline]
     pub fn snapshot_generation(&self) -> u64 {
         self.snapshot_generation.load(Ordering::Relaxed)
-    }
-
-    #[inline]
-    pub fn pnl_generation(&self) -> u64 {
-        self.pnl_generation.load(Ordering::Relaxed)
     }
 
     /// Stage thread: hands its latency recording off to observers (O(1), never waits);

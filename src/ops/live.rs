@@ -20,10 +20,11 @@ use crossbeam_channel::{Receiver, bounded};
 
 use crate::config::{ConfigErrors, EngineConfig, RuntimeMode};
 use crate::domain::InstrumentTable;
+use crate::domain::{BrokerId, InstrumentId, InstrumentSpec, StrategyId};
 use crate::feed::{self, DataSource, ReplaySource, TickReader};
 use crate::ops::preflight::{self, PreflightInput, PreflightReport};
 use crate::ops::server::MetricsServer;
-use crate::pipeline::{AuditEvent, Engine, EngineLayout, RunControl, threaded};
+use crate::pipeline::{AuditEvent, Engine, EngineLayout, RunControl, StrategyInfo, threaded};
 use crate::report::{self, FeedCounts, Summary};
 use crate::strategy::StrategyConfig;
 
@@ -237,6 +238,22 @@ fn write_pnl_snapshot(dir: &Path, summary: &Summary) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
+/// The strategy and instrument an event names.
+fn names(
+    layout: &EngineLayout,
+    strategy: StrategyId,
+    instrument: InstrumentId,
+) -> (&StrategyInfo, &InstrumentSpec) {
+    (
+        &layout.strategies[strategy.0 as usize],
+        layout.instruments.spec(instrument),
+    )
+}
+
+fn broker_name(layout: &EngineLayout, broker: BrokerId) -> &str {
+    &layout.brokers[broker.0 as usize]
+}
+
 /// How long the audit writer sleeps when its ring is empty.
 const AUDIT_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 
@@ -255,8 +272,7 @@ fn write_audit(rx: &Receiver<AuditEvent>, layout: &EngineLayout) {
         };
         match event {
             AuditEvent::Signal(s) => {
-                let strategy = &layout.strategies[s.strategy.0 as usize];
-                let spec = layout.instruments.spec(s.instrument);
+                let (strategy, spec) = names(layout, s.strategy, s.instrument);
                 tracing::info!(
                     target: "trading",
                     correlation = s.correlation,
@@ -269,8 +285,7 @@ fn write_audit(rx: &Receiver<AuditEvent>, layout: &EngineLayout) {
                 );
             }
             AuditEvent::Order(o) => {
-                let strategy = &layout.strategies[o.strategy.0 as usize];
-                let spec = layout.instruments.spec(o.instrument);
+                let (strategy, spec) = names(layout, o.strategy, o.instrument);
                 let model = strategy.model.as_ref();
                 tracing::info!(
                     target: "audit",
@@ -279,7 +294,7 @@ fn write_audit(rx: &Receiver<AuditEvent>, layout: &EngineLayout) {
                     order_id = o.id,
                     ts_ns = o.ts.0,
                     strategy = %strategy.id,
-                    broker = %layout.brokers[o.broker.0 as usize],
+                    broker = %broker_name(layout, o.broker),
                     symbol = %spec.symbol,
                     side = o.side.as_str(),
                     qty = %o.qty.display(spec.qty_precision),
@@ -289,13 +304,12 @@ fn write_audit(rx: &Receiver<AuditEvent>, layout: &EngineLayout) {
                 );
             }
             AuditEvent::Reject(o, reason) => {
-                let strategy = &layout.strategies[o.strategy.0 as usize];
-                let spec = layout.instruments.spec(o.instrument);
+                let (strategy, spec) = names(layout, o.strategy, o.instrument);
                 tracing::warn!(
                     target: "risk",
                     correlation = o.correlation,
                     strategy = %strategy.id,
-                    broker = %layout.brokers[o.broker.0 as usize],
+                    broker = %broker_name(layout, o.broker),
                     symbol = %spec.symbol,
                     reason = reason.code(),
                     "order refused"
@@ -305,7 +319,7 @@ fn write_audit(rx: &Receiver<AuditEvent>, layout: &EngineLayout) {
                     event = "reject",
                     correlation = o.correlation,
                     strategy = %strategy.id,
-                    broker = %layout.brokers[o.broker.0 as usize],
+                    broker = %broker_name(layout, o.broker),
                     symbol = %spec.symbol,
                     side = o.side.as_str(),
                     qty = %o.qty.display(spec.qty_precision),
@@ -314,8 +328,7 @@ fn write_audit(rx: &Receiver<AuditEvent>, layout: &EngineLayout) {
                 );
             }
             AuditEvent::Fill(f) => {
-                let strategy = &layout.strategies[f.strategy.0 as usize];
-                let spec = layout.instruments.spec(f.instrument);
+                let (strategy, spec) = names(layout, f.strategy, f.instrument);
                 tracing::info!(
                     target: "audit",
                     event = "fill",
@@ -323,7 +336,7 @@ fn write_audit(rx: &Receiver<AuditEvent>, layout: &EngineLayout) {
                     order_id = f.order_id,
                     ts_ns = f.ts.0,
                     strategy = %strategy.id,
-                    broker = %layout.brokers[f.broker.0 as usize],
+                    broker = %broker_name(layout, f.broker),
                     symbol = %spec.symbol,
                     side = f.side.as_str(),
                     qty = %f.qty.display(spec.qty_precision),

@@ -483,6 +483,16 @@ mod tests {
             .collect()
     }
 
+    /// Ticks flow through every stage at second `s`; the broker's order attempts, orders
+    /// and fills stand at `[attempts, orders, fills]`.
+    fn flow(s: u64, o: &mut Observation, [attempts, orders, fills]: [u64; 3]) {
+        o.stage_events = [s * 10; 4];
+        o.dispatched = s * 10;
+        o.brokers[0].attempts = attempts;
+        o.brokers[0].orders = orders;
+        o.brokers[0].fills = fills;
+    }
+
     /// Runs a scripted sequence of observations, one per second, and returns what the last
     /// step raised and which findings are active then.
     struct Case {
@@ -498,11 +508,7 @@ mod tests {
             Case {
                 name: "healthy flow raises nothing",
                 script: |s, o| {
-                    o.stage_events = [s * 10; 4];
-                    o.dispatched = s * 10;
-                    o.brokers[0].attempts = s;
-                    o.brokers[0].orders = s;
-                    o.brokers[0].fills = s;
+                    flow(s, o, [s, s, s]);
                 },
                 steps: 30,
                 active: &[],
@@ -522,8 +528,7 @@ mod tests {
             Case {
                 name: "ticks but no signals",
                 script: |s, o| {
-                    o.stage_events = [s * 10; 4];
-                    o.dispatched = s * 10;
+                    flow(s, o, [0, 0, 0]);
                 },
                 steps: 13,
                 active: &[("no_signals", "strategy", "paper")],
@@ -531,8 +536,7 @@ mod tests {
             Case {
                 name: "no signals suppressed without registered strategies",
                 script: |s, o| {
-                    o.stage_events = [s * 10; 4];
-                    o.dispatched = s * 10;
+                    flow(s, o, [0, 0, 0]);
                     o.brokers[0].registered = 0;
                 },
                 steps: 13,
@@ -541,9 +545,7 @@ mod tests {
             Case {
                 name: "signals but no orders",
                 script: |s, o| {
-                    o.stage_events = [s * 10; 4];
-                    o.dispatched = s * 10;
-                    o.brokers[0].attempts = s;
+                    flow(s, o, [s, 0, 0]);
                 },
                 steps: 13,
                 active: &[("no_orders", "risk", "paper")],
@@ -551,10 +553,7 @@ mod tests {
             Case {
                 name: "orders but no fills",
                 script: |s, o| {
-                    o.stage_events = [s * 10; 4];
-                    o.dispatched = s * 10;
-                    o.brokers[0].attempts = s;
-                    o.brokers[0].orders = s;
+                    flow(s, o, [s, s, 0]);
                 },
                 steps: 13,
                 active: &[("no_fills", "execution", "paper")],
@@ -575,11 +574,7 @@ mod tests {
             Case {
                 name: "ring nearly full",
                 script: |s, o| {
-                    o.stage_events = [s * 10; 4];
-                    o.dispatched = s * 10;
-                    o.brokers[0].attempts = s;
-                    o.brokers[0].orders = s;
-                    o.brokers[0].fills = s;
+                    flow(s, o, [s, s, s]);
                     o.ring_depth[Ring::FeedToStrategy as usize] = 95;
                 },
                 steps: 2,
@@ -614,9 +609,7 @@ mod tests {
         let mut v = Validator::new(config());
         for s in 1..=30 {
             let mut o = obs(s);
-            o.stage_events = [s * 10; 4];
-            o.dispatched = s * 10;
-            o.brokers[0].attempts = 1;
+            flow(s, &mut o, [1, 0, 0]);
             v.step(&o);
         }
         assert!(
@@ -627,10 +620,8 @@ mod tests {
         let mut v = Validator::new(config());
         for s in 1..=35 {
             let mut o = obs(s);
-            o.stage_events = [s * 10; 4];
-            o.dispatched = s * 10;
             // A refusal every second until 20 s, then signals stop.
-            o.brokers[0].attempts = s.min(20);
+            flow(s, &mut o, [s.min(20), 0, 0]);
             v.step(&o);
             if s == 13 {
                 assert!(

@@ -107,12 +107,6 @@ pub fn run(
     let mut seq = 0u64;
     let batched = engine.strategy.has_batched();
     let telemetry = std::sync::Arc::clone(&engine.telemetry);
-    let classes: Vec<usize> = telemetry
-        .shape
-        .instrument_classes
-        .iter()
-        .map(|&c| c as usize)
-        .collect();
     let (mut ticks_by_class, mut dispatched) = ([0u64; 3], 0u64);
     let (mut pnl, mut pnl_published, mut latency_published) =
         (PnlBuffer::new(&engine.layout), 0u64, 0u64);
@@ -154,7 +148,9 @@ pub fn run(
             continue;
         }
         for tick in &chunk {
-            ticks_by_class[classes[tick.instrument.index()]] += 1;
+            if let Some(class) = telemetry.shape.class_index(tick.instrument) {
+                ticks_by_class[class] += 1;
+            }
             dispatched += u64::from(engine.strategy.is_traded(tick.instrument));
         }
         let t = &*telemetry;

@@ -308,18 +308,7 @@ impl RiskStage {
         self.signals += 1;
         self.last_rejections.clear();
         for &(book, broker) in &self.books_of[signal.strategy.0 as usize] {
-            let order = Order {
-                id: self.next_order_id,
-                correlation: signal.correlation,
-                ts: signal.ts,
-                book,
-                broker,
-                strategy: signal.strategy,
-                instrument: signal.instrument,
-                side: signal.side,
-                qty: signal.qty,
-                order_type: signal.order_type,
-            };
+            let order = order_for(signal, book, broker, self.next_order_id);
             let b = broker.0 as usize;
             self.broker_attempts[b] += 1;
             match self.engine.check(&order) {
@@ -349,18 +338,7 @@ impl RiskStage {
         refused: &mut Vec<(BrokerId, RejectReason)>,
     ) {
         for &(book, broker) in &self.books_of[signal.strategy.0 as usize] {
-            let order = Order {
-                id: u64::MAX,
-                correlation: signal.correlation,
-                ts: signal.ts,
-                book,
-                broker,
-                strategy: signal.strategy,
-                instrument: signal.instrument,
-                side: signal.side,
-                qty: signal.qty,
-                order_type: signal.order_type,
-            };
+            let order = order_for(signal, book, broker, u64::MAX);
             match dry.check(&order) {
                 Ok(()) => out.push(order),
                 Err(reason) => refused.push((broker, reason)),
@@ -389,6 +367,23 @@ impl RiskStage {
             .map(|&r| (r, self.engine.rejections[r.index()]))
             .filter(|(_, n)| *n > 0)
             .collect()
+    }
+}
+
+/// The order a signal makes for one book.
+#[inline]
+fn order_for(signal: &Signal, book: BookId, broker: BrokerId, id: u64) -> Order {
+    Order {
+        id,
+        correlation: signal.correlation,
+        ts: signal.ts,
+        book,
+        broker,
+        strategy: signal.strategy,
+        instrument: signal.instrument,
+        side: signal.side,
+        qty: signal.qty,
+        order_type: signal.order_type,
     }
 }
 
@@ -441,7 +436,7 @@ impl ExecutionStage {
         for (broker, &fills) in t.brokers.iter().zip(&self.fills_by_broker) {
             broker.fills.set(fills);
         }
-        let requested = t.pnl_generation();
+        let requested = t.snapshot_generation();
         if requested != *published {
             self.broker_pnl(&buffer.positions, &mut buffer.totals);
             for (broker, (open, pnl)) in t.brokers.iter().zip(&buffer.totals) {
@@ -452,8 +447,6 @@ impl ExecutionStage {
                     store_f64(cell, v.to_f64());
                 }
             }
-            t.pnl_published_generation
-                .store(requested, std::sync::atomic::Ordering::Release);
             *published = requested;
         }
     }
@@ -835,7 +828,6 @@ impl Engine {
                 .iter()
                 .map(|s| InstrumentClass::of_symbol(&s.symbol))
                 .collect(),
-            instrument_symbols: specs.iter().map(|s| s.symbol.clone()).collect(),
             // A live run names its own feed (`replay`); a backtest reads files.
             feed_kind: "backtest",
             environment: config.environment.name(),

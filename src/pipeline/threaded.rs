@@ -13,7 +13,6 @@
 //! A live run can send a canary tick through every stage (strategy index, a dry risk check
 //! on a copy of the risk state, a null venue) before the first real tick.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -166,6 +165,14 @@ impl Drop for AbortOnPanic<'_> {
     }
 }
 
+/// A stage thread's start: pinned if configured, marked started (the canary waits for
+/// every stage), and marking the run aborted if it later panics (keep the guard alive).
+fn stage_thread_started(t: &Telemetry, stage: StageName, core: Option<usize>) -> AbortOnPanic<'_> {
+    pin(core, stage.name());
+    t.stage_started[stage as usize].store(true, Ordering::Release);
+    AbortOnPanic(t)
+}
+
 /// Pins the calling thread to `core` if configured.
 fn pin(core: Option<usize>, stage: &str) {
     if let Some(id) = core
@@ -265,7 +272,7 @@ pub fn run_with(
     let (exec_tx, exec_rx) = bounded::<ToExecution>(capacity);
     let (fill_tx, fill_rx) = bounded::<Fill>(capacity);
     let (canary_tx, canary_rx) = bounded::<CanaryCounts>(1);
-    let processed = Arc::new(AtomicU64::new(0));
+    let processed = &AtomicU64::new(0);
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     if policy == WaitPolicy::Spin && cores < STAGE_THREADS {
         tracing::warn!(
@@ -280,12 +287,6 @@ pub fn run_with(
     let timer = LatencyTimer::default();
     let (strategy_timer, risk_timer, execution_timer) =
         (timer.clone(), timer.clone(), timer.clone());
-    let classes: Vec<usize> = telemetry
-        .shape
-        .instrument_classes
-        .iter()
-        .map(|&c| c as usize)
-        .collect();
     let mut subscribed = vec![false; layout.instruments.iter().count()];
     for s in &layout.strategies {
         for i in &s.instruments {
@@ -293,70 +294,39 @@ pub fn run_with(
         }
     }
     let pnl = super::PnlBuffer::new(&layout);
-    let (t_strategy, t_risk, t_execution) = (
-        Arc::clone(&telemetry),
-        Arc::clone(&telemetry),
-        Arc::clone(&telemetry),
-    );
-    let (audit_strategy, audit_risk, audit_execution) = (
-        control.audit.clone(),
-        control.audit.clone(),
-        control.audit.clone(),
-    );
+    // Scoped threads borrow what they share.
+    let t = &*telemetry;
+    let audit = control.audit.as_ref();
 
     let result = std::thread::scope(|scope| {
         let strategy_thread = scope.spawn(move || {
-            pin(pins.strategy, "strategy");
-            let _abort = AbortOnPanic(&t_strategy);
-            t_strategy.stage_started[StageName::Strategy as usize].store(true, Ordering::Release);
-            strategy_loop(
-                strategy,
-                tick_rx,
-                risk_tx,
-                policy,
-                strategy_timer,
-                &t_strategy,
-                audit_strategy.as_ref(),
-            )
+            let _abort = stage_thread_started(t, StageName::Strategy, pins.strategy);
+            strategy_loop(strategy, tick_rx, risk_tx, policy, strategy_timer, t, audit)
         });
-        let processed_by_risk = Arc::clone(&processed);
         let risk_thread = scope.spawn(move || {
-            pin(pins.risk, "risk");
-            let _abort = AbortOnPanic(&t_risk);
-            t_risk.stage_started[StageName::Risk as usize].store(true, Ordering::Release);
+            let _abort = stage_thread_started(t, StageName::Risk, pins.risk);
             risk_loop(
-                risk,
-                risk_rx,
-                exec_tx,
-                fill_rx,
-                &processed_by_risk,
-                policy,
-                risk_timer,
-                &t_risk,
-                audit_risk.as_ref(),
+                risk, risk_rx, exec_tx, fill_rx, processed, policy, risk_timer, t, audit,
             )
         });
         let execution_thread = scope.spawn(move || {
-            pin(pins.execution, "execution");
-            let _abort = AbortOnPanic(&t_execution);
-            t_execution.stage_started[StageName::Execution as usize].store(true, Ordering::Release);
+            let _abort = stage_thread_started(t, StageName::Execution, pins.execution);
             execution_loop(
                 execution,
                 exec_rx,
                 fill_tx,
                 canary_tx,
-                &processed,
+                processed,
                 policy,
                 execution_timer,
-                &t_execution,
-                audit_execution.as_ref(),
+                t,
+                audit,
                 pnl,
             )
         });
 
         // The feed runs on the calling thread: the source need not move.
         pin(pins.feed, "feed");
-        let t = &*telemetry;
         let mut waiter = Waiter::new(policy);
         let mut chunk = Vec::with_capacity(super::inline::CHUNK);
         let mut feed_full = 0u64;
@@ -458,7 +428,7 @@ pub fn run_with(
             }
             for tick in &mut chunk {
                 tick.seq = seq;
-                if let Some(&class) = classes.get(tick.instrument.index()) {
+                if let Some(class) = t.shape.class_index(tick.instrument) {
                     ticks_by_class[class] += 1;
                 }
                 let stamp = if crate::metrics::sampled(seq, sample_every) {

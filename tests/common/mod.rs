@@ -88,3 +88,30 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("an ephemeral port on loopback")
 }
+
+/// The excerpt's ticks and an engine built on them from `config` and the shipped
+/// strategies (instrument precisions fitted as a run does).
+pub fn excerpt_engine(
+    config: &alpha_panda::config::EngineConfig,
+) -> (
+    alpha_panda::pipeline::Engine,
+    Vec<alpha_panda::domain::Tick>,
+) {
+    use alpha_panda::domain::InstrumentTable;
+    use alpha_panda::feed::{DataSource, TickReader, scan_instruments};
+    use alpha_panda::pipeline::Engine;
+
+    let sources = [DataSource::File(excerpt())];
+    let strategies = alpha_panda::strategy::load_strategies(&[project_root().join("strategies")])
+        .expect("shipped strategies are valid");
+    let mut table = InstrumentTable::new();
+    scan_instruments(&sources, &config.instruments, &mut table).expect("scan");
+    Engine::fit_precisions(&mut table, config, &strategies).expect("precisions");
+    let mut reader = TickReader::open(&sources, &table, config.bad_rows).expect("open");
+    let (mut ticks, mut chunk) = (Vec::new(), Vec::new());
+    while reader.read_chunk(&mut chunk, 4096).expect("read") > 0 {
+        ticks.extend_from_slice(&chunk);
+    }
+    let engine = Engine::build(config, &strategies, table).expect("engine");
+    (engine, ticks)
+}
