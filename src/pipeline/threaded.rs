@@ -26,8 +26,7 @@ use crate::clock::{LatencyTimer, Stopwatch};
 use crate::config::WaitPolicy;
 use crate::domain::{BrokerId, Fill, Order, Signal, Tick};
 use crate::metrics::telemetry::{
-    CanaryResult, DlqKind, FeedState, LatencySlot, PUBLISH_EVERY, Published, Ring, StageName,
-    Telemetry,
+    CanaryResult, DlqKind, FeedState, LatencySlot, PUBLISH_EVERY, Ring, StageName, Telemetry,
 };
 use crate::metrics::{LatencyRecorder, Stage};
 use crate::risk::{RejectReason, RiskEngine};
@@ -73,47 +72,74 @@ pub const CANARY_LOOKAHEAD: usize = 1 << 16;
 /// How long the feed waits for the canary to come back before calling it failed.
 pub const CANARY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Sends, waiting while the ring is full; counts delivered messages in `sent` and full
-/// episodes (a message that found the ring full, however long it waited) in `full`, and
-/// publishes `sent` when an episode starts (`published_sent`).
-/// `on_full` runs while waiting (risk drains returning fills there, so two stages never
-/// wait on each other). Gives up when a stage thread has panicked (`aborted`), so the run
-/// can end and report it; returns whether the message was delivered.
-#[inline]
-fn send<T>(
-    tx: &Sender<T>,
-    mut msg: T,
-    waiter: &mut Waiter,
-    counts: (&mut u64, &mut u64, &Published),
-    aborted: &std::sync::atomic::AtomicBool,
-    mut on_full: impl FnMut(),
-) -> bool {
-    let (sent, full, published_sent) = counts;
-    let mut waited = false;
-    loop {
-        match tx.try_send(msg) {
-            Ok(()) => {
-                waiter.reset();
-                *sent += 1;
-                return true;
-            }
-            Err(TrySendError::Full(back)) => {
-                if !waited {
-                    *full += 1;
-                    waited = true;
-                    // Observers see the ring as full as it is, not one publish point ago.
-                    published_sent.set(*sent);
-                }
-                if aborted.load(Ordering::Relaxed) {
-                    return false;
-                }
-                msg = back;
-                on_full();
-                waiter.wait();
-            }
-            // The consumer is gone only after a panic there; join reports it.
-            Err(TrySendError::Disconnected(_)) => return false,
+/// The producer side of one ring: the sender, its wait state and its counters.
+struct Outbox<'t, T> {
+    tx: Sender<T>,
+    waiter: Waiter,
+    ring: Ring,
+    telemetry: &'t Telemetry,
+    /// Messages delivered.
+    sent: u64,
+    /// Full episodes: messages that found the ring full, however long they waited.
+    full: u64,
+}
+
+impl<'t, T> Outbox<'t, T> {
+    fn new(tx: Sender<T>, policy: WaitPolicy, ring: Ring, telemetry: &'t Telemetry) -> Self {
+        Outbox {
+            tx,
+            waiter: Waiter::new(policy),
+            ring,
+            telemetry,
+            sent: 0,
+            full: 0,
         }
+    }
+
+    #[inline]
+    fn send(&mut self, msg: T) -> bool {
+        self.send_or(msg, || {})
+    }
+
+    /// Sends, waiting while the ring is full; `on_full` runs while waiting (risk drains
+    /// returning fills there, so two stages never wait on each other). Gives up when a
+    /// stage thread has panicked, so the run can end and report it; returns whether the
+    /// message was delivered.
+    #[inline]
+    fn send_or(&mut self, mut msg: T, mut on_full: impl FnMut()) -> bool {
+        let mut waited = false;
+        loop {
+            match self.tx.try_send(msg) {
+                Ok(()) => {
+                    self.waiter.reset();
+                    self.sent += 1;
+                    return true;
+                }
+                Err(TrySendError::Full(back)) => {
+                    if !waited {
+                        self.full += 1;
+                        waited = true;
+                        // Observers see the ring as full as it is, not one publish point ago.
+                        self.telemetry.ring_sent[self.ring as usize].set(self.sent);
+                    }
+                    if self.telemetry.aborted.load(Ordering::Relaxed) {
+                        return false;
+                    }
+                    msg = back;
+                    on_full();
+                    self.waiter.wait();
+                }
+                // The consumer is gone only after a panic there; join reports it.
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+    }
+
+    /// Publishes the ring's sent and full counts.
+    fn publish(&self) {
+        let t = self.telemetry;
+        t.ring_sent[self.ring as usize].set(self.sent);
+        t.ring_full[self.ring as usize].set(self.full);
     }
 }
 
@@ -327,21 +353,18 @@ pub fn run_with(
 
         // The feed runs on the calling thread: the source need not move.
         pin(pins.feed, "feed");
-        let mut waiter = Waiter::new(policy);
+        let mut tick_tx = Outbox::new(tick_tx, policy, Ring::FeedToStrategy, t);
         let mut chunk = Vec::with_capacity(super::inline::CHUNK);
-        let mut feed_full = 0u64;
         let mut load = std::time::Duration::ZERO;
         let mut seq = 0u64;
-        let mut sent = 0u64;
         let mut ticks_by_class = [0u64; 3];
         let mut feed_error = None;
         let mut canary_pending = control.canary;
         if !control.canary {
             t.set_feed_state(FeedState::Live);
         }
-        let publish = |sent: u64, seq: u64, full: u64, by_class: &[u64; 3]| {
-            t.ring_sent[Ring::FeedToStrategy as usize].set(sent);
-            t.ring_full[Ring::FeedToStrategy as usize].set(full);
+        let publish = |out: &Outbox<'_, ToStrategy>, seq: u64, by_class: &[u64; 3]| {
+            out.publish();
             t.stage_events[StageName::Feed as usize].set(seq);
             for (cell, &n) in t.ticks_by_class.iter().zip(by_class) {
                 cell.set(n);
@@ -386,18 +409,7 @@ pub fn run_with(
                     .unwrap_or_default();
                 wait_for_stage_threads(t);
                 let stamp = timer.stamp().max(1);
-                send(
-                    &tick_tx,
-                    ToStrategy::Canary(pick, stamp),
-                    &mut waiter,
-                    (
-                        &mut sent,
-                        &mut feed_full,
-                        &t.ring_sent[Ring::FeedToStrategy as usize],
-                    ),
-                    &t.aborted,
-                    || {},
-                );
+                tick_tx.send(ToStrategy::Canary(pick, stamp));
                 let result = canary_result(wait_canary(&canary_rx), &layout, &pick);
                 if result.passed {
                     tracing::info!(target: "app", latency_us = result.latency_ns as f64 / 1e3, instrument = %result.instrument, checked = result.checked, approved = result.approved, "canary passed; trading enabled");
@@ -436,31 +448,21 @@ pub fn run_with(
                 } else {
                     0
                 };
-                send(
-                    &tick_tx,
-                    ToStrategy::Tick(*tick, stamp),
-                    &mut waiter,
-                    (
-                        &mut sent,
-                        &mut feed_full,
-                        &t.ring_sent[Ring::FeedToStrategy as usize],
-                    ),
-                    &t.aborted,
-                    || {},
-                );
+                tick_tx.send(ToStrategy::Tick(*tick, stamp));
                 seq += 1;
                 if seq.is_multiple_of(PUBLISH_EVERY) {
-                    publish(sent, seq, feed_full, &ticks_by_class);
+                    publish(&tick_tx, seq, &ticks_by_class);
                 }
             }
-            publish(sent, seq, feed_full, &ticks_by_class);
+            publish(&tick_tx, seq, &ticks_by_class);
             let (done, total) = source.progress();
             progress(done, total);
             if at_end || t.aborted.load(Ordering::Relaxed) {
                 break;
             }
         }
-        publish(sent, seq, feed_full, &ticks_by_class);
+        publish(&tick_tx, seq, &ticks_by_class);
+        let feed_full = tick_tx.full;
         drop(tick_tx);
         let strategy_out = strategy_thread.join();
         let risk_out = risk_thread.join();
@@ -612,20 +614,23 @@ struct StrategyCounters {
     /// Ticks that reached at least one strategy.
     dispatched: u64,
     signals: u64,
-    sent: u64,
-    full: u64,
     inference_errors: u64,
     generation: u64,
 }
 
 impl StrategyCounters {
-    fn publish(&mut self, t: &Telemetry, stage: &mut StrategyStage, latency: &mut LatencyRecorder) {
+    fn publish(
+        &mut self,
+        t: &Telemetry,
+        stage: &mut StrategyStage,
+        out: &Outbox<'_, ToRisk>,
+        latency: &mut LatencyRecorder,
+    ) {
         t.stage_events[StageName::Strategy as usize].set(self.events);
         t.ring_received[Ring::FeedToStrategy as usize].set(self.events);
         t.dispatched_ticks.set(self.dispatched);
         t.signals.set(self.signals);
-        t.ring_sent[Ring::StrategyToRisk as usize].set(self.sent);
-        t.ring_full[Ring::StrategyToRisk as usize].set(self.full);
+        out.publish();
         let errors = stage.inference_errors();
         if errors > self.inference_errors {
             t.count_dlq(DlqKind::Inference, errors - self.inference_errors);
@@ -653,12 +658,13 @@ fn strategy_loop(
     audit_tx: Option<&Sender<AuditEvent>>,
 ) -> (LatencyRecorder, u64, Vec<super::MlRunStats>) {
     let mut latency = LatencyRecorder::default();
-    let (mut in_wait, mut out_wait) = (Waiter::new(policy), Waiter::new(policy));
+    let mut in_wait = Waiter::new(policy);
+    let mut tx = Outbox::new(tx, policy, Ring::StrategyToRisk, t);
     let mut c = StrategyCounters::default();
     let mut signals = Vec::with_capacity(stage.max_fan_out().max(1));
     loop {
         let Some(msg) = recv(&rx, &mut in_wait, &mut || {
-            c.publish(t, &mut stage, &mut latency);
+            c.publish(t, &mut stage, &tx, &mut latency);
         }) else {
             break;
         };
@@ -669,18 +675,7 @@ fn strategy_loop(
                 signals.clear();
                 stage.canary_signals(&tick, &mut signals);
                 let mut out = |msg| {
-                    send(
-                        &tx,
-                        msg,
-                        &mut out_wait,
-                        (
-                            &mut c.sent,
-                            &mut c.full,
-                            &t.ring_sent[Ring::StrategyToRisk as usize],
-                        ),
-                        &t.aborted,
-                        || {},
-                    );
+                    tx.send(msg);
                 };
                 out(ToRisk::CanaryStart(tick));
                 for signal in &signals {
@@ -707,42 +702,20 @@ fn strategy_loop(
         } else {
             0
         };
-        send(
-            &tx,
-            ToRisk::Tick(tick, end),
-            &mut out_wait,
-            (
-                &mut c.sent,
-                &mut c.full,
-                &t.ring_sent[Ring::StrategyToRisk as usize],
-            ),
-            &t.aborted,
-            || {},
-        );
+        tx.send(ToRisk::Tick(tick, end));
         for signal in &signals {
-            send(
-                &tx,
-                ToRisk::Signal(*signal, start),
-                &mut out_wait,
-                (
-                    &mut c.sent,
-                    &mut c.full,
-                    &t.ring_sent[Ring::StrategyToRisk as usize],
-                ),
-                &t.aborted,
-                || {},
-            );
+            tx.send(ToRisk::Signal(*signal, start));
             c.signals += 1;
             audit(audit_tx, AuditEvent::Signal(*signal), t);
         }
         if c.events.is_multiple_of(PUBLISH_EVERY) {
-            c.publish(t, &mut stage, &mut latency);
+            c.publish(t, &mut stage, &tx, &mut latency);
         }
     }
-    c.publish(t, &mut stage, &mut latency);
+    c.publish(t, &mut stage, &tx, &mut latency);
     t.take_back_latency(LatencySlot::Strategy, &mut latency);
     stage.take_back_inference(t);
-    (latency, c.full, stage.ml_stats())
+    (latency, tx.full, stage.ml_stats())
 }
 
 /// The risk thread's published counters.
@@ -750,18 +723,21 @@ fn strategy_loop(
 struct RiskCounters {
     events: u64,
     fills_received: u64,
-    sent: u64,
-    full: u64,
     generation: u64,
 }
 
 impl RiskCounters {
-    fn publish(&mut self, t: &Telemetry, stage: &RiskStage, latency: &mut LatencyRecorder) {
+    fn publish(
+        &mut self,
+        t: &Telemetry,
+        stage: &RiskStage,
+        out: &Outbox<'_, ToExecution>,
+        latency: &mut LatencyRecorder,
+    ) {
         t.stage_events[StageName::Risk as usize].set(self.events);
         t.ring_received[Ring::StrategyToRisk as usize].set(self.events);
         t.ring_received[Ring::ExecutionToRisk as usize].set(self.fills_received);
-        t.ring_sent[Ring::RiskToExecution as usize].set(self.sent);
-        t.ring_full[Ring::RiskToExecution as usize].set(self.full);
+        out.publish();
         stage.publish(t);
         let generation = t.snapshot_generation();
         if generation != self.generation && t.hand_off_latency(LatencySlot::Risk, latency) {
@@ -793,11 +769,8 @@ fn risk_loop(
     audit_tx: Option<&Sender<AuditEvent>>,
 ) -> (RiskStage, LatencyRecorder, u64) {
     let mut latency = LatencyRecorder::default();
-    let (mut in_wait, mut out_wait, mut sync_wait) = (
-        Waiter::new(policy),
-        Waiter::new(policy),
-        Waiter::new(policy),
-    );
+    let (mut in_wait, mut sync_wait) = (Waiter::new(policy), Waiter::new(policy));
+    let mut tx = Outbox::new(tx, policy, Ring::RiskToExecution, t);
     let mut c = RiskCounters::default();
     let mut orders = Vec::with_capacity(16);
     let mut canary: Option<RiskCanary> = None;
@@ -814,7 +787,7 @@ fn risk_loop(
     };
     loop {
         let Some(msg) = recv(&rx, &mut in_wait, &mut || {
-            c.publish(t, &stage, &mut latency);
+            c.publish(t, &stage, &tx, &mut latency);
         }) else {
             break;
         };
@@ -822,7 +795,7 @@ fn risk_loop(
         match msg {
             ToRisk::Tick(tick, stamp) => {
                 if stage.engine.needs_fills_before(&tick) {
-                    sync(&mut stage, c.sent, &mut c.fills_received, &mut sync_wait);
+                    sync(&mut stage, tx.sent, &mut c.fills_received, &mut sync_wait);
                 }
                 if stamp != 0 {
                     latency.record(
@@ -833,22 +806,13 @@ fn risk_loop(
                 stage.on_tick(&tick);
                 let out_stamp = if stamp != 0 { timer.stamp() } else { 0 };
                 let mut drained = 0;
-                send(
-                    &tx,
-                    ToExecution::Tick(tick, out_stamp),
-                    &mut out_wait,
-                    (
-                        &mut c.sent,
-                        &mut c.full,
-                        &t.ring_sent[Ring::RiskToExecution as usize],
-                    ),
-                    &t.aborted,
-                    || drained += drain_fills(&mut stage, &fills),
-                );
+                tx.send_or(ToExecution::Tick(tick, out_stamp), || {
+                    drained += drain_fills(&mut stage, &fills)
+                });
                 c.fills_received += drained;
             }
             ToRisk::Signal(signal, tick_start) => {
-                sync(&mut stage, c.sent, &mut c.fills_received, &mut sync_wait);
+                sync(&mut stage, tx.sent, &mut c.fills_received, &mut sync_wait);
                 orders.clear();
                 let risk_start = timer.stamp();
                 stage.on_signal(&signal, &mut orders);
@@ -858,18 +822,9 @@ fn risk_loop(
                 }
                 for order in &orders {
                     let mut drained = 0;
-                    send(
-                        &tx,
-                        ToExecution::Order(*order, tick_start),
-                        &mut out_wait,
-                        (
-                            &mut c.sent,
-                            &mut c.full,
-                            &t.ring_sent[Ring::RiskToExecution as usize],
-                        ),
-                        &t.aborted,
-                        || drained += drain_fills(&mut stage, &fills),
-                    );
+                    tx.send_or(ToExecution::Order(*order, tick_start), || {
+                        drained += drain_fills(&mut stage, &fills)
+                    });
                     c.fills_received += drained;
                 }
             }
@@ -892,48 +847,25 @@ fn risk_loop(
                         canary.counts.refused = refused.first().copied();
                     }
                     for _ in &orders {
-                        send(
-                            &tx,
-                            ToExecution::CanaryOrder,
-                            &mut out_wait,
-                            (
-                                &mut c.sent,
-                                &mut c.full,
-                                &t.ring_sent[Ring::RiskToExecution as usize],
-                            ),
-                            &t.aborted,
-                            || {},
-                        );
+                        tx.send(ToExecution::CanaryOrder);
                     }
                 }
             }
             ToRisk::CanaryEnd(stamp) => {
                 let mut counts = canary.take().map(|c| c.counts).unwrap_or_default();
                 counts.stamp = stamp;
-                send(
-                    &tx,
-                    ToExecution::CanaryEnd(counts),
-                    &mut out_wait,
-                    (
-                        &mut c.sent,
-                        &mut c.full,
-                        &t.ring_sent[Ring::RiskToExecution as usize],
-                    ),
-                    &t.aborted,
-                    || {},
-                );
+                tx.send(ToExecution::CanaryEnd(counts));
             }
         }
         if c.events.is_multiple_of(PUBLISH_EVERY) {
-            c.publish(t, &stage, &mut latency);
+            c.publish(t, &stage, &tx, &mut latency);
         }
     }
-    drop(tx);
     // Fills of the last orders, so risk's final state matches inline.
-    sync(&mut stage, c.sent, &mut c.fills_received, &mut sync_wait);
-    c.publish(t, &stage, &mut latency);
+    sync(&mut stage, tx.sent, &mut c.fills_received, &mut sync_wait);
+    c.publish(t, &stage, &tx, &mut latency);
     t.take_back_latency(LatencySlot::Risk, &mut latency);
-    (stage, latency, c.full)
+    (stage, latency, tx.full)
 }
 
 /// Applies every fill execution has sent back so far; returns how many.
@@ -950,19 +882,22 @@ fn drain_fills(stage: &mut RiskStage, fills: &Receiver<Fill>) -> u64 {
 /// The execution thread's published counters.
 struct ExecutionCounters {
     events: u64,
-    sent: u64,
-    full: u64,
     generation: u64,
     pnl_generation: u64,
     pnl: super::PnlBuffer,
 }
 
 impl ExecutionCounters {
-    fn publish(&mut self, t: &Telemetry, stage: &ExecutionStage, latency: &mut LatencyRecorder) {
+    fn publish(
+        &mut self,
+        t: &Telemetry,
+        stage: &ExecutionStage,
+        out: &Outbox<'_, Fill>,
+        latency: &mut LatencyRecorder,
+    ) {
         t.stage_events[StageName::Execution as usize].set(self.events);
         t.ring_received[Ring::RiskToExecution as usize].set(self.events);
-        t.ring_sent[Ring::ExecutionToRisk as usize].set(self.sent);
-        t.ring_full[Ring::ExecutionToRisk as usize].set(self.full);
+        out.publish();
         stage.publish(t, &mut self.pnl, &mut self.pnl_generation);
         let generation = t.snapshot_generation();
         if generation != self.generation && t.hand_off_latency(LatencySlot::Execution, latency) {
@@ -989,11 +924,10 @@ fn execution_loop(
     pnl: super::PnlBuffer,
 ) -> (ExecutionStage, LatencyRecorder, u64) {
     let mut latency = LatencyRecorder::default();
-    let (mut in_wait, mut out_wait) = (Waiter::new(policy), Waiter::new(policy));
+    let mut in_wait = Waiter::new(policy);
+    let mut tx = Outbox::new(tx, policy, Ring::ExecutionToRisk, t);
     let mut c = ExecutionCounters {
         events: 0,
-        sent: 0,
-        full: 0,
         generation: 0,
         pnl_generation: 0,
         pnl,
@@ -1003,7 +937,7 @@ fn execution_loop(
     let mut canary_acked = 0u32;
     loop {
         let Some(msg) = recv(&rx, &mut in_wait, &mut || {
-            c.publish(t, &stage, &mut latency);
+            c.publish(t, &stage, &tx, &mut latency);
         }) else {
             break;
         };
@@ -1040,26 +974,15 @@ fn execution_loop(
             }
         }
         for fill in &fills {
-            send(
-                &tx,
-                *fill,
-                &mut out_wait,
-                (
-                    &mut c.sent,
-                    &mut c.full,
-                    &t.ring_sent[Ring::ExecutionToRisk as usize],
-                ),
-                &t.aborted,
-                || {},
-            );
+            tx.send(*fill);
             audit(audit_tx, AuditEvent::Fill(*fill), t);
         }
         processed.store(c.events, Ordering::Release);
         if c.events.is_multiple_of(PUBLISH_EVERY) {
-            c.publish(t, &stage, &mut latency);
+            c.publish(t, &stage, &tx, &mut latency);
         }
     }
-    c.publish(t, &stage, &mut latency);
+    c.publish(t, &stage, &tx, &mut latency);
     t.take_back_latency(LatencySlot::Execution, &mut latency);
-    (stage, latency, c.full)
+    (stage, latency, tx.full)
 }
