@@ -16,7 +16,7 @@ mod common;
 
 use std::hint::black_box;
 
-use alpha_panda::config::engine::Decimal;
+use alpha_panda::domain::Decimal;
 use alpha_panda::domain::Qty;
 use alpha_panda::strategy::{PriceSource, SlotSpec, Strategy, StrategyKind, StrategyParams};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

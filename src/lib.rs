@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod portfolio;
 pub mod report;
 pub mod risk;
+pub mod runtime;
 pub mod strategy;
 
 /// Every error the library returns, joined from the module errors.

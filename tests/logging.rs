@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use alpha_panda::config::engine::{LogFormat, LoggingConfig};
+use alpha_panda::config::{LogFormat, LoggingConfig};
 use alpha_panda::ops::logging::{self, CHANNELS, LoggingError};
 use serde_json::Value;
 

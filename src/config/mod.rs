@@ -1,15 +1,27 @@
 //! Configuration: `engine.toml` and strategy files. Every problem carries file, line and
-//! field, and all problems of all files are reported together.
+//! field, and all problems of all files are reported together. This module holds the
+//! reading machinery (`fields`), the root of `engine.toml` (`engine`) and the environment;
+//! each section's own keys are read next to the part of the engine that owns them.
 
 pub mod engine;
+pub mod environment;
 pub mod fields;
 
 use std::fmt;
 use std::path::PathBuf;
 
-pub use engine::{
-    BadRowPolicy, BrokerConfig, EngineConfig, Environment, MlInference, RiskLimits, RuntimeMode,
-    WaitPolicy,
+pub use engine::EngineConfig;
+pub use environment::Environment;
+
+// Section types, re-exported where callers have always found them.
+pub use crate::execution::BrokerConfig;
+pub use crate::feed::config::{AtEnd, BadRowPolicy, FeedConfig, FeedKind, InstrumentOverride};
+pub use crate::metrics::config::MetricsConfig;
+pub use crate::ops::logging::{LogFormat, LoggingConfig};
+pub use crate::ops::validator::ValidatorConfig;
+pub use crate::risk::RiskLimits;
+pub use crate::runtime::config::{
+    DEFAULT_SAMPLE_EVERY, MlInference, RuntimeConfig, RuntimeMode, StagePinning, WaitPolicy,
 };
 
 /// One problem in one config file.

@@ -1,10 +1,12 @@
 //! Execution: the `Venue` contract and the paper (simulated) venue used by backtests and by
 //! paper trading on live data.
 
+pub mod config;
 pub mod paper;
 
 use crate::domain::{Fill, Order, Tick};
 
+pub use config::BrokerConfig;
 pub use paper::PaperVenue;
 
 /// A broker's venue. Fills are written into a caller-owned buffer (no allocation once it has

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 use super::Venue;
-use crate::config::engine::Decimal;
+use crate::domain::Decimal;
 use crate::domain::{Fill, InstrumentSpec, Money, Order, OrderType, POW10, Price, Side, Tick};
 
 #[derive(Clone, Copy, Debug)]

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use super::stream::ByteStream;
 use super::{DataSource, FeedError, FeedStats, MAX_SKIPPED_EXAMPLES, TickReader, scan_instruments};
 use crate::config::BadRowPolicy;
-use crate::config::engine::InstrumentOverride;
 use crate::domain::fixed::MAX_PRECISION;
 use crate::domain::{
     InstrumentId, InstrumentTable, Nanos, POW10, Price, Qty, Tick, TickFlags, TickKind,
 };
+use crate::feed::config::InstrumentOverride;
 
 /// First bytes of every binary tick file; the last byte is the format generation.
 pub const MAGIC: [u8; 8] = *b"APTICKS1";

@@ -14,6 +14,7 @@
 //! - `convert_to_binary` writes the compact binary format (see `binary`), read at over 1 GB/s.
 
 mod binary;
+pub mod config;
 mod csv;
 mod reader;
 mod replay;

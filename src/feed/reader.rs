@@ -261,8 +261,8 @@ impl TickReader {
 mod tests {
     use super::super::scan_instruments;
     use super::*;
-    use crate::config::engine::InstrumentOverride;
     use crate::domain::{Price, TickKind};
+    use crate::feed::config::InstrumentOverride;
 
     const HEADER: &str = "ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size\n";
 

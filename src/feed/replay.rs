@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::TickReader;
 use crate::clock::Stopwatch;
-use crate::config::engine::AtEnd;
+use crate::config::AtEnd;
 use crate::domain::Tick;
 use crate::metrics::telemetry::{DlqKind, FeedState, Telemetry};
 use crate::pipeline::TickSource;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::csv::{self, SymbolIndex};
 use super::stream::ByteStream;
 use super::{DataSource, FeedError, SourceFormat, binary};
-use crate::config::engine::InstrumentOverride;
 use crate::domain::InstrumentTable;
+use crate::feed::config::InstrumentOverride;
 
 /// What the pre-scan saw in one source.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! thread that records into it (no lock, no allocation per record) and merged at the end.
 
 pub mod catalog;
+pub mod config;
 pub mod exposition;
 pub mod handoff;
 pub mod telemetry;

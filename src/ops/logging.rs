@@ -43,7 +43,71 @@ use tracing_subscriber::filter::{EnvFilter, FilterExt, Targets};
 use tracing_subscriber::layer::{Context, Filter, Layer, SubscriberExt};
 use tracing_subscriber::registry::Registry;
 
-use crate::config::engine::{LogFormat, LoggingConfig};
+use crate::config::fields::Fields;
+
+/// Log line format of the channel files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Text,
+}
+
+/// `[logging]`: one file per channel under `dir`, plus the console.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggingConfig {
+    pub dir: PathBuf,
+    pub format: LogFormat,
+    /// Also log to stderr.
+    pub console: bool,
+    /// `tracing` filter directive for the files (`info`, `debug`, `app=debug,info`).
+    pub level: String,
+    /// The console's filter directive (`RUST_LOG` overrides it).
+    pub console_level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            dir: PathBuf::from("logs"),
+            format: LogFormat::Json,
+            console: true,
+            level: "info".into(),
+            console_level: "warn,app=info".into(),
+        }
+    }
+}
+
+/// Reads `[logging]` of `engine.toml`; levels are checked as `init` would parse them.
+pub(crate) fn read_config(root: &mut Fields<'_, '_>, into: &mut LoggingConfig) {
+    let Some((table, offset)) = root.opt_table("logging") else {
+        return;
+    };
+    let mut logging = root.sub(table, "logging", offset);
+    if let Some((dir, _)) = logging.opt_str("dir") {
+        into.dir = PathBuf::from(dir);
+    }
+    if let Some((format, _)) = logging.opt_choice("format", &["json", "text"]) {
+        into.format = if format == "text" {
+            LogFormat::Text
+        } else {
+            LogFormat::Json
+        };
+    }
+    if let Some(console) = logging.opt_bool("console") {
+        into.console = console;
+    }
+    for key in ["level", "console_level"] {
+        if let Some((level, offset)) = logging.opt_str(key) {
+            match check_level(&level) {
+                Ok(()) if key == "level" => into.level = level,
+                Ok(()) => into.console_level = level,
+                Err(e) => logging.invalid(key, offset, e),
+            }
+        }
+    }
+    logging.finish();
+}
 
 /// Every log channel; each is a `tracing` target and a file `<logging.dir>/<channel>.log`.
 pub const CHANNELS: [&str; 7] = [

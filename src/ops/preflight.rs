@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::clock::Stopwatch;
-use crate::config::engine::StagePinning;
+use crate::config::StagePinning;
 use crate::config::{EngineConfig, Environment, MlInference, RuntimeMode};
 use crate::domain::InstrumentTable;
 use crate::feed::{self, DataSource};

@@ -26,9 +26,79 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::config::engine::ValidatorConfig;
+use crate::config::Environment;
+use crate::config::fields::Fields;
 use crate::metrics::Stage;
 use crate::metrics::telemetry::{FeedState, Finding, Ring, StageName, Telemetry};
+
+/// `[validator]`: the pipeline watchdog's thresholds, seconds of wall time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidatorConfig {
+    /// How often the watchdog looks, ms.
+    pub interval_ms: u64,
+    /// No tick from the feed for this long: `no_recent_data`.
+    pub no_data_secs: f64,
+    /// Ticks reach a broker's strategies but no signal for this long: `no_signals`.
+    pub no_signals_secs: f64,
+    /// Signals but no order for the broker for this long: `no_orders`.
+    pub no_orders_secs: f64,
+    /// Orders but no fill for the broker for this long: `no_fills`.
+    pub no_fills_secs: f64,
+    /// A stage with input waiting that handled nothing for this long: `stalled_stage`.
+    pub stalled_secs: f64,
+    /// Ring depth at or above this share of capacity, percent: `queue_saturated`.
+    pub saturation_pct: u8,
+}
+
+impl ValidatorConfig {
+    /// Defaults per environment: production is told sooner.
+    pub fn for_environment(environment: Environment) -> ValidatorConfig {
+        let (no_data, no_signals, no_orders, no_fills, stalled) = match environment {
+            Environment::Production => (5.0, 300.0, 10.0, 10.0, 2.0),
+            Environment::Test => (10.0, 600.0, 30.0, 30.0, 5.0),
+            Environment::Development => (30.0, 900.0, 60.0, 60.0, 10.0),
+        };
+        ValidatorConfig {
+            interval_ms: 1000,
+            no_data_secs: no_data,
+            no_signals_secs: no_signals,
+            no_orders_secs: no_orders,
+            no_fills_secs: no_fills,
+            stalled_secs: stalled,
+            saturation_pct: 90,
+        }
+    }
+}
+
+/// Reads `[validator]` of `engine.toml` over the environment's defaults in `into`.
+pub(crate) fn read_config(root: &mut Fields<'_, '_>, into: &mut ValidatorConfig) {
+    let Some((table, offset)) = root.opt_table("validator") else {
+        return;
+    };
+    let mut validator = root.sub(table, "validator", offset);
+    if let Some(ms) = validator.opt_int("interval_ms", 10, 60_000) {
+        into.interval_ms = ms as u64;
+    }
+    let mut seconds = |key, slot: &mut f64| {
+        if let Some((mantissa, decimals, offset)) = validator.opt_non_negative_decimal(key) {
+            let secs = mantissa as f64 / 10f64.powi(i32::from(decimals));
+            if secs <= 0.0 {
+                validator.invalid(key, offset, "expected seconds > 0");
+            } else {
+                *slot = secs;
+            }
+        }
+    };
+    seconds("no_data_secs", &mut into.no_data_secs);
+    seconds("no_signals_secs", &mut into.no_signals_secs);
+    seconds("no_orders_secs", &mut into.no_orders_secs);
+    seconds("no_fills_secs", &mut into.no_fills_secs);
+    seconds("stalled_secs", &mut into.stalled_secs);
+    if let Some(pct) = validator.opt_int("saturation_pct", 1, 100) {
+        into.saturation_pct = pct as u8;
+    }
+    validator.finish();
+}
 
 /// What the validator reads from the telemetry at one instant.
 #[derive(Clone, Debug, Default, PartialEq)]

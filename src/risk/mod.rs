@@ -5,7 +5,10 @@
 //! view of positions from the fills it is told about, so it gives the same answers in both
 //! runtimes as long as it sees the same fills before each check (the runtimes guarantee it).
 
-use crate::config::RiskLimits;
+pub mod config;
+
+pub use config::RiskLimits;
+
 use crate::domain::{Fill, InstrumentSpec, MONEY_SCALE, Money, OrderType, POW10, Side, Tick};
 use crate::domain::{Order, Price};
 

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::engine::Decimal;
 use crate::config::fields::{Fields, Source, parse_document};
 use crate::config::{ConfigError, ConfigErrors};
+use crate::domain::Decimal;
 use crate::domain::fixed::POW10;
 
 /// Which price feeds the indicators.

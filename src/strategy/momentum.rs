@@ -3,7 +3,7 @@
 //! Compared exactly in integers on raw prices, so no rounding decides a signal.
 
 use super::{Intent, LongFlat, PriceSource, SlotSpec, Strategy, price_input_x2};
-use crate::config::engine::Decimal;
+use crate::domain::Decimal;
 use crate::domain::{POW10, Tick};
 
 #[derive(Debug)]

@@ -1,0 +1,3 @@
+//! Runtimes: how the stages are driven. For now only their configuration (`[runtime]`).
+
+pub mod config;
