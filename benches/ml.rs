@@ -23,10 +23,11 @@ use std::path::PathBuf;
 
 use alpha_panda::clock::LatencyTimer;
 use alpha_panda::config::EngineConfig;
-use alpha_panda::domain::{InstrumentTable, Qty, Tick};
+use alpha_panda::domain::{BookId, BrokerId, InstrumentId, InstrumentTable, Nanos, Qty, Tick};
 use alpha_panda::feed::{DataSource, TickReader, scan_instruments};
 use alpha_panda::ml::{FeatureExtractor, InferenceMode, MlStrategy, Model};
-use alpha_panda::strategy::{SlotSpec, Strategy};
+use alpha_panda::portfolio::Portfolio;
+use alpha_panda::strategy::{Actions, BookState, Context, Market, SlotSpec, Strategy};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const MODELS: [(&str, &str); 3] = [
@@ -63,6 +64,49 @@ fn ticks_of(symbol: &str) -> (Vec<Tick>, SlotSpec) {
     (all, slot)
 }
 
+/// What an ML strategy's `on_tick` reads and writes: an empty book on one instrument, and an
+/// action buffer cleared before each call (orders are counted, never booked).
+struct Env {
+    table: InstrumentTable,
+    book: BookState,
+    portfolio: Portfolio,
+    market: Market,
+    actions: Actions,
+}
+
+impl Env {
+    fn new(slot: SlotSpec) -> Env {
+        let mut table = InstrumentTable::new();
+        let id = table.intern("ML");
+        table
+            .widen(id, slot.price_precision, 0)
+            .expect("precision within bounds");
+        let specs: Vec<_> = table.iter().map(|(_, s)| s.clone()).collect();
+        Env {
+            book: BookState::new(BookId(0), BrokerId(0), vec![InstrumentId(0)]),
+            portfolio: Portfolio::new(1, 1, &specs),
+            market: Market::new(1),
+            actions: Actions::new(),
+            table,
+        }
+    }
+
+    #[inline]
+    fn on_tick(&mut self, s: &mut MlStrategy, tick: &Tick) -> usize {
+        let ctx = Context::new(
+            Nanos(0),
+            0,
+            &self.book,
+            &self.portfolio,
+            &self.market,
+            &self.table,
+        );
+        self.actions.begin(0, 1, u32::MAX, usize::MAX);
+        s.on_tick(&ctx, tick, &mut self.actions);
+        self.actions.len()
+    }
+}
+
 fn strategy(model: &str, slot: SlotSpec, mode: InferenceMode) -> MlStrategy {
     let model = Model::load(&root().join(format!("models/{model}.onnx"))).expect("model loads");
     let (entry, exit) = (model.sidecar.entry_threshold, model.sidecar.exit_threshold);
@@ -85,13 +129,14 @@ fn scoring_ticks(model: &str, ticks: &[Tick], slot: SlotSpec) -> Vec<Tick> {
 /// scored (features, one ONNX Runtime call, decision).
 fn print_percentiles(model: &str, ticks: &[Tick], slot: SlotSpec) {
     let mut s = strategy(model, slot, InferenceMode::PerTick);
+    let mut env = Env::new(slot);
     let timer = LatencyTimer::default();
     let (mut all, mut scoring) = (Vec::new(), Vec::new());
     for round in 0..5 {
         for tick in ticks {
             let rows = s.stats.rows;
             let start = timer.stamp();
-            black_box(s.on_tick(black_box(tick), 0));
+            black_box(env.on_tick(&mut s, black_box(tick)));
             let ns = timer.elapsed_ns(start, timer.stamp());
             if round > 0 {
                 all.push(ns);
@@ -140,22 +185,23 @@ fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group("ml/per_tick");
         group.throughput(Throughput::Elements(ticks.len() as u64));
         let mut s = strategy(model, slot, InferenceMode::PerTick);
+        let mut env = Env::new(slot);
         group.bench_function(model, |b| {
             b.iter(|| {
                 for tick in &ticks {
-                    black_box(s.on_tick(black_box(tick), 0));
+                    black_box(env.on_tick(&mut s, black_box(tick)));
                 }
             })
         });
         group.throughput(Throughput::Elements(only.len() as u64));
         let mut s = strategy(model, slot, InferenceMode::PerTick);
         for tick in &ticks {
-            s.on_tick(tick, 0);
+            env.on_tick(&mut s, tick);
         }
         group.bench_function(format!("{model}/scoring_only"), |b| {
             b.iter(|| {
                 for tick in &only {
-                    black_box(s.on_tick(black_box(tick), 0));
+                    black_box(env.on_tick(&mut s, black_box(tick)));
                 }
             })
         });
@@ -173,7 +219,7 @@ fn bench(c: &mut Criterion) {
                 }
                 s.score_chunk();
                 for tick in &chunk {
-                    black_box(s.on_tick(black_box(tick), 0));
+                    black_box(env.on_tick(&mut s, black_box(tick)));
                 }
             })
         });

@@ -12,7 +12,7 @@
 //! - `inline`: `Engine::run` with the inline runtime over a `SliceSource`;
 //! - `threaded`: the same with `runtime.mode = Threaded` (feed on the calling thread plus
 //!   strategy, risk and execution threads, spawned and joined inside the timed region);
-//! - `inline_process_tick`: `pipeline::inline::process_tick` called directly for each tick
+//! - `inline_process_tick`: `runtime::inline::process_tick` called directly for each tick
 //!   (latency sampled 1 in 16 as the runtime does), without the source, chunking and
 //!   stopwatches of `Engine::run`.
 //!
@@ -29,10 +29,10 @@ use alpha_panda::clock::LatencyTimer;
 use alpha_panda::config::{EngineConfig, RuntimeMode};
 use alpha_panda::domain::{InstrumentTable, Tick};
 use alpha_panda::metrics::LatencyRecorder;
-use alpha_panda::pipeline::inline::{InlineBuffers, process_tick};
-use alpha_panda::pipeline::{Engine, SliceSource};
-use alpha_panda::strategy::StrategyConfig;
+use alpha_panda::runtime::inline::{InlineBuffers, process_tick};
+use alpha_panda::runtime::{Engine, SliceSource};
 use alpha_panda::strategy::config::parse_strategy;
+use alpha_panda::strategy::{Registry, StrategyConfig};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const TICKS: usize = 1 << 18;
@@ -68,7 +68,12 @@ fn instrument_table() -> InstrumentTable {
 
 fn strategies() -> Vec<StrategyConfig> {
     let mut errors = Vec::new();
-    let config = parse_strategy(Path::new("ema_cross_fx.toml"), STRATEGY_TOML, &mut errors);
+    let config = parse_strategy(
+        Path::new("ema_cross_fx.toml"),
+        STRATEGY_TOML,
+        &Registry::builtin(),
+        &mut errors,
+    );
     assert!(
         errors.is_empty(),
         "bench strategy does not parse: {errors:?}"
@@ -94,7 +99,7 @@ impl Case {
     }
 
     fn engine(&self) -> Engine {
-        Engine::build(&self.config, &self.strategies, self.instruments.clone())
+        alpha_panda::app::build(&self.config, &self.strategies, self.instruments.clone())
             .expect("the bench strategy names only known instruments and the default broker")
     }
 

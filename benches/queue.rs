@@ -22,7 +22,7 @@ use std::time::Duration;
 use alpha_panda::clock::Stopwatch;
 use alpha_panda::config::WaitPolicy;
 use alpha_panda::domain::{InstrumentId, Nanos, Price, Qty, Tick};
-use alpha_panda::pipeline::threaded::Waiter;
+use alpha_panda::runtime::ring::Waiter;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_channel::{TryRecvError, TrySendError, bounded};
 

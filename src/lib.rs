@@ -1,9 +1,14 @@
 //! Alpha Panda: an embedded, single-process algorithmic trading engine.
 //!
-//! `feed → strategy → risk → execution → portfolio`, as plain stage state machines composed
-//! by two runtimes (inline and threaded). Money is exact fixed-point; the same data and
-//! config give byte-identical results in either runtime.
+//! `feed → strategy → risk → execution → portfolio`, and order events back up to the
+//! strategies: plain stage state machines (one folder each) driven by two runtimes
+//! (`runtime`: inline and threaded), assembled and run by `app`, fronted by `cli`. Money is
+//! exact fixed-point; the same data and config give byte-identical results in either
+//! runtime. Users write strategies against `strategy::Strategy` and register them in a
+//! `strategy::Registry` (see `docs/STRATEGY_API.md`).
 
+pub mod app;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -12,14 +17,14 @@ pub mod feed;
 pub mod metrics;
 pub mod ml;
 pub mod ops;
-pub mod pipeline;
 pub mod portfolio;
 pub mod report;
 pub mod risk;
 pub mod runtime;
 pub mod strategy;
 
-/// Every error the library returns, joined from the module errors.
+/// Every error the library's stages and start-up return, joined from the module errors.
+/// (A run that stops early says so with `runtime::RunError`.)
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -28,6 +33,4 @@ pub enum Error {
     Feed(#[from] feed::FeedError),
     #[error(transparent)]
     Report(#[from] report::ReportError),
-    #[error("runtime: {0}")]
-    Runtime(String),
 }

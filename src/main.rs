@@ -1,8 +1,6 @@
-//! `alpha-panda`: the command-line front of the engine. Thin: parsing and wiring live in
-//! `cli.rs`; the engine is the library.
-
-mod cli;
-mod live_cmd;
+//! `alpha-panda`: the command-line front of the engine, with the built-in strategy kinds.
+//! Everything is in the library; a user's crate makes the same binary with its own kinds by
+//! calling `alpha_panda::cli::main` with its registry.
 
 use mimalloc::MiMalloc;
 
@@ -10,5 +8,5 @@ use mimalloc::MiMalloc;
 static GLOBAL: MiMalloc = MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    cli::main()
+    alpha_panda::cli::main(alpha_panda::strategy::Registry::builtin())
 }

@@ -112,7 +112,7 @@ fn out_dir_holds_summary_fills_and_plot() {
     assert_eq!(
         lines.next(),
         Some(
-            "ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee,model,model_version,feature_schema_hash"
+            "ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee,model,model_version,feature_schema_hash,order_id,liquidity"
         )
     );
     let first: Vec<&str> = lines
@@ -120,8 +120,12 @@ fn out_dir_holds_summary_fills_and_plot() {
         .expect("at least one fill")
         .split(',')
         .collect();
-    assert_eq!(first.len(), 12);
+    assert_eq!(first.len(), 14);
     assert!(first[5] == "BUY" || first[5] == "SELL");
+    assert_eq!(
+        first[13], "taker",
+        "the shipped strategies send market orders"
+    );
     // BTCUSDT-SPOT: 2 price decimals, 5 quantity decimals in the data.
     if let Some(btc) = fills.lines().find(|l| l.contains(",BTCUSDT-SPOT,")) {
         let f: Vec<&str> = btc.split(',').collect();
@@ -151,7 +155,23 @@ fn out_dir_holds_summary_fills_and_plot() {
         .lines()
         .find(|l| l.contains(",ema_cross_btcusdt_spot,"))
         .expect("ema cross trades");
-    assert!(rule_fill.ends_with(",,,"), "{rule_fill}");
+    let f: Vec<&str> = rule_fill.split(',').collect();
+    assert_eq!(&f[9..12], &["", "", ""], "{rule_fill}");
+    // Every fill names its order, and orders.csv has that order, filled.
+    let orders = std::fs::read_to_string(dir.path().join("orders.csv")).expect("orders.csv");
+    assert!(
+        orders.starts_with("order_id,placed_ts_ns,correlation,strategy,broker,symbol,side,type,tif,qty,limit_price,filled_qty,status,reason,replaces,closed_ts_ns\n"),
+        "{orders}"
+    );
+    let order = orders
+        .lines()
+        .find(|l| l.split(',').next() == Some(f[12]))
+        .expect("the fill's order is in orders.csv");
+    assert!(
+        order.contains(",ema_cross_btcusdt_spot,paper,BTCUSDT-SPOT,"),
+        "{order}"
+    );
+    assert!(order.contains(",filled,"), "{order}");
     let summary: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("summary.json")).expect("summary"),
     )

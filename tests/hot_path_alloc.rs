@@ -13,7 +13,8 @@ use alpha_panda::clock::LatencyTimer;
 use alpha_panda::config::{EngineConfig, MlInference};
 use alpha_panda::domain::Tick;
 use alpha_panda::metrics::LatencyRecorder;
-use alpha_panda::pipeline::inline::{InlineBuffers, process_tick};
+use alpha_panda::runtime::MlRunStats;
+use alpha_panda::runtime::inline::{InlineBuffers, process_tick};
 
 struct Counting;
 
@@ -73,7 +74,7 @@ fn zero_allocations_per_tick_after_warm_up() {
             seq % 16 == 0,
         );
     }
-    let fills_before = engine.execution.fill_log.len();
+    let fills_before = engine.portfolio.fill_count();
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     for (i, tick) in measured.iter_mut().enumerate() {
         let seq = (i + 10_000) as u64;
@@ -89,8 +90,11 @@ fn zero_allocations_per_tick_after_warm_up() {
         );
     }
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    let fills = engine.execution.fill_log.len() - fills_before;
-    let scored: u64 = engine.strategy.ml_stats().iter().map(|m| m.rows).sum();
+    let fills = engine.portfolio.fill_count() - fills_before;
+    let scored: u64 = MlRunStats::of(&engine.strategy)
+        .iter()
+        .map(|m| m.rows)
+        .sum();
     assert!(
         scored > 5_000,
         "the ML strategies must score on the measured ticks ({scored})"
@@ -114,7 +118,7 @@ fn zero_allocations_per_tick_after_warm_up() {
 fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
     use alpha_panda::metrics::Stage;
     use alpha_panda::metrics::telemetry::LatencySlot;
-    use alpha_panda::pipeline::{RunControl, SliceSource, threaded};
+    use alpha_panda::runtime::{RunControl, RunOptions, SliceSource, threaded};
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
 
@@ -147,15 +151,15 @@ fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
         }
         (events, handed_off)
     });
-    let control = RunControl {
+    let options = RunOptions {
         audit: Some(audit_tx),
         canary: true,
-        stop: None,
     };
+    let control = RunControl::new();
     let mut source = SliceSource::new(ticks);
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     let (_, outcome) =
-        threaded::run_with(engine, &mut source, &mut |_, _| {}, &control).expect("run");
+        threaded::run_with(engine, &mut source, &mut |_, _| {}, &options, &control).expect("run");
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     done.store(true, Ordering::Release);
     let (audited, handed_off) = observer.join().expect("observer");

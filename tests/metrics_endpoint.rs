@@ -622,8 +622,12 @@ fn json(body: &str) -> serde_json::Value {
 #[test]
 fn http_server_serves_metrics_and_health() {
     let t = Arc::new(Telemetry::new(shape()));
-    let server = MetricsServer::start("127.0.0.1:0".parse().expect("addr"), Arc::clone(&t))
-        .expect("server starts");
+    let server = MetricsServer::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        Arc::clone(&t),
+        Arc::default(),
+    )
+    .expect("server starts");
     let addr = server.local_addr();
     assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
     let base = format!("http://{addr}");
@@ -767,7 +771,7 @@ fn backtest_counters_reach_the_exposition() {
     telemetry
         .observed
         .store(true, std::sync::atomic::Ordering::Release);
-    let mut source = alpha_panda::pipeline::SliceSource::new(&ticks);
+    let mut source = alpha_panda::runtime::SliceSource::new(&ticks);
     let (_, outcome) = engine.run(&mut source, &mut |_, _| {}).expect("run");
     let text = rendered(&telemetry);
     let sample = |series: &str| -> f64 {
@@ -796,8 +800,12 @@ fn backtest_counters_reach_the_exposition() {
 #[test]
 fn a_client_that_never_reads_does_not_block_health() {
     use std::io::Write as _;
-    let server = MetricsServer::start("127.0.0.1:0".parse().expect("addr"), Arc::new(populated()))
-        .expect("server starts");
+    let server = MetricsServer::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        Arc::new(populated()),
+        Arc::default(),
+    )
+    .expect("server starts");
     let addr = server.local_addr();
     let mut greedy = std::net::TcpStream::connect(addr).expect("connect");
     let pipelined = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(400);

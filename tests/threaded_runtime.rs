@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use alpha_panda::config::{EngineConfig, RuntimeMode};
 use alpha_panda::domain::{InstrumentId, Tick};
-use alpha_panda::pipeline::{Engine, RunControl, SliceSource, TickSource, threaded};
+use alpha_panda::runtime::{Engine, RunControl, RunOptions, SliceSource, TickSource, threaded};
 
 /// Ticks per chunk of `SmallChunks`, as a paced live feed delivers them.
 const SMALL_CHUNK: usize = 500;
@@ -49,13 +49,19 @@ fn the_canary_waits_for_a_tick_a_strategy_trades() {
     );
     reordered.extend(rest);
     let telemetry = std::sync::Arc::clone(&engine.telemetry);
-    let control = RunControl {
+    let options = RunOptions {
         canary: true,
-        ..RunControl::default()
+        ..RunOptions::default()
     };
     let mut source = SmallChunks(SliceSource::new(&reordered));
-    let (_, outcome) =
-        threaded::run_with(engine, &mut source, &mut |_, _| {}, &control).expect("run");
+    let (_, outcome) = threaded::run_with(
+        engine,
+        &mut source,
+        &mut |_, _| {},
+        &options,
+        &RunControl::new(),
+    )
+    .expect("run");
     let canary = telemetry.canary.lock().clone().expect("the canary ran");
     assert!(canary.passed, "{canary:?}");
     assert_ne!(canary.instrument, "ETHUSD-COINM", "{canary:?}");
@@ -85,8 +91,13 @@ fn a_panicking_stage_thread_ends_the_run_with_an_error() {
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut source = SliceSource::new(&ticks);
-        let result =
-            threaded::run_with(engine, &mut source, &mut |_, _| {}, &RunControl::default());
+        let result = threaded::run_with(
+            engine,
+            &mut source,
+            &mut |_, _| {},
+            &RunOptions::default(),
+            &RunControl::new(),
+        );
         let _ = done_tx.send(result.map(|(_, outcome)| outcome.ticks));
     });
     match done_rx.recv_timeout(Duration::from_secs(60)) {

@@ -86,8 +86,14 @@ impl<'s, 'a> Fields<'s, 'a> {
         self.source
     }
 
-    fn name(&self, key: &str) -> String {
+    /// The dotted name of `key` in messages (`params.fast`).
+    pub fn name(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
+    }
+
+    /// Offset of the table header, where "missing" problems are reported.
+    pub fn offset(&self) -> usize {
+        self.offset
     }
 
     /// The raw value of `key`, marking it as known.

@@ -5,6 +5,16 @@ use crate::config::fields::Fields;
 use crate::domain::Decimal;
 use crate::risk::RiskLimits;
 
+/// How much of an order the paper venue fills on one tick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FillSize {
+    /// All of the order's open quantity.
+    #[default]
+    Order,
+    /// At most the size shown at the touch (partial fills).
+    Touch,
+}
+
 /// One broker: its venue and risk limits (`[venue.NAME]` and `[risk.NAME]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerConfig {
@@ -17,6 +27,7 @@ pub struct BrokerConfig {
     /// Delay between a signal and the earliest tick that can fill it, ns of event time.
     pub latency_ns: u64,
     pub fee_bps: Decimal,
+    pub fill_size: FillSize,
     pub risk: RiskLimits,
 }
 
@@ -35,12 +46,17 @@ pub(crate) fn read(name: &str, venue: &mut Fields<'_, '_>) -> BrokerConfig {
         .opt_non_negative_decimal("fee_bps")
         .map(|(mantissa, decimals, _)| Decimal { mantissa, decimals })
         .unwrap_or_default();
+    let fill_size = match venue.opt_choice("fill_size", &["order", "touch"]) {
+        Some((size, _)) if size == "touch" => FillSize::Touch,
+        _ => FillSize::Order,
+    };
     BrokerConfig {
         name: name.to_owned(),
         enabled,
         credentials_env,
         latency_ns,
         fee_bps,
+        fill_size,
         risk: crate::risk::RiskLimits::default(),
     }
 }

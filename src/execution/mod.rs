@@ -1,23 +1,68 @@
-//! Execution: the `Venue` contract and the paper (simulated) venue used by backtests and by
-//! paper trading on live data.
+//! Execution: the `Venue` contract, the closed set of venues (`VenueKind`, one per broker)
+//! and the stage that routes requests to them.
+//!
+//! The contract is asynchronous in shape: a request returns at once; what happens to the
+//! order comes back as `OrderEvent`s written into a caller-owned buffer, when the request is
+//! made, on market data, or when the venue is polled. The paper venue answers at once; a live
+//! broker answers later, from its own I/O thread, through `poll`.
 
 pub mod config;
 pub mod paper;
+pub mod stage;
 
-use crate::domain::{Fill, Order, Tick};
+use crate::domain::{Order, OrderEvent, OrderRequest, Tick};
 
-pub use config::BrokerConfig;
+pub use config::{BrokerConfig, FillSize};
 pub use paper::PaperVenue;
+pub use stage::ExecutionStage;
 
-/// A broker's venue. Fills are written into a caller-owned buffer (no allocation once it has
-/// grown to the largest burst).
+/// A broker's venue.
 pub trait Venue {
-    /// Accepts an approved order raised on `tick`; may fill it at once.
-    fn submit(&mut self, order: Order, tick: &Tick, fills: &mut Vec<Fill>);
-    /// Market data: fills resting orders the tick makes executable.
-    fn on_tick(&mut self, tick: &Tick, fills: &mut Vec<Fill>);
-    /// Cancels a resting order; false when it is not resting (filled or unknown).
-    fn cancel(&mut self, order_id: u64) -> bool;
-    /// Orders accepted and not yet filled or cancelled.
+    /// Market data: the venue may execute resting orders.
+    fn on_tick(&mut self, tick: &Tick, events: &mut Vec<OrderEvent>);
+    /// A new order risk approved.
+    fn submit(&mut self, order: &Order, events: &mut Vec<OrderEvent>);
+    /// A cancel or modify of an open order.
+    fn amend(&mut self, request: &OrderRequest, events: &mut Vec<OrderEvent>);
+    /// Events that arrived since the last call (a live broker's); none for the paper venue.
+    fn poll(&mut self, events: &mut Vec<OrderEvent>) {
+        let _ = events;
+    }
+    /// Orders accepted and not yet closed.
     fn open_orders(&self) -> usize;
+}
+
+/// The venues config can pick, dispatched by `match`.
+#[derive(Debug)]
+pub enum VenueKind {
+    Paper(PaperVenue),
+}
+
+impl Venue for VenueKind {
+    #[inline]
+    fn on_tick(&mut self, tick: &Tick, events: &mut Vec<OrderEvent>) {
+        match self {
+            VenueKind::Paper(v) => v.on_tick(tick, events),
+        }
+    }
+
+    #[inline]
+    fn submit(&mut self, order: &Order, events: &mut Vec<OrderEvent>) {
+        match self {
+            VenueKind::Paper(v) => v.submit(order, events),
+        }
+    }
+
+    #[inline]
+    fn amend(&mut self, request: &OrderRequest, events: &mut Vec<OrderEvent>) {
+        match self {
+            VenueKind::Paper(v) => v.amend(request, events),
+        }
+    }
+
+    fn open_orders(&self) -> usize {
+        match self {
+            VenueKind::Paper(v) => v.open_orders(),
+        }
+    }
 }

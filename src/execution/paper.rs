@@ -1,337 +1,350 @@
-//! Paper venue: a market order raised on tick *i* fills on the first tick *j* ≥ *i* of its
-//! instrument with `ts_j >= ts_i + latency_ns` (latency 0: tick *i* itself), a BUY at that
-//! tick's ask and a SELL at its bid (a trade tick: its price), all of it, FIFO among pending
-//! orders. A limit order fills when the market reaches its limit: at once at the touch when
-//! marketable, later at the limit price. Fees are bps of notional, rounded half-even to
-//! the `Money` unit (1e-18).
+//! Paper venue: a simulated exchange, the same for backtests and for paper trading on live
+//! data. It answers every request at once, in order, into the caller's event buffer.
+//!
+//! Rules (one latency per venue, `latency_ns`, in event time):
+//! - A new order is `Accepted` at once (a zero or negative quantity or limit price is
+//!   `Rejected` with `INVALID_ORDER`). It *arrives* at the first tick of its instrument with
+//!   `ts >= ts_order + latency` (latency 0: at once, against the last tick of the instrument).
+//! - On arrival a market order executes at the touch (BUY at the ask, SELL at the bid; a
+//!   trade tick: its price); a limit order executes at the touch when that is at or better
+//!   than its limit, and otherwise rests. An order that cannot execute on arrival because the
+//!   touch is missing waits for a tick that has it. An IOC order's unexecuted rest expires on
+//!   arrival.
+//! - A resting limit order executes at its own price, as maker, on a later tick whose touch
+//!   reaches it (BUY: ask <= limit; SELL: bid >= limit). Resting orders are served FIFO per
+//!   instrument.
+//! - Fill size: `order` (default) fills the whole open quantity; `touch` fills at most the
+//!   size shown at the touch of the tick (the trade's size on a trade tick), shared by every
+//!   order that executes on that tick; the rest stays open (partial fills). Ticks without a
+//!   size do not limit.
+//! - Cancels and modifies take effect at once (no latency). A modify changes the limit price
+//!   and/or total quantity of an open limit order, which loses its place in the queue; it
+//!   executes at once, as taker, if it became marketable. A market order cannot be modified;
+//!   a new quantity must stay above what already filled (`INVALID_MODIFY`). A cancel or
+//!   modify of an order the venue no longer holds is refused with `UNKNOWN_ORDER`.
+//! - Fees are bps of each fill's notional, rounded half-even to the `Money` unit (1e-18).
 
 use std::collections::VecDeque;
 
-use super::Venue;
-use crate::domain::Decimal;
-use crate::domain::{Fill, InstrumentSpec, Money, Order, OrderType, POW10, Price, Side, Tick};
+use super::config::FillSize;
+use crate::domain::{
+    Decimal, Execution, InstrumentSpec, Liquidity, Money, Nanos, Order, OrderEvent, OrderEventKind,
+    OrderRequest, OrderType, POW10, Price, Qty, RejectReason, RequestKind, Side, Tick, TickFlags,
+    TimeInForce,
+};
 
 #[derive(Clone, Copy, Debug)]
 struct Resting {
     order: Order,
-    /// Earliest event time it may fill at.
+    filled: i64,
+    /// Earliest event time it may execute at.
     due_ts: u64,
+    /// Its arrival was handled (what remains rests).
+    arrived: bool,
+}
+
+impl Resting {
+    fn leaves(&self) -> i64 {
+        self.order.qty.0 - self.filled
+    }
 }
 
 #[derive(Debug)]
 pub struct PaperVenue {
     latency_ns: u64,
     fee_bps: Decimal,
+    fill_size: FillSize,
     precisions: Vec<(u8, u8)>,
     /// Resting orders per instrument, in arrival order.
     resting: Vec<VecDeque<Resting>>,
+    /// Last tick per instrument, and how much of its touch size was used (BUY, SELL).
+    last: Vec<Option<Tick>>,
+    used: Vec<[i64; 2]>,
+    next_venue_id: u64,
     open: usize,
 }
 
 impl PaperVenue {
-    pub fn new(latency_ns: u64, fee_bps: Decimal, specs: &[InstrumentSpec]) -> PaperVenue {
+    pub fn new(
+        latency_ns: u64,
+        fee_bps: Decimal,
+        fill_size: FillSize,
+        specs: &[InstrumentSpec],
+    ) -> PaperVenue {
         PaperVenue {
             latency_ns,
             fee_bps,
+            fill_size,
             precisions: specs
                 .iter()
                 .map(|s| (s.price_precision, s.qty_precision))
                 .collect(),
             resting: specs.iter().map(|_| VecDeque::with_capacity(64)).collect(),
+            last: vec![None; specs.len()],
+            used: vec![[0; 2]; specs.len()],
+            next_venue_id: 1,
             open: 0,
         }
     }
 
+    /// Orders accepted and not yet closed.
+    pub fn open_orders(&self) -> usize {
+        self.open
+    }
+
     /// `notional × fee_bps / 10^4`, rounded half-even.
-    pub fn fee(&self, price: Price, order: &Order) -> Money {
-        fee(
-            price,
-            order,
-            self.fee_bps,
-            self.precisions[order.instrument.index()],
-        )
+    pub fn fee(&self, price: Price, qty: Qty, instrument: usize) -> Money {
+        fee(price, qty, self.fee_bps, self.precisions[instrument])
     }
 
-    /// The price `order` executes at on `tick`, if it does.
+    /// Market data: resting orders the tick makes executable execute.
     #[inline]
-    fn execution_price(order: &Order, tick: &Tick, resting: bool) -> Option<Price> {
-        let touch = match order.side {
-            Side::Buy => tick.buy_price()?,
-            Side::Sell => tick.sell_price()?,
-        };
-        match order.order_type {
-            OrderType::Market => Some(touch),
-            OrderType::Limit(limit) => {
-                let reached = match order.side {
-                    Side::Buy => touch <= limit,
-                    Side::Sell => touch >= limit,
-                };
-                // Marketable on arrival: the touch; resting: the limit itself.
-                reached.then_some(if resting { limit } else { touch })
-            }
-        }
-    }
-}
-
-impl Venue for PaperVenue {
-    #[inline]
-    fn submit(&mut self, order: Order, tick: &Tick, fills: &mut Vec<Fill>) {
-        if self.latency_ns == 0
-            && let Some(price) = Self::execution_price(&order, tick, false)
-        {
-            fills.push(make_fill(
-                &order,
-                tick,
-                price,
-                self.fee_bps,
-                self.precisions[order.instrument.index()],
-            ));
-            return;
-        }
-        self.resting[order.instrument.index()].push_back(Resting {
-            order,
-            due_ts: order.ts.0.saturating_add(self.latency_ns),
-        });
-        self.open += 1;
-    }
-
-    #[inline]
-    fn on_tick(&mut self, tick: &Tick, fills: &mut Vec<Fill>) {
+    pub fn on_tick(&mut self, tick: &Tick, events: &mut Vec<OrderEvent>) {
         let i = tick.instrument.index();
+        self.last[i] = Some(*tick);
+        self.used[i] = [0, 0];
         if self.resting[i].is_empty() {
             return;
         }
-        let (latency, fee_bps, precisions) = (self.latency_ns, self.fee_bps, self.precisions[i]);
-        let mut filled = 0;
+        let mut closed = 0;
+        let mut at = 0;
         // Arrival order; with one latency per venue that is also due order, so market
         // orders fill FIFO. A limit that is not reached does not hold up the others.
-        self.resting[i].retain(|r| {
+        while at < self.resting[i].len() {
+            let mut r = self.resting[i][at];
             if tick.ts.0 < r.due_ts {
-                return true;
+                at += 1;
+                continue;
             }
-            let resting_limit = r.order.ts.0.saturating_add(latency) < tick.ts.0
+            let arriving = !r.arrived;
+            // An order rests (limit price, maker) once a tick after its arrival time passed.
+            let resting = r.order.ts.0.saturating_add(self.latency_ns) < tick.ts.0
                 && matches!(r.order.order_type, OrderType::Limit(_));
-            match Self::execution_price(&r.order, tick, resting_limit) {
-                Some(price) => {
-                    fills.push(make_fill(&r.order, tick, price, fee_bps, precisions));
-                    filled += 1;
-                    false
-                }
-                None => true,
+            self.execute(&mut r, tick, resting, events);
+            r.arrived = true;
+            let expire = arriving && r.order.tif == TimeInForce::Ioc && r.leaves() > 0;
+            if expire {
+                events.push(event(
+                    &r.order,
+                    tick.ts,
+                    OrderEventKind::Expired {
+                        leaves: Qty(r.leaves()),
+                    },
+                ));
             }
-        });
-        self.open -= filled;
-    }
-
-    fn cancel(&mut self, order_id: u64) -> bool {
-        for queue in &mut self.resting {
-            if let Some(at) = queue.iter().position(|r| r.order.id == order_id) {
-                queue.remove(at);
-                self.open -= 1;
-                return true;
+            if r.leaves() == 0 || expire {
+                self.resting[i].remove(at);
+                closed += 1;
+            } else {
+                self.resting[i][at] = r;
+                at += 1;
             }
         }
-        false
+        self.open -= closed;
     }
 
-    fn open_orders(&self) -> usize {
-        self.open
+    /// A new order approved by risk.
+    pub fn submit(&mut self, order: &Order, events: &mut Vec<OrderEvent>) {
+        let invalid = order.qty.0 <= 0 || order.order_type.limit_price().is_some_and(|p| p.0 <= 0);
+        if invalid {
+            events.push(event(
+                order,
+                order.ts,
+                OrderEventKind::Rejected {
+                    reason: RejectReason::InvalidOrder,
+                    qty: order.qty,
+                },
+            ));
+            return;
+        }
+        let venue_id = self.next_venue_id;
+        self.next_venue_id += 1;
+        events.push(event(
+            order,
+            order.ts,
+            OrderEventKind::Accepted {
+                venue_id,
+                qty: order.qty,
+                order_type: order.order_type,
+            },
+        ));
+        let mut r = Resting {
+            order: *order,
+            filled: 0,
+            due_ts: order.ts.0.saturating_add(self.latency_ns),
+            arrived: false,
+        };
+        if self.latency_ns == 0
+            && let Some(tick) = self.last[order.instrument.index()]
+        {
+            self.execute(&mut r, &tick, false, events);
+            if r.leaves() > 0 && r.order.tif == TimeInForce::Ioc {
+                events.push(event(
+                    order,
+                    order.ts,
+                    OrderEventKind::Expired {
+                        leaves: Qty(r.leaves()),
+                    },
+                ));
+                return;
+            }
+            r.arrived = true;
+        }
+        if r.leaves() > 0 {
+            self.resting[order.instrument.index()].push_back(r);
+            self.open += 1;
+        }
+    }
+
+    /// A cancel or modify of an open order.
+    pub fn amend(&mut self, request: &OrderRequest, events: &mut Vec<OrderEvent>) {
+        let i = request.instrument.index();
+        let Some(at) = self.resting[i]
+            .iter()
+            .position(|r| r.order.id == request.id)
+        else {
+            events.push(request.refusal(RejectReason::UnknownOrder));
+            return;
+        };
+        match request.kind {
+            RequestKind::Cancel => {
+                let r = self.resting[i].remove(at);
+                self.open -= 1;
+                if let Some(r) = r {
+                    events.push(event(
+                        &r.order,
+                        request.ts,
+                        OrderEventKind::Cancelled {
+                            leaves: Qty(r.leaves()),
+                        },
+                    ));
+                }
+            }
+            RequestKind::Modify {
+                qty, order_type, ..
+            } => {
+                let mut r = self.resting[i][at];
+                let valid = matches!(r.order.order_type, OrderType::Limit(_))
+                    && matches!(order_type, OrderType::Limit(p) if p.0 > 0)
+                    && qty.0 > r.filled;
+                if !valid {
+                    events.push(request.refusal(RejectReason::InvalidModify));
+                    return;
+                }
+                let old_leaves = r.leaves();
+                r.order.qty = qty;
+                r.order.order_type = order_type;
+                events.push(event(
+                    &r.order,
+                    request.ts,
+                    OrderEventKind::Modified {
+                        qty,
+                        order_type,
+                        leaves: Qty(r.leaves()),
+                        old_leaves: Qty(old_leaves),
+                    },
+                ));
+                // A modified order goes to the back of the queue.
+                self.resting[i].remove(at);
+                if r.arrived
+                    && let Some(tick) = self.last[i]
+                {
+                    self.execute(&mut r, &tick, false, events);
+                }
+                if r.leaves() > 0 {
+                    self.resting[i].push_back(r);
+                } else {
+                    self.open -= 1;
+                }
+            }
+            RequestKind::New { .. } => {}
+        }
+    }
+
+    /// Executes what it can of `r` on `tick`: at the limit price as maker when `resting`,
+    /// else at the touch as taker.
+    #[inline]
+    fn execute(
+        &mut self,
+        r: &mut Resting,
+        tick: &Tick,
+        resting: bool,
+        events: &mut Vec<OrderEvent>,
+    ) {
+        let (touch, size_flag, size) = match r.order.side {
+            Side::Buy => (tick.buy_price(), TickFlags::ASK_SIZE, tick.ask_size),
+            Side::Sell => (tick.sell_price(), TickFlags::BID_SIZE, tick.bid_size),
+        };
+        let Some(touch) = touch else {
+            return;
+        };
+        let price = match r.order.order_type {
+            OrderType::Market => touch,
+            OrderType::Limit(limit) => {
+                let reached = match r.order.side {
+                    Side::Buy => touch <= limit,
+                    Side::Sell => touch >= limit,
+                };
+                if !reached {
+                    return;
+                }
+                if resting { limit } else { touch }
+            }
+        };
+        let i = r.order.instrument.index();
+        let side = usize::from(r.order.side == Side::Sell);
+        let mut qty = r.leaves();
+        if self.fill_size == FillSize::Touch && tick.flags.has(size_flag) {
+            qty = qty.min((size.0 - self.used[i][side]).max(0));
+            if qty == 0 {
+                return;
+            }
+        }
+        self.used[i][side] += qty;
+        r.filled += qty;
+        let execution = Execution {
+            qty: Qty(qty),
+            price,
+            fee: fee(price, Qty(qty), self.fee_bps, self.precisions[i]),
+            leaves: Qty(r.leaves()),
+            liquidity: if resting {
+                Liquidity::Maker
+            } else {
+                Liquidity::Taker
+            },
+        };
+        let kind = if r.leaves() > 0 {
+            OrderEventKind::PartiallyFilled(execution)
+        } else {
+            OrderEventKind::Filled(execution)
+        };
+        events.push(event(&r.order, tick.ts, kind));
     }
 }
 
-fn fee(price: Price, order: &Order, fee_bps: Decimal, (pp, qp): (u8, u8)) -> Money {
+/// An event about `order` at `ts`, correlated with the tick that caused the order.
+#[inline]
+fn event(order: &Order, ts: Nanos, kind: OrderEventKind) -> OrderEvent {
+    OrderEvent {
+        id: order.id,
+        book: order.book,
+        broker: order.broker,
+        instrument: order.instrument,
+        side: order.side,
+        correlation: order.correlation,
+        ts,
+        kind,
+    }
+}
+
+fn fee(price: Price, qty: Qty, fee_bps: Decimal, (pp, qp): (u8, u8)) -> Money {
     if fee_bps.mantissa == 0 {
         return Money::ZERO;
     }
-    let notional = Money::notional(price, order.qty, pp, qp).0.abs();
+    let notional = Money::notional(price, qty, pp, qp).0.abs();
     let divisor = i128::from(POW10[fee_bps.decimals as usize]) * 10_000;
     let product = notional.saturating_mul(i128::from(fee_bps.mantissa));
     let (quotient, remainder) = (product / divisor, product % divisor);
     let round_up = remainder * 2 > divisor || (remainder * 2 == divisor && quotient % 2 == 1);
     Money(quotient + i128::from(round_up))
-}
-
-fn make_fill(
-    order: &Order,
-    tick: &Tick,
-    price: Price,
-    fee_bps: Decimal,
-    precisions: (u8, u8),
-) -> Fill {
-    Fill {
-        order_id: order.id,
-        correlation: order.correlation,
-        ts: tick.ts,
-        book: order.book,
-        broker: order.broker,
-        strategy: order.strategy,
-        instrument: order.instrument,
-        side: order.side,
-        qty: order.qty,
-        price,
-        fee: fee(price, order, fee_bps, precisions),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{InstrumentId, Nanos, Qty};
-
-    fn specs() -> Vec<InstrumentSpec> {
-        vec![InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: 2,
-            qty_precision: 0,
-        }]
-    }
-
-    fn quote(ts: u64, bid: i64, ask: i64) -> Tick {
-        Tick::quote(
-            Nanos(ts),
-            InstrumentId(0),
-            Some(Price(bid)),
-            Some(Price(ask)),
-            None,
-            None,
-        )
-    }
-
-    fn order(id: u64, side: Side, ts: u64, order_type: OrderType) -> Order {
-        Order {
-            id,
-            ts: Nanos(ts),
-            side,
-            qty: Qty(2),
-            order_type,
-            ..Order::default()
-        }
-    }
-
-    fn fills_of(
-        venue: &mut PaperVenue,
-        submit: &[(Order, Tick)],
-        ticks: &[Tick],
-    ) -> Vec<(u64, u64, i64)> {
-        let mut fills = Vec::new();
-        for (o, t) in submit {
-            venue.submit(*o, t, &mut fills);
-        }
-        for t in ticks {
-            venue.on_tick(t, &mut fills);
-        }
-        fills
-            .iter()
-            .map(|f| (f.order_id, f.ts.0, f.price.0))
-            .collect()
-    }
-
-    #[test]
-    fn fill_rules_table() {
-        let market = OrderType::Market;
-        /// (name, latency, submissions, later ticks, expected (order id, ts, price) fills)
-        type Case = (
-            &'static str,
-            u64,
-            Vec<(Order, Tick)>,
-            Vec<Tick>,
-            Vec<(u64, u64, i64)>,
-        );
-        let cases: Vec<Case> = vec![
-            (
-                "zero latency fills on the signal tick at the ask",
-                0,
-                vec![(order(1, Side::Buy, 10, market), quote(10, 100, 102))],
-                vec![],
-                vec![(1, 10, 102)],
-            ),
-            (
-                "sell at the bid",
-                0,
-                vec![(order(1, Side::Sell, 10, market), quote(10, 100, 102))],
-                vec![],
-                vec![(1, 10, 100)],
-            ),
-            (
-                "latency waits for ts >= signal + latency",
-                5,
-                vec![(order(1, Side::Buy, 10, market), quote(10, 100, 102))],
-                vec![quote(14, 100, 103), quote(15, 101, 104)],
-                vec![(1, 15, 104)],
-            ),
-            (
-                "pending fill FIFO on one tick",
-                5,
-                vec![
-                    (order(1, Side::Buy, 10, market), quote(10, 100, 102)),
-                    (order(2, Side::Sell, 10, market), quote(10, 100, 102)),
-                ],
-                vec![quote(20, 99, 101)],
-                vec![(1, 20, 101), (2, 20, 99)],
-            ),
-            (
-                "marketable limit fills at the touch",
-                0,
-                vec![(
-                    order(1, Side::Buy, 10, OrderType::Limit(Price(105))),
-                    quote(10, 100, 102),
-                )],
-                vec![],
-                vec![(1, 10, 102)],
-            ),
-            (
-                "resting limit fills at its price when reached",
-                0,
-                vec![(
-                    order(1, Side::Buy, 10, OrderType::Limit(Price(99))),
-                    quote(10, 100, 102),
-                )],
-                vec![quote(11, 98, 100), quote(12, 97, 99)],
-                vec![(1, 12, 99)],
-            ),
-        ];
-        for (name, latency, submit, ticks, expected) in cases {
-            let mut venue = PaperVenue::new(latency, Decimal::default(), &specs());
-            assert_eq!(fills_of(&mut venue, &submit, &ticks), expected, "{name}");
-            assert_eq!(venue.open_orders(), 0, "{name}: all filled");
-        }
-    }
-
-    #[test]
-    fn trade_tick_fills_both_sides_at_its_price() {
-        let mut venue = PaperVenue::new(0, Decimal::default(), &specs());
-        let trade = Tick::trade(Nanos(1), InstrumentId(0), Price(150), None);
-        let got = fills_of(
-            &mut venue,
-            &[
-                (order(1, Side::Buy, 1, OrderType::Market), trade),
-                (order(2, Side::Sell, 1, OrderType::Market), trade),
-            ],
-            &[],
-        );
-        assert_eq!(got, vec![(1, 1, 150), (2, 1, 150)]);
-    }
-
-    #[test]
-    fn fee_is_exact_and_cancel_works() {
-        // 2 × 1.01 = 2.02 notional; 2.5 bps → 0.000505.
-        let venue = PaperVenue::new(
-            0,
-            Decimal {
-                mantissa: 25,
-                decimals: 1,
-            },
-            &specs(),
-        );
-        let o = order(1, Side::Buy, 0, OrderType::Market);
-        assert_eq!(venue.fee(Price(101), &o), Money::parse("0.000505").unwrap());
-        let mut venue = PaperVenue::new(10, Decimal::default(), &specs());
-        let mut fills = Vec::new();
-        venue.submit(o, &quote(0, 100, 101), &mut fills);
-        assert_eq!(venue.open_orders(), 1);
-        assert!(venue.cancel(1));
-        assert!(!venue.cancel(1));
-        venue.on_tick(&quote(100, 100, 101), &mut fills);
-        assert!(fills.is_empty());
-    }
 }

@@ -10,7 +10,7 @@
 //! - Bad rows skipped under `bad_rows = "skip"` are counted as dead-letter errors.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::TickReader;
@@ -18,7 +18,7 @@ use crate::clock::Stopwatch;
 use crate::config::AtEnd;
 use crate::domain::Tick;
 use crate::metrics::telemetry::{DlqKind, FeedState, Telemetry};
-use crate::pipeline::TickSource;
+use crate::runtime::{RunControl, TickSource};
 
 /// Longest single sleep while waiting for the next tick or a stop request.
 pub const MAX_SLEEP: Duration = Duration::from_millis(20);
@@ -31,7 +31,7 @@ pub struct ReplaySource {
     reader: TickReader,
     speed: f64,
     at_end: AtEnd,
-    stop: Arc<AtomicBool>,
+    control: Arc<RunControl>,
     telemetry: Arc<Telemetry>,
     ahead: Vec<Tick>,
     at: usize,
@@ -46,14 +46,14 @@ impl ReplaySource {
         reader: TickReader,
         speed: f64,
         at_end: AtEnd,
-        stop: Arc<AtomicBool>,
+        control: Arc<RunControl>,
         telemetry: Arc<Telemetry>,
     ) -> ReplaySource {
         ReplaySource {
             reader,
             speed,
             at_end,
-            stop,
+            control,
             telemetry,
             ahead: Vec::with_capacity(READ_AHEAD),
             at: 0,
@@ -69,7 +69,7 @@ impl ReplaySource {
 
     /// Whether a stop was requested; tells observers the engine is shutting down.
     fn stopping(&self) -> bool {
-        let stop = self.stop.load(Ordering::Acquire);
+        let stop = self.control.stop_requested();
         if stop {
             self.telemetry.shutting_down.store(true, Ordering::Release);
         }
@@ -169,7 +169,7 @@ mod tests {
 3000000000000,EURUSD,1.10002,1.10012,,,,
 ";
 
-    fn source(speed: f64, at_end: AtEnd) -> (ReplaySource, Arc<AtomicBool>, Arc<Telemetry>) {
+    fn source(speed: f64, at_end: AtEnd) -> (ReplaySource, Arc<RunControl>, Arc<Telemetry>) {
         let sources = [DataSource::Embedded {
             name: "<test>",
             bytes: CSV,
@@ -177,7 +177,7 @@ mod tests {
         let mut table = InstrumentTable::new();
         scan_instruments(&sources, &[], &mut table).unwrap();
         let reader = TickReader::open(&sources, &table, BadRowPolicy::Reject).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(RunControl::new());
         let telemetry = Arc::new(Telemetry::new(TelemetryShape::default()));
         let replay = ReplaySource::new(
             reader,
@@ -206,7 +206,7 @@ mod tests {
         assert_eq!(replay.read_chunk(&mut buf, 100).unwrap(), 1);
         assert_eq!(buf[0].ts.0, 1_000_000_000_000);
         // A stop request ends the stream while it waits.
-        stop.store(true, Ordering::Release);
+        stop.request_stop();
         assert_eq!(replay.read_chunk(&mut buf, 100).unwrap(), 0);
     }
 
@@ -219,7 +219,7 @@ mod tests {
             while telemetry.feed_state() != FeedState::Ended {
                 std::thread::yield_now();
             }
-            stop.store(true, Ordering::Release);
+            stop.request_stop();
         });
         assert_eq!(replay.read_chunk(&mut buf, 100).unwrap(), 0);
         stopper.join().unwrap();

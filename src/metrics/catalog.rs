@@ -254,11 +254,12 @@ pub fn series_names() -> Vec<String> {
 
 /// Label values of the closed sets, for dashboards and rules to be checked against.
 pub const STAGES: [&str; 4] = ["feed", "strategy", "risk", "execution"];
-pub const RINGS: [&str; 4] = [
+pub const RINGS: [&str; 5] = [
     "feed_to_strategy",
     "strategy_to_risk",
     "risk_to_execution",
     "execution_to_risk",
+    "execution_to_strategy",
 ];
 pub const ISSUES: [&str; 6] = [
     "no_recent_data",

@@ -54,14 +54,16 @@ pub enum Ring {
     StrategyToRisk,
     RiskToExecution,
     ExecutionToRisk,
+    ExecutionToStrategy,
 }
 
 impl Ring {
-    pub const ALL: [Ring; 4] = [
+    pub const ALL: [Ring; 5] = [
         Ring::FeedToStrategy,
         Ring::StrategyToRisk,
         Ring::RiskToExecution,
         Ring::ExecutionToRisk,
+        Ring::ExecutionToStrategy,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,7 +73,7 @@ impl Ring {
     /// The stage that drains the ring.
     pub fn consumer(self) -> StageName {
         match self {
-            Ring::FeedToStrategy => StageName::Strategy,
+            Ring::FeedToStrategy | Ring::ExecutionToStrategy => StageName::Strategy,
             Ring::StrategyToRisk | Ring::ExecutionToRisk => StageName::Risk,
             Ring::RiskToExecution => StageName::Execution,
         }
@@ -202,7 +204,7 @@ impl Published {
 /// Per-broker published values.
 #[derive(Debug, Default)]
 pub struct BrokerTelemetry {
-    /// Order attempts for the broker (one per book of each signal), before risk.
+    /// New orders the broker's strategies asked for, before risk.
     pub attempts: Published,
     pub orders: Published,
     pub fills: Published,
@@ -265,7 +267,7 @@ pub struct TelemetryShape {
     pub environment: &'static str,
     pub model_loads_ok: u64,
     pub model_loads_failed: u64,
-    /// Ids of the registered ML strategies, in strategy order.
+    /// Names of the books of the registered ML strategies, in book order.
     pub ml_strategies: Vec<String>,
 }
 
@@ -291,9 +293,9 @@ pub struct Telemetry {
     /// Ticks the strategy stage dispatched to at least one strategy.
     pub dispatched_ticks: Published,
     pub signals: Published,
-    pub ring_sent: [Published; 4],
-    pub ring_received: [Published; 4],
-    pub ring_full: [Published; 4],
+    pub ring_sent: [Published; 5],
+    pub ring_received: [Published; 5],
+    pub ring_full: [Published; 5],
     pub dlq: [AtomicU64; 3],
     pub brokers: Vec<BrokerTelemetry>,
     feed_state: AtomicU8,
@@ -302,12 +304,6 @@ pub struct Telemetry {
     pub shutting_down: AtomicBool,
     /// Someone reads this telemetry (a metrics endpoint runs). Backtests publish only then.
     pub observed: AtomicBool,
-    /// Stage threads set their flag when they start (strategy, risk, execution by
-    /// `StageName` index; the feed's is unused). The canary waits for all of them, so it
-    /// measures hops, not thread start-up.
-    pub stage_started: [AtomicBool; 4],
-    /// Set when a stage thread panics, so producers stop waiting on it.
-    pub aborted: AtomicBool,
     /// Last activity per stage, unix ns (written by the validator, which sees counters move).
     pub last_activity_ns: [AtomicU64; 4],
     pub validator: Mutex<ValidatorState>,
@@ -355,8 +351,6 @@ impl Telemetry {
             canary: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             observed: AtomicBool::new(false),
-            stage_started: Default::default(),
-            aborted: AtomicBool::new(false),
             last_activity_ns: Default::default(),
             validator: Mutex::new(ValidatorState::default()),
             snapshot_generation: AtomicU64::new(0),

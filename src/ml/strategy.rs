@@ -1,6 +1,7 @@
 //! The ML strategy: per-instrument features, a model score on every scoring event, and the
-//! long/flat rule of the other strategies: BUY when flat and `score >= entry`, SELL when
-//! long and `score <= exit`.
+//! long/flat position rule of the other strategies (`strategy::position`): target long when
+//! not long and `score >= entry`, flat when long and `score <= exit`, from the book's real
+//! exposure.
 //!
 //! Two ways to score, same signals:
 //! - **per tick** (live, and the threaded runtime): extract, then score one row at once;
@@ -16,7 +17,7 @@ use super::model::Model;
 use crate::clock::LatencyTimer;
 use crate::domain::Tick;
 use crate::metrics::LatencySummary;
-use crate::strategy::{Intent, LongFlat, SlotSpec, Strategy};
+use crate::strategy::{Actions, Context, Mode, Signals, SlotSpec, Strategy};
 
 /// How an ML strategy scores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +72,6 @@ pub struct MlStrategy {
     entry: f64,
     exit: f64,
     extractors: Vec<FeatureExtractor>,
-    positions: Vec<LongFlat>,
     qty: Vec<crate::domain::Qty>,
     row: Vec<f32>,
     /// Batched mode: rows of the prepared chunk, the seq of the tick each belongs to, and
@@ -107,7 +107,6 @@ impl MlStrategy {
                 .iter()
                 .map(|s| FeatureExtractor::new(&model.sidecar.schema, s.price_precision))
                 .collect(),
-            positions: vec![LongFlat::default(); slots.len()],
             qty: slots.iter().map(|s| s.qty).collect(),
             row: vec![0.0; width],
             batch_rows: Vec::with_capacity(batch_capacity * width),
@@ -172,50 +171,52 @@ impl MlStrategy {
     }
 
     #[inline]
-    fn decide(&mut self, score: f32, slot: usize) -> Option<Intent> {
+    fn decide(&self, score: f32, ctx: &Context<'_>, out: &mut Actions) {
         let score = f64::from(score);
-        self.positions[slot].step(score >= self.entry, score <= self.exit, self.qty[slot])
+        let signals = Signals {
+            long_entry: score >= self.entry,
+            long_exit: score <= self.exit,
+            ..Signals::default()
+        };
+        let slot = ctx.slot();
+        // A refused action is counted by the buffer; there is nothing else to do about it.
+        let _ = Mode::LongFlat.act(ctx, out, slot, self.qty[slot], signals);
     }
 }
 
 impl Strategy for MlStrategy {
     #[inline]
-    fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
+    fn on_tick(&mut self, ctx: &Context<'_>, tick: &Tick, out: &mut Actions) {
+        let slot = ctx.slot();
         match self.mode {
             InferenceMode::PerTick => {
                 // Timed from before extraction: the cost of a scoring tick, features included.
                 let start = self.timer.stamp();
                 if !self.extractors[slot].update(tick, &mut self.row) {
-                    return None;
+                    return;
                 }
                 let result = self.model.score(&self.row);
                 self.stats.calls += 1;
-                let intent = match result {
+                match result {
                     Ok(score) => {
                         self.stats.rows += 1;
-                        self.decide(score, slot)
+                        self.decide(score, ctx, out);
                     }
-                    Err(_) => {
-                        // No formatting on the tick path; the count is in the summary.
-                        self.stats.errors += 1;
-                        None
-                    }
-                };
+                    // No formatting on the tick path; the count is in the summary.
+                    Err(_) => self.stats.errors += 1,
+                }
                 let ns = self.timer.elapsed_ns(start, self.timer.stamp());
                 self.stats.latency.saturating_record(ns.max(1));
-                intent
             }
             InferenceMode::Batched => {
                 if self.batch_seqs.get(self.cursor) != Some(&tick.seq) {
-                    return None;
+                    return;
                 }
                 let at = self.cursor;
                 self.cursor += 1;
-                if !self.batch_ok {
-                    return None;
+                if self.batch_ok {
+                    self.decide(self.batch_scores[at], ctx, out);
                 }
-                let score = self.batch_scores[at];
-                self.decide(score, slot)
             }
         }
     }

@@ -24,12 +24,13 @@ use crate::metrics::telemetry::{
 };
 use crate::metrics::{LatencySummary, Stage};
 use crate::risk::RejectReason;
+use crate::runtime::RunControl;
 
 /// `GET /health`: 200 `{"status":"alive","uptime_secs":…}`; 503 `{"status":"dead",…}`
 /// once a pipeline stage thread has panicked (the process is up but cannot trade: restart).
-pub fn liveness(t: &Telemetry) -> (u16, Value) {
+pub fn liveness(t: &Telemetry, control: &RunControl) -> (u16, Value) {
     let uptime = uptime_secs(t, unix_now_secs());
-    if t.aborted.load(std::sync::atomic::Ordering::Relaxed) {
+    if control.aborted() {
         return (
             503,
             json!({ "status": "dead", "reason": "a pipeline stage thread panicked", "uptime_secs": uptime }),
@@ -49,7 +50,7 @@ pub fn readiness(t: &Telemetry) -> (u16, Value) {
 }
 
 /// `GET /health/detailed`: the engine's state for an operator.
-pub fn detailed(t: &Telemetry) -> Value {
+pub fn detailed(t: &Telemetry, control: &RunControl) -> Value {
     let now = unix_now_secs();
     let reasons = t.not_ready_reasons();
 
@@ -83,7 +84,7 @@ pub fn detailed(t: &Telemetry) -> Value {
             };
             json!({
                 "name": s.name(),
-                "state": stage_state(t, s, idle.as_f64(), &stalled),
+                "state": stage_state(t, control, s, idle.as_f64(), &stalled),
                 "events": t.stage_events[s as usize].get(),
                 "last_activity_unix": last,
                 "idle_secs": idle,
@@ -205,6 +206,7 @@ const ACTIVE_WITHIN_SECS: f64 = 2.0;
 /// `ACTIVE_WITHIN_SECS`) or `idle`. The feed reports its own state.
 fn stage_state(
     t: &Telemetry,
+    control: &RunControl,
     stage: StageName,
     idle: Option<f64>,
     stalled: &[&str],
@@ -213,7 +215,7 @@ fn stage_state(
     if stage == StageName::Feed {
         return feed.name();
     }
-    if feed == FeedState::Stopped || t.aborted.load(Ordering::Relaxed) {
+    if feed == FeedState::Stopped || control.aborted() {
         "stopped"
     } else if stalled.contains(&stage.name()) {
         "stalled"
@@ -283,11 +285,12 @@ mod tests {
     #[test]
     fn liveness_is_200_until_a_stage_thread_dies() {
         let t = telemetry();
-        let (code, body) = liveness(&t);
+        let control = RunControl::new();
+        let (code, body) = liveness(&t, &control);
         assert_eq!(code, 200);
         assert_eq!(body["status"], "alive");
-        t.aborted.store(true, std::sync::atomic::Ordering::Relaxed);
-        let (code, body) = liveness(&t);
+        control.abort();
+        let (code, body) = liveness(&t, &control);
         assert_eq!(code, 503);
         assert_eq!(body["status"], "dead");
     }
@@ -329,7 +332,7 @@ mod tests {
         t.request_snapshot();
         t.hand_off_latency(LatencySlot::Risk, &mut rec);
 
-        let d = detailed(&t);
+        let d = detailed(&t, &RunControl::new());
         assert_eq!(d["environment"], "paper");
         assert_eq!(d["ready"], true);
         assert_eq!(d["reasons"], json!([]));
@@ -369,7 +372,7 @@ mod tests {
 
     #[test]
     fn detailed_without_canary_is_null_and_not_ready() {
-        let d = detailed(&telemetry());
+        let d = detailed(&telemetry(), &RunControl::new());
         assert_eq!(d["canary"], Value::Null);
         assert_eq!(d["ready"], false);
         assert!(d["reasons"].as_array().is_some_and(|r| !r.is_empty()));

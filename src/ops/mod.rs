@@ -1,8 +1,8 @@
 //! Operability of a running engine: preflight checks, log channels, the pipeline
-//! validator, the metrics and health endpoint, and the live runtime that ties them together.
+//! validator, the metrics and health endpoint, and the audit writer.
 
+pub mod audit;
 pub mod health;
-pub mod live;
 pub mod logging;
 pub mod preflight;
 pub mod server;

@@ -12,9 +12,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::app::validate::{self, Severity};
 use crate::clock::Stopwatch;
 use crate::config::StagePinning;
-use crate::config::{EngineConfig, Environment, MlInference, RuntimeMode};
+use crate::config::{EngineConfig, Environment, RuntimeMode};
 use crate::domain::InstrumentTable;
 use crate::feed::{self, DataSource};
 use crate::strategy::{StrategyConfig, StrategyParams};
@@ -279,17 +280,6 @@ pub fn config_failed(environment: Environment, message: impl Into<String>) -> Pr
     }
 }
 
-/// How bad one problem is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Severity {
-    /// Worth knowing, never blocks (small rings).
-    Advisory,
-    /// Blocks in production, a warning elsewhere.
-    Problem,
-    /// No run survives it.
-    Fatal,
-}
-
 /// What one check found: its problems, then a line on what it looked at.
 #[derive(Debug, Default)]
 struct Findings {
@@ -329,78 +319,12 @@ fn timed(name: &str, policy: Policy, check: impl FnOnce() -> Findings) -> CheckR
     }
 }
 
-/// Brokers against strategies: unknown and disabled brokers named by a strategy, enabled
-/// brokers no strategy trades through, duplicate ids, runtime settings the engine rejects.
+/// Brokers against strategies and runtime settings (`app::validate::config`, the rules the
+/// build applies too).
 fn check_config(config: &EngineConfig, strategies: &[StrategyConfig]) -> Findings {
     let mut f = Findings::default();
-    let mut first_of: BTreeMap<&str, &Path> = BTreeMap::new();
-    for s in strategies {
-        if let Some(first) = first_of.get(s.id.as_str()) {
-            f.push(
-                Severity::Fatal,
-                format!(
-                    "{}: duplicate strategy id '{}', also in {}",
-                    s.file.display(),
-                    s.id,
-                    first.display()
-                ),
-            );
-        } else {
-            first_of.insert(&s.id, &s.file);
-        }
-    }
-    let known = config
-        .brokers
-        .iter()
-        .map(|b| b.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut named = vec![false; config.brokers.len()];
-    for s in strategies {
-        for (name, line) in &s.brokers {
-            match config.broker_index(name) {
-                Some(b) => {
-                    named[b] = true;
-                    if !config.brokers[b].enabled {
-                        f.push(
-                            Severity::Problem,
-                            format!(
-                                "{}:{line}: strategy '{}' trades through broker '{name}', which is disabled",
-                                s.file.display(),
-                                s.id
-                            ),
-                        );
-                    }
-                }
-                None => f.push(
-                    Severity::Fatal,
-                    format!(
-                        "{}:{line}: strategy '{}' names unknown broker '{name}' (configured: {known})",
-                        s.file.display(),
-                        s.id
-                    ),
-                ),
-            }
-        }
-    }
-    for (broker, named) in config.brokers.iter().zip(&named) {
-        if broker.enabled && !named {
-            f.push(
-                Severity::Problem,
-                format!(
-                    "broker '{}' is enabled but no strategy trades through it",
-                    broker.name
-                ),
-            );
-        }
-    }
-    if config.runtime.ml_inference == MlInference::Batched
-        && config.runtime.mode == RuntimeMode::Threaded
-    {
-        f.push(
-            Severity::Fatal,
-            "runtime.ml_inference = \"batched\" needs the inline runtime (use \"per_tick\" or \"auto\")".into(),
-        );
+    for finding in validate::config(config, strategies) {
+        f.push(finding.severity, finding.render());
     }
     let enabled = config.brokers.iter().filter(|b| b.enabled).count();
     f.summary = format!(
@@ -431,19 +355,8 @@ fn check_instruments(
         f.push(Severity::Fatal, format!("cannot read the data: {e}"));
         return f;
     }
-    for s in strategies {
-        for (symbol, line) in &s.instruments {
-            if table.find(symbol).is_none() {
-                f.push(
-                    Severity::Problem,
-                    format!(
-                        "{}:{line}: instrument '{symbol}' of strategy '{}' is not in the data",
-                        s.file.display(),
-                        s.id
-                    ),
-                );
-            }
-        }
+    for finding in validate::instruments(strategies, &table) {
+        f.push(finding.severity, finding.render());
     }
     let names: Vec<String> = sources.iter().map(DataSource::name).collect();
     f.summary = format!(
@@ -558,27 +471,26 @@ fn check_rings(config: &EngineConfig, live: bool, cores: Result<usize, &str>) ->
             ),
         );
     }
-    let slots = crate::pipeline::threaded::ring_slot_bytes();
+    let slots = crate::runtime::message::ring_slot_bytes();
     let bytes: usize = slots.iter().map(|s| s.saturating_mul(capacity)).sum();
+    let sizes: Vec<String> = slots.iter().map(ToString::to_string).collect();
     let memory = format!(
-        "4 rings x {capacity} slots = {:.1} MiB, slots of {}, {}, {} and {} bytes",
+        "{} rings x {capacity} slots = {:.1} MiB, slots of {} bytes",
+        slots.len(),
         bytes as f64 / (1024.0 * 1024.0),
-        slots[0],
-        slots[1],
-        slots[2],
-        slots[3]
+        sizes.join(", ")
     );
     let pinned = pinned_stages(&config.runtime.pin);
     if threaded {
         if config.runtime.wait == crate::config::WaitPolicy::Spin
             && let Ok(n) = cores
-            && n < crate::pipeline::threaded::STAGE_THREADS
+            && n < crate::runtime::threaded::STAGE_THREADS
         {
             f.push(
                 Severity::Advisory,
                 format!(
                     "runtime.wait = \"spin\" with {} stage threads on {n} cores: spinning threads starve each other",
-                    crate::pipeline::threaded::STAGE_THREADS
+                    crate::runtime::threaded::STAGE_THREADS
                 ),
             );
         }
@@ -754,6 +666,7 @@ mod tests {
         let parsed = parse_strategy(
             Path::new(&format!("strategies/{id}.toml")),
             &text,
+            &crate::strategy::Registry::builtin(),
             &mut errors,
         );
         assert!(errors.is_empty(), "{errors:?}");
@@ -867,7 +780,7 @@ mod tests {
                 Warn,
                 Fail,
                 "block",
-                "strategies/s2.toml:4: strategy 's2' trades through broker 'off', which is disabled",
+                "strategies/s2.toml:4: field 'brokers': broker 'off' is disabled",
             ),
             (
                 "unknown broker",
@@ -880,7 +793,7 @@ mod tests {
                 Fail,
                 Fail,
                 "fatal",
-                "strategies/s2.toml:4: strategy 's2' names unknown broker 'nowhere' (configured: paper)",
+                "strategies/s2.toml:4: field 'brokers': unknown broker 'nowhere' (configured: paper)",
             ),
             (
                 "duplicate ids",
@@ -903,7 +816,7 @@ mod tests {
                 Warn,
                 Fail,
                 "block",
-                "strategies/s1.toml:3: instrument 'XRPUSDT-SPOT' of strategy 's1' is not in the data",
+                "strategies/s1.toml:3: field 'instruments': instrument 'XRPUSDT-SPOT' is not in the data",
             ),
             (
                 "missing credentials",
@@ -1079,7 +992,7 @@ mod tests {
         let mut config = engine(Environment::Production, "[runtime]\nmode = \"threaded\"\n");
         let f = check_rings(&config, false, Ok(8));
         assert!(f.problems.is_empty(), "{f:?}");
-        assert!(f.summary.contains("4 rings x 8192 slots"), "{f:?}");
+        assert!(f.summary.contains("5 rings x 8192 slots"), "{f:?}");
         config.runtime.ring_capacity = 1000;
         let f = check_rings(&config, false, Ok(8));
         assert_eq!(f.problems[0].0, Severity::Fatal);
@@ -1207,7 +1120,13 @@ mod tests {
     fn missing_model_is_a_problem_not_fatal() {
         let text = "id = \"m\"\nkind = \"ml\"\nmodel = \"models/nowhere.onnx\"\ninstruments = [\"BTCUSDT-SPOT\"]\nbrokers = [\"paper\"]\n[params]\nquantity = \"1\"\n";
         let mut errors = Vec::new();
-        let s = parse_strategy(Path::new("strategies/m.toml"), text, &mut errors).expect("valid");
+        let s = parse_strategy(
+            Path::new("strategies/m.toml"),
+            text,
+            &crate::strategy::Registry::builtin(),
+            &mut errors,
+        )
+        .expect("valid");
         let f = check_model(&s, "models/nowhere.onnx", 3);
         assert_eq!(f.problems.len(), 1, "{f:?}");
         assert_eq!(f.problems[0].0, Severity::Problem);

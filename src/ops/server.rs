@@ -26,6 +26,7 @@ use tiny_http::{Header, Method, Request, Response, Server};
 use crate::metrics::exposition;
 use crate::metrics::telemetry::Telemetry;
 use crate::ops::health;
+use crate::runtime::RunControl;
 
 /// A running metrics endpoint.
 #[derive(Debug)]
@@ -49,7 +50,11 @@ impl std::fmt::Debug for Running {
 impl MetricsServer {
     /// Binds `addr` (port 0 picks a free port, see [`MetricsServer::local_addr`]) and starts
     /// the serving thread.
-    pub fn start(addr: SocketAddr, telemetry: Arc<Telemetry>) -> io::Result<MetricsServer> {
+    pub fn start(
+        addr: SocketAddr,
+        telemetry: Arc<Telemetry>,
+        control: Arc<RunControl>,
+    ) -> io::Result<MetricsServer> {
         let named = |e: &dyn std::fmt::Display| format!("metrics.addr {addr}: {e}");
         let listener = TcpListener::bind(addr).map_err(|e| io::Error::new(e.kind(), named(&e)))?;
         let local = listener
@@ -67,7 +72,7 @@ impl MetricsServer {
             .spawn({
                 let server = Arc::clone(&server);
                 let stop = Arc::clone(&stop);
-                move || serve(&server, &stop, &telemetry)
+                move || serve(&server, &stop, &telemetry, &control)
             })
             .map_err(|e| io::Error::new(e.kind(), named(&e)))?;
         Ok(MetricsServer {
@@ -143,7 +148,12 @@ impl InFlight {
     }
 }
 
-fn serve(server: &Server, stop: &AtomicBool, telemetry: &Arc<Telemetry>) {
+fn serve(
+    server: &Server,
+    stop: &AtomicBool,
+    telemetry: &Arc<Telemetry>,
+    control: &Arc<RunControl>,
+) {
     let in_flight = Arc::new(parking_lot::Mutex::new(InFlight::default()));
     // Requests over the limits get a 503 from one thread of their own: if it blocks on a
     // client that does not read, only those refusals wait.
@@ -172,10 +182,11 @@ fn serve(server: &Server, stop: &AtomicBool, telemetry: &Arc<Telemetry>) {
                     continue;
                 }
                 let (t, count) = (Arc::clone(telemetry), Arc::clone(&in_flight));
+                let control = Arc::clone(control);
                 let spawned = std::thread::Builder::new()
                     .name("alpha-panda-http-req".to_owned())
                     .spawn(move || {
-                        handle(request, &t);
+                        handle(request, &t, &control);
                         count.lock().done(peer);
                     });
                 if let Err(e) = spawned {
@@ -203,7 +214,7 @@ enum Route {
     Detailed,
 }
 
-fn handle(request: Request, t: &Telemetry) {
+fn handle(request: Request, t: &Telemetry, control: &RunControl) {
     let path = request.url().split('?').next().unwrap_or_default();
     let route = match path {
         "/metrics" => Route::Metrics,
@@ -235,7 +246,7 @@ fn handle(request: Request, t: &Telemetry) {
             respond(request, 200, exposition::content_type(), body);
         }
         Route::Live => {
-            let (code, body) = health::liveness(t);
+            let (code, body) = health::liveness(t, control);
             respond(request, code, JSON, json_body(&body));
         }
         Route::Ready => {
@@ -243,7 +254,7 @@ fn handle(request: Request, t: &Telemetry) {
             respond(request, code, JSON, json_body(&body));
         }
         Route::Detailed => {
-            let body = health::detailed(t);
+            let body = health::detailed(t, control);
             respond(request, 200, JSON, json_body(&body));
         }
     }
@@ -288,7 +299,8 @@ mod tests {
 
     fn server() -> MetricsServer {
         let t = Arc::new(Telemetry::new(TelemetryShape::default()));
-        MetricsServer::start("127.0.0.1:0".parse().expect("addr"), t).expect("start")
+        MetricsServer::start("127.0.0.1:0".parse().expect("addr"), t, Arc::default())
+            .expect("start")
     }
 
     #[test]
@@ -338,7 +350,7 @@ mod tests {
         let s = server();
         let addr = s.local_addr();
         let t = Arc::new(Telemetry::new(TelemetryShape::default()));
-        let err = MetricsServer::start(addr, t).expect_err("port taken");
+        let err = MetricsServer::start(addr, t, Arc::default()).expect_err("port taken");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
         assert!(
             err.to_string()

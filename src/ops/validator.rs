@@ -111,7 +111,7 @@ pub struct Observation {
     /// Ticks that reached at least one strategy.
     pub dispatched: u64,
     /// Depth per ring, in `Ring` order.
-    pub ring_depth: [u64; 4],
+    pub ring_depth: [u64; 5],
     pub ring_capacity: u64,
     pub brokers: Vec<BrokerObservation>,
 }

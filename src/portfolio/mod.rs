@@ -1,89 +1,29 @@
-//! Positions and PnL per book (strategy × broker) and instrument, exact in integers.
+//! Positions and PnL per book (one strategy on one broker) and instrument, fed by order
+//! events: fills move positions, cash and fees; acceptances, cancels, replaces and rejections
+//! are counted. Exact in integers.
 //!
 //! Realized PnL uses FIFO lots; `equity = cash + position × mark` (fees included in cash).
 //! Identity kept at all times: `equity = realized + unrealized - fees`. Marks are the exact
-//! mid (kept doubled so it stays an integer) or the last trade price.
+//! mid (kept doubled so it stays an integer) or the last trade price. Every fill is kept in
+//! a `RecordLog` for the reports.
 
-use std::collections::VecDeque;
+pub mod curve;
+pub mod log;
+pub mod position;
 
 use crate::domain::{
-    BookId, Fill, InstrumentId, InstrumentSpec, MONEY_SCALE, Money, Nanos, POW10, Qty, Side, Tick,
+    BookId, BrokerId, Fill, InstrumentId, InstrumentSpec, MONEY_SCALE, Money, Nanos, OrderEvent,
+    OrderEventKind, POW10, Qty, Tick,
 };
+
+pub use curve::EquityCurve;
+pub use log::{LOG_BUFFER, RecordLog};
+pub use position::Position;
+use position::{Scale, money_x2};
 
 /// Largest `price_precision + qty_precision` an instrument may have: doubled marks need one
 /// spare decimal in `Money`.
 pub const MAX_COMBINED_PRECISION: u8 = MONEY_SCALE - 1;
-
-/// `price_x2 / 2 × qty` as exact money.
-#[inline]
-fn money_x2(price_x2: i64, qty: i64, spec: &Scale) -> Money {
-    Money(i128::from(price_x2) * i128::from(qty) * spec.half_unit)
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Scale {
-    /// `10^(MONEY_SCALE - price_precision - qty_precision) / 2`.
-    half_unit: i128,
-}
-
-/// One book's holding of one instrument.
-#[derive(Clone, Debug, Default)]
-pub struct Position {
-    /// Signed quantity, raw.
-    pub qty: i64,
-    /// Open lots in fill order: (signed qty, price raw).
-    lots: VecDeque<(i64, i64)>,
-    pub realized: Money,
-    pub fees: Money,
-    /// Cash flow: sells minus buys minus fees.
-    pub cash: Money,
-    pub orders: u64,
-    pub fills: u64,
-    pub bought: i64,
-    pub sold: i64,
-}
-
-impl Position {
-    fn apply(&mut self, side: Side, qty: i64, price: i64, fee: Money, scale: &Scale) {
-        let signed = side.sign() * qty;
-        self.cash -= money_x2(2 * price, signed, scale) + fee;
-        self.fees += fee;
-        self.fills += 1;
-        match side {
-            Side::Buy => self.bought += qty,
-            Side::Sell => self.sold += qty,
-        }
-        let mut remaining = signed;
-        // Close opposite lots first, oldest first.
-        while remaining != 0 {
-            let Some(front) = self.lots.front_mut() else {
-                break;
-            };
-            if front.0.signum() == remaining.signum() {
-                break;
-            }
-            let closed = remaining.abs().min(front.0.abs()) * front.0.signum();
-            // Closing `closed` of a lot bought at front.1 at `price`.
-            self.realized += money_x2(2 * (price - front.1), closed, scale);
-            front.0 -= closed;
-            remaining += closed;
-            if front.0 == 0 {
-                self.lots.pop_front();
-            }
-        }
-        if remaining != 0 {
-            self.lots.push_back((remaining, price));
-        }
-        self.qty += signed;
-    }
-
-    /// Unrealized PnL of the open lots at a doubled mark.
-    fn unrealized(&self, mark_x2: i64, scale: &Scale) -> Money {
-        self.lots.iter().fold(Money::ZERO, |acc, &(qty, price)| {
-            acc + money_x2(mark_x2 - 2 * price, qty, scale)
-        })
-    }
-}
 
 /// Final figures of one book on one instrument.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,52 +38,12 @@ pub struct PositionReport {
     pub net: Money,
     pub orders: u64,
     pub fills: u64,
+    pub cancels: u64,
+    pub replaces: u64,
+    pub rejections: u64,
 }
 
-/// Equity over event time, downsampled into a fixed number of points.
-#[derive(Clone, Debug)]
-pub struct EquityCurve {
-    points: Vec<(Nanos, Money)>,
-    capacity: usize,
-    interval_ns: u64,
-    next_ts: u64,
-}
-
-impl EquityCurve {
-    pub fn new(capacity: usize, interval_ns: u64) -> EquityCurve {
-        EquityCurve {
-            points: Vec::with_capacity(capacity),
-            capacity: capacity.max(2),
-            interval_ns,
-            next_ts: 0,
-        }
-    }
-
-    #[inline]
-    fn observe(&mut self, ts: Nanos, equity: Money) {
-        if ts.0 < self.next_ts {
-            return;
-        }
-        if self.points.len() == self.capacity {
-            // Keep every other point and sample half as often: memory stays fixed.
-            let mut keep = 0;
-            for i in (0..self.points.len()).step_by(2) {
-                self.points[keep] = self.points[i];
-                keep += 1;
-            }
-            self.points.truncate(keep);
-            self.interval_ns = self.interval_ns.saturating_mul(2);
-        }
-        self.points.push((ts, equity));
-        self.next_ts = ts.0.saturating_add(self.interval_ns);
-    }
-
-    pub fn points(&self) -> &[(Nanos, Money)] {
-        &self.points
-    }
-}
-
-/// All books' positions, total equity and drawdown.
+/// All books' positions, total equity and drawdown, and the fill log.
 #[derive(Debug)]
 pub struct Portfolio {
     instruments: usize,
@@ -158,10 +58,13 @@ pub struct Portfolio {
     max_drawdown: Money,
     curve: EquityCurve,
     last_ts: Nanos,
+    fills: RecordLog<Fill>,
+    /// Fills per broker, for telemetry.
+    fills_by_broker: Vec<u64>,
 }
 
 impl Portfolio {
-    pub fn new(books: usize, specs: &[InstrumentSpec]) -> Portfolio {
+    pub fn new(books: usize, brokers: usize, specs: &[InstrumentSpec]) -> Portfolio {
         let scales = specs
             .iter()
             .map(|s| {
@@ -177,10 +80,7 @@ impl Portfolio {
             scales,
             // Lots preallocated: the first fills allocate nothing on the tick path.
             positions: (0..books * specs.len())
-                .map(|_| Position {
-                    lots: VecDeque::with_capacity(8),
-                    ..Position::default()
-                })
+                .map(|_| Position::with_lot_capacity(8))
                 .collect(),
             marks_x2: vec![0; specs.len()],
             net_qty: vec![0; specs.len()],
@@ -189,6 +89,8 @@ impl Portfolio {
             max_drawdown: Money::ZERO,
             curve: EquityCurve::new(2048, 1_000_000_000),
             last_ts: Nanos(0),
+            fills: RecordLog::new(LOG_BUFFER),
+            fills_by_broker: vec![0; brokers],
         }
     }
 
@@ -218,11 +120,28 @@ impl Portfolio {
         }
     }
 
-    pub fn on_order(&mut self, book: BookId, instrument: InstrumentId) {
-        self.positions[book.0 as usize * self.instruments + instrument.index()].orders += 1;
+    /// Books an order event: fills move the position, the rest is counted.
+    #[inline]
+    pub fn on_event(&mut self, event: &OrderEvent) {
+        let at = event.book.0 as usize * self.instruments + event.instrument.index();
+        let position = &mut self.positions[at];
+        match event.kind {
+            OrderEventKind::Accepted { .. } => position.orders += 1,
+            OrderEventKind::Rejected { .. } => position.rejections += 1,
+            OrderEventKind::Cancelled { .. } => position.cancels += 1,
+            OrderEventKind::Modified { .. } => position.replaces += 1,
+            OrderEventKind::PartiallyFilled(_) | OrderEventKind::Filled(_) => {
+                if let Some(fill) = event.fill() {
+                    self.on_fill(&fill);
+                }
+            }
+            OrderEventKind::Expired { .. }
+            | OrderEventKind::CancelRejected { .. }
+            | OrderEventKind::ModifyRejected { .. } => {}
+        }
     }
 
-    pub fn on_fill(&mut self, fill: &Fill) {
+    fn on_fill(&mut self, fill: &Fill) {
         let i = fill.instrument.index();
         let scale = self.scales[i];
         let signed = fill.side.sign() * fill.qty.0;
@@ -237,8 +156,18 @@ impl Portfolio {
         // Equity moves by what the fill gives away against the mark, and the fee.
         self.equity += money_x2(self.marks_x2[i] - 2 * fill.price.0, signed, &scale) - fill.fee;
         self.track_drawdown();
+        self.fills.record(*fill);
+        if let Some(n) = self.fills_by_broker.get_mut(fill.broker.0 as usize) {
+            *n += 1;
+        }
     }
 
+    /// Off the tick path: moves buffered fills to the log (see `RecordLog`).
+    pub fn flush_logs(&mut self) {
+        self.fills.flush();
+    }
+
+    #[inline]
     pub fn position(&self, book: BookId, instrument: InstrumentId) -> &Position {
         &self.positions[book.0 as usize * self.instruments + instrument.index()]
     }
@@ -257,6 +186,9 @@ impl Portfolio {
             net: p.realized + unrealized - p.fees,
             orders: p.orders,
             fills: p.fills,
+            cancels: p.cancels,
+            replaces: p.replaces,
+            rejections: p.rejections,
         }
     }
 
@@ -273,6 +205,21 @@ impl Portfolio {
         self.max_drawdown
     }
 
+    /// Fills so far.
+    pub fn fill_count(&self) -> usize {
+        self.fills.len()
+    }
+
+    /// Fills per broker so far.
+    pub fn fills_by_broker(&self) -> &[u64] {
+        &self.fills_by_broker
+    }
+
+    /// Every fill in order, giving up the log.
+    pub fn take_fills(&mut self) -> Vec<Fill> {
+        std::mem::replace(&mut self.fills, RecordLog::new(1)).into_vec()
+    }
+
     /// Equity curve including the final point.
     pub fn curve(&self) -> Vec<(Nanos, Money)> {
         let mut points = self.curve.points().to_vec();
@@ -281,12 +228,38 @@ impl Portfolio {
         }
         points
     }
+
+    /// Per broker: open positions and exact PnL (realized, unrealized, fees, net), written
+    /// into `out` (one entry per broker). Walks the (book, broker, instrument) triples that
+    /// can hold a position: call on request, not per tick.
+    pub fn broker_pnl(
+        &self,
+        positions: &[(BookId, BrokerId, InstrumentId)],
+        out: &mut [(u64, [Money; 4])],
+    ) {
+        for entry in out.iter_mut() {
+            *entry = (0, [Money::ZERO; 4]);
+        }
+        for &(book, broker, instrument) in positions {
+            let Some((open, pnl)) = out.get_mut(broker.0 as usize) else {
+                continue;
+            };
+            let r = self.report(book, instrument);
+            *open += u64::from(r.position.0 != 0);
+            for (slot, money) in pnl
+                .iter_mut()
+                .zip([r.realized, r.unrealized, r.fees, r.net])
+            {
+                *slot += money;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BrokerId, Price, StrategyId};
+    use crate::domain::{ClientOrderId, Execution, Price, Side};
 
     fn spec(price_precision: u8, qty_precision: u8) -> InstrumentSpec {
         InstrumentSpec {
@@ -296,19 +269,21 @@ mod tests {
         }
     }
 
-    fn fill(side: Side, qty: i64, price: i64, fee: i128) -> Fill {
-        Fill {
-            order_id: 0,
-            correlation: 0,
-            ts: Nanos(0),
+    fn fill(side: Side, qty: i64, price: i64, fee: i128) -> OrderEvent {
+        OrderEvent {
+            id: ClientOrderId(0),
             book: BookId(0),
             broker: BrokerId(0),
-            strategy: StrategyId(0),
             instrument: InstrumentId(0),
             side,
-            qty: Qty(qty),
-            price: Price(price),
-            fee: Money(fee),
+            correlation: 0,
+            ts: Nanos(0),
+            kind: OrderEventKind::Filled(Execution {
+                qty: Qty(qty),
+                price: Price(price),
+                fee: Money(fee),
+                ..Execution::default()
+            }),
         }
     }
 
@@ -326,7 +301,7 @@ mod tests {
     #[test]
     fn fifo_realized_table() {
         let m = |s: &str| Money::parse(s).unwrap();
-        let cases: [(&str, Vec<Fill>, &str, i64); 4] = [
+        let cases: [(&str, Vec<OrderEvent>, &str, i64); 4] = [
             (
                 "round trip gain",
                 vec![fill(Side::Buy, 2, 100, 0), fill(Side::Sell, 2, 105, 0)],
@@ -361,10 +336,10 @@ mod tests {
             ),
         ];
         for (name, fills, realized, position) in cases {
-            let mut portfolio = Portfolio::new(1, &[spec(0, 0)]);
+            let mut portfolio = Portfolio::new(1, 1, &[spec(0, 0)]);
             portfolio.on_tick(&quote(100, 100));
             for f in &fills {
-                portfolio.on_fill(f);
+                portfolio.on_event(f);
             }
             let report = portfolio.report(BookId(0), InstrumentId(0));
             assert_eq!(report.realized, m(realized), "{name}");
@@ -374,25 +349,15 @@ mod tests {
 
     #[test]
     fn drawdown_follows_marks() {
-        let mut portfolio = Portfolio::new(1, &[spec(2, 0)]);
+        let mut portfolio = Portfolio::new(1, 1, &[spec(2, 0)]);
         portfolio.on_tick(&quote(10_000, 10_000));
-        portfolio.on_fill(&fill(Side::Buy, 1, 10_000, 0));
+        portfolio.on_event(&fill(Side::Buy, 1, 10_000, 0));
         portfolio.on_tick(&quote(10_500, 10_500));
         portfolio.on_tick(&quote(9_900, 9_901));
         portfolio.on_tick(&quote(10_200, 10_200));
         // Peak 5.00, trough -0.995: drawdown 5.995.
         assert_eq!(portfolio.max_drawdown(), Money::parse("5.995").unwrap());
         assert_eq!(portfolio.equity(), Money::parse("2").unwrap());
-    }
-
-    #[test]
-    fn curve_memory_is_bounded() {
-        let mut curve = EquityCurve::new(8, 1);
-        for ts in 0..10_000 {
-            curve.observe(Nanos(ts), Money(ts as i128));
-        }
-        assert!(curve.points().len() <= 8);
-        assert_eq!(curve.points()[0].0, Nanos(0));
     }
 
     mod property_tests {
@@ -403,13 +368,13 @@ mod tests {
             /// Sum of fills = position; equity = realized + unrealized - fees = cash + position × mark.
             #[test]
             fn pnl_identities(fills in proptest::collection::vec((any::<bool>(), 1i64..50, 90i64..110, 0i128..1000), 1..60), mark in 80i64..120) {
-                let mut portfolio = Portfolio::new(1, &[spec(2, 1)]);
+                let mut portfolio = Portfolio::new(1, 1, &[spec(2, 1)]);
                 portfolio.on_tick(&quote(100, 100));
                 let mut net = 0;
                 for &(buy, qty, price, fee) in &fills {
                     let side = if buy { Side::Buy } else { Side::Sell };
                     net += side.sign() * qty;
-                    portfolio.on_fill(&fill(side, qty, price, fee));
+                    portfolio.on_event(&fill(side, qty, price, fee));
                 }
                 portfolio.on_tick(&quote(mark, mark));
                 let report = portfolio.report(BookId(0), InstrumentId(0));

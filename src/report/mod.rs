@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::domain::{Fill, Money};
-use crate::pipeline::{EngineLayout, RunOutcome};
+use crate::runtime::{EngineLayout, RunOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -38,6 +38,12 @@ pub struct StrategyRow {
     /// `realized - fees + unrealized`.
     pub net_pnl: String,
     pub position: String,
+    /// Cancels confirmed by the venue.
+    pub cancels: u64,
+    /// Modifies (cancel/replace) that took effect.
+    pub replaces: u64,
+    /// Orders refused by risk or the venue.
+    pub rejections: u64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -204,6 +210,9 @@ impl Summary {
                         fees: r.fees.display(digits).to_string(),
                         net_pnl: r.net.display(digits).to_string(),
                         position: r.position.display(spec.qty_precision).to_string(),
+                        cancels: r.cancels,
+                        replaces: r.replaces,
+                        rejections: r.rejections,
                     });
                 }
             }
@@ -448,7 +457,11 @@ fn model_rows(
             .iter()
             .position(|s| s.id == check.strategy);
         let info = registered.and_then(|i| layout.strategies[i].model.as_ref());
-        let stats = registered.and_then(|i| outcome.ml.iter().find(|m| m.strategy.0 as usize == i));
+        // The first book of the strategy (one per broker; runs name one broker but rarely).
+        let stats = registered.and_then(|i| {
+            let book = *layout.strategies[i].books.first()?;
+            outcome.ml.iter().find(|m| m.book == book)
+        });
         models.push(ModelRow {
             strategy: check.strategy.clone(),
             model: check.model.clone(),
@@ -478,7 +491,8 @@ fn model_rows(
 }
 
 /// Writes `fills.csv`: `ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee`, then
-/// for ML strategies the model that decided: `model,model_version,feature_schema_hash`.
+/// for ML strategies the model that decided (`model,model_version,feature_schema_hash`),
+/// then the order's id and whether the fill was `maker` or `taker` (`order_id,liquidity`).
 ///
 /// # Errors
 /// The file cannot be written.
@@ -495,12 +509,12 @@ pub fn write_fills_csv(
     let mut out = std::io::BufWriter::new(file);
     writeln!(
         out,
-        "ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee,model,model_version,feature_schema_hash"
+        "ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee,model,model_version,feature_schema_hash,order_id,liquidity"
     )
     .map_err(io)?;
     for fill in fills {
         let spec = layout.instruments.spec(fill.instrument);
-        let strategy = &layout.strategies[fill.strategy.0 as usize];
+        let strategy = layout.strategy_of(fill.book);
         let (model, version, hash) = strategy.model.as_ref().map_or(("", "", ""), |m| {
             (
                 m.name.as_str(),
@@ -510,7 +524,7 @@ pub fn write_fills_csv(
         });
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             fill.ts.0,
             fill.correlation,
             strategy.id,
@@ -523,13 +537,74 @@ pub fn write_fills_csv(
             model,
             version,
             hash,
+            fill.order_id.0,
+            fill.liquidity.name(),
         )
         .map_err(io)?;
     }
     out.flush().map_err(io)
 }
 
-/// Writes `summary.json`, `fills.csv` and `equity.svg` into `dir` (created if missing).
+/// Writes `orders.csv`, one row per order in the order they ended (orders still open at the
+/// end last): `order_id,placed_ts_ns,correlation,strategy,broker,symbol,side,type,tif,qty,
+/// limit_price,filled_qty,status,reason,replaces,closed_ts_ns` (`qty` and `limit_price` as
+/// last modified; `reason` the rejection code).
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_orders_csv(
+    path: &Path,
+    layout: &EngineLayout,
+    orders: &[crate::strategy::OrderRecord],
+) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut out = std::io::BufWriter::new(file);
+    writeln!(
+        out,
+        "order_id,placed_ts_ns,correlation,strategy,broker,symbol,side,type,tif,qty,limit_price,filled_qty,status,reason,replaces,closed_ts_ns"
+    )
+    .map_err(io)?;
+    for record in orders {
+        let spec = layout.instruments.spec(record.instrument);
+        let o = &record.order;
+        let limit = o.order_type.limit_price().map_or(String::new(), |p| {
+            p.display(spec.price_precision).to_string()
+        });
+        let reason = match record.status {
+            crate::strategy::OrderStatus::Rejected(r) => r.code(),
+            _ => "",
+        };
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            o.id.0,
+            o.placed.0,
+            o.correlation,
+            layout.strategy_of(record.book).id,
+            layout.broker_name(layout.books[record.book.0 as usize].broker),
+            spec.symbol,
+            o.side.as_str(),
+            o.order_type.name(),
+            o.tif.name(),
+            o.qty.display(spec.qty_precision),
+            limit,
+            o.filled.display(spec.qty_precision),
+            record.status.name(),
+            reason,
+            o.replaces,
+            record.closed.0,
+        )
+        .map_err(io)?;
+    }
+    out.flush().map_err(io)
+}
+
+/// Writes `summary.json`, `fills.csv`, `orders.csv` and `equity.svg` into `dir` (created if
+/// missing).
 ///
 /// # Errors
 /// A file cannot be written.
@@ -549,5 +624,6 @@ pub fn write_outputs(
         source,
     })?;
     write_fills_csv(&dir.join("fills.csv"), layout, &outcome.fills)?;
+    write_orders_csv(&dir.join("orders.csv"), layout, &outcome.order_log)?;
     plot::equity_svg(&dir.join("equity.svg"), &outcome.portfolio.curve())
 }

@@ -1,84 +1,50 @@
-//! Pre-trade risk per broker: order quantity and notional, position, open orders, order rate
-//! (token bucket on the engine clock), price band, daily loss and a kill switch latch.
+//! Pre-trade risk per broker and per strategy: order quantity and notional, position (per
+//! broker and per book), open orders, order rate (token bucket on the engine clock), price
+//! band, daily loss and a kill switch latch with two modes (`allow_reducing`, `block_all`).
 //!
 //! A rejection is a `Copy` value with a stable code, counted per reason. Risk keeps its own
-//! view of positions from the fills it is told about, so it gives the same answers in both
-//! runtimes as long as it sees the same fills before each check (the runtimes guarantee it).
+//! view of positions, open quantity and cash from the order events it is told about, so it
+//! gives the same answers in both runtimes as long as it sees the same events before each
+//! check (the runtimes guarantee it). The daily loss is checked when an order or modify is
+//! checked, against equity at the start of the UTC day.
 
 pub mod config;
+pub mod stage;
 
-pub use config::RiskLimits;
+pub use crate::domain::RejectReason;
+pub use config::{KillSwitchMode, RiskLimits};
+pub use stage::{Decision, RiskStage};
 
-use crate::domain::{Fill, InstrumentSpec, MONEY_SCALE, Money, OrderType, POW10, Side, Tick};
-use crate::domain::{Order, Price};
+use crate::domain::{
+    InstrumentSpec, MONEY_SCALE, Money, Order, OrderEvent, OrderEventKind, OrderRequest, OrderType,
+    POW10, Price, RejectOrigin, RequestKind, Side, Tick,
+};
 
 const NANOS_PER_DAY: u64 = 86_400_000_000_000;
 
-/// Why risk refused an order. Codes are stable: reports and metrics use them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RejectReason {
-    KillSwitch,
-    DailyLoss,
-    OrderRate,
-    MaxOpenOrders,
-    MaxOrderQty,
-    MaxNotional,
-    MaxPosition,
-    PriceBand,
-    /// No price to value the order with (no two-sided market yet).
-    NoMarket,
-}
-
-impl RejectReason {
-    pub const ALL: [RejectReason; 9] = [
-        RejectReason::KillSwitch,
-        RejectReason::DailyLoss,
-        RejectReason::OrderRate,
-        RejectReason::MaxOpenOrders,
-        RejectReason::MaxOrderQty,
-        RejectReason::MaxNotional,
-        RejectReason::MaxPosition,
-        RejectReason::PriceBand,
-        RejectReason::NoMarket,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            RejectReason::KillSwitch => "KILL_SWITCH",
-            RejectReason::DailyLoss => "DAILY_LOSS",
-            RejectReason::OrderRate => "ORDER_RATE",
-            RejectReason::MaxOpenOrders => "MAX_OPEN_ORDERS",
-            RejectReason::MaxOrderQty => "MAX_ORDER_QTY",
-            RejectReason::MaxNotional => "NOTIONAL_LIMIT",
-            RejectReason::MaxPosition => "POSITION_LIMIT",
-            RejectReason::PriceBand => "PRICE_BAND",
-            RejectReason::NoMarket => "NO_MARKET",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// Limits of one broker converted to one instrument's units.
+/// Limits of one broker converted to one instrument's units, and the money scale.
 #[derive(Clone, Copy, Debug)]
 struct InstrumentLimits {
     max_position: i64,
+    max_strategy_position: i64,
     max_order_qty: i64,
     price_precision: u8,
     qty_precision: u8,
+    /// `10^(MONEY_SCALE - price_precision - qty_precision) / 2`.
+    half_unit: i128,
 }
 
 #[derive(Clone, Debug)]
 struct BrokerRisk {
     limits: RiskLimits,
     per_instrument: Vec<InstrumentLimits>,
-    /// `[instrument]`: filled position and the signed quantity of approved, unfilled orders.
+    /// `[instrument]`: filled position and the signed quantity of approved, open orders.
     position: Vec<i64>,
     pending: Vec<i64>,
     open_orders: u32,
     cash: Money,
+    /// `sum(position × mark)`, kept as marks and fills move.
+    value: Money,
     /// Token bucket in nano-orders (1 order = 1e9).
     tokens: u128,
     last_refill: u64,
@@ -87,13 +53,45 @@ struct BrokerRisk {
     killed: bool,
 }
 
+impl BrokerRisk {
+    fn equity(&self) -> Money {
+        self.cash + self.value
+    }
+}
+
+/// What risk needs to know of one request to check it.
+#[derive(Clone, Copy, Debug)]
+struct Check {
+    broker: usize,
+    book: usize,
+    instrument: usize,
+    side: Side,
+    /// Quantity of the order (after a modify: its new total).
+    qty: i64,
+    /// Signed change of open quantity if approved.
+    delta: i64,
+    order_type: OrderType,
+    /// A new order (counts against open orders), not a modify.
+    is_new: bool,
+    flatten: bool,
+    ts: u64,
+}
+
 /// The risk stage's state for all brokers. `Clone` lets the canary check an order against
 /// a copy without touching the real state.
 #[derive(Clone, Debug)]
 pub struct RiskEngine {
     brokers: Vec<BrokerRisk>,
+    instruments: usize,
+    /// Broker of each book.
+    book_broker: Vec<usize>,
+    /// `[book * instruments + instrument]`: each book's filled position and open quantity.
+    book_position: Vec<i64>,
+    book_pending: Vec<i64>,
     /// Last tick per instrument: the market an order is valued against.
     last: Vec<Option<Tick>>,
+    /// Last reference price ×2 per instrument (mid or trade): the mark of equity.
+    marks_x2: Vec<i64>,
     pub rejections: [u64; RejectReason::ALL.len()],
 }
 
@@ -108,7 +106,13 @@ fn to_raw_floor(limit: Option<Money>, precision: u8) -> i64 {
 }
 
 impl RiskEngine {
-    pub fn new(limits: &[RiskLimits], specs: &[InstrumentSpec]) -> RiskEngine {
+    /// Risk for brokers with `limits` (by `BrokerId`), books on `book_broker` (by `BookId`),
+    /// instruments `specs` (by `InstrumentId`).
+    pub fn new(
+        limits: &[RiskLimits],
+        book_broker: &[usize],
+        specs: &[InstrumentSpec],
+    ) -> RiskEngine {
         let brokers = limits
             .iter()
             .map(|l| BrokerRisk {
@@ -117,15 +121,23 @@ impl RiskEngine {
                     .iter()
                     .map(|s| InstrumentLimits {
                         max_position: to_raw_floor(l.max_position, s.qty_precision),
+                        max_strategy_position: to_raw_floor(
+                            l.max_strategy_position,
+                            s.qty_precision,
+                        ),
                         max_order_qty: to_raw_floor(l.max_order_qty, s.qty_precision),
                         price_precision: s.price_precision,
                         qty_precision: s.qty_precision,
+                        half_unit: i128::from(
+                            POW10[(MONEY_SCALE - s.price_precision - s.qty_precision) as usize],
+                        ) / 2,
                     })
                     .collect(),
                 position: vec![0; specs.len()],
                 pending: vec![0; specs.len()],
                 open_orders: 0,
                 cash: Money::ZERO,
+                value: Money::ZERO,
                 tokens: u128::from(l.max_orders_per_second.unwrap_or(0)) * 1_000_000_000,
                 last_refill: 0,
                 day: u64::MAX,
@@ -133,119 +145,191 @@ impl RiskEngine {
                 killed: l.kill_switch,
             })
             .collect();
+        let cells = book_broker.len() * specs.len();
         RiskEngine {
             brokers,
+            instruments: specs.len(),
+            book_broker: book_broker.to_vec(),
+            book_position: vec![0; cells],
+            book_pending: vec![0; cells],
             last: vec![None; specs.len()],
+            marks_x2: vec![0; specs.len()],
             rejections: [0; RejectReason::ALL.len()],
         }
     }
 
-    /// True when `on_tick(tick)` needs every earlier fill applied first (a new UTC day sets
-    /// the daily-loss baseline). The threaded runtime syncs with execution before it then.
-    #[inline]
-    pub fn needs_fills_before(&self, tick: &Tick) -> bool {
-        self.brokers
-            .first()
-            .is_some_and(|b| b.day != tick.ts.0 / NANOS_PER_DAY)
-    }
-
+    /// Market data: the last tick per instrument, marks, and the daily-loss baseline at the
+    /// first tick of each UTC day.
     #[inline]
     pub fn on_tick(&mut self, tick: &Tick) {
-        self.last[tick.instrument.index()] = Some(*tick);
+        let i = tick.instrument.index();
+        self.last[i] = Some(*tick);
+        if let Some(mark) = tick.reference_x2() {
+            let old = std::mem::replace(&mut self.marks_x2[i], mark);
+            if mark != old {
+                for b in &mut self.brokers {
+                    if b.position[i] != 0 {
+                        let unit = b.per_instrument[i].half_unit;
+                        b.value += Money(i128::from(mark - old) * i128::from(b.position[i]) * unit);
+                    }
+                }
+            }
+        }
         let day = tick.ts.0 / NANOS_PER_DAY;
         if self.brokers.first().is_some_and(|b| b.day != day) {
-            for b in 0..self.brokers.len() {
-                let equity = self.equity(b);
-                let broker = &mut self.brokers[b];
-                broker.day = day;
-                broker.day_start_equity = equity;
+            for b in &mut self.brokers {
+                b.day = day;
+                b.day_start_equity = b.equity();
             }
         }
     }
 
-    fn equity(&self, broker: usize) -> Money {
-        let b = &self.brokers[broker];
-        let mut equity = b.cash;
-        for (i, &qty) in b.position.iter().enumerate() {
-            if qty != 0
-                && let Some(tick) = &self.last[i]
-                && let Some(mark_x2) = tick.reference_x2()
-            {
-                let l = &b.per_instrument[i];
-                let shift = MONEY_SCALE - l.price_precision - l.qty_precision;
-                equity += Money(
-                    i128::from(mark_x2) * i128::from(qty) * i128::from(POW10[shift as usize]) / 2,
-                );
-            }
-        }
-        equity
-    }
-
-    /// Checks an order against its broker's limits; on approval it counts as open.
+    /// Checks a request; an approved new order counts as open. Cancels always pass.
     ///
     /// # Errors
-    /// The first limit the order breaks, counted in `rejections`.
-    pub fn check(&mut self, order: &Order) -> Result<(), RejectReason> {
-        let result = self.evaluate(order);
+    /// The first limit the request breaks, counted in `rejections`.
+    pub fn check(&mut self, request: &OrderRequest) -> Result<(), RejectReason> {
+        let (qty, delta, order_type, flatten) = match request.kind {
+            RequestKind::Cancel => return Ok(()),
+            RequestKind::New {
+                qty,
+                order_type,
+                flatten,
+                ..
+            } => (qty.0, qty.0, order_type, flatten),
+            RequestKind::Modify {
+                qty,
+                order_type,
+                filled,
+                leaves,
+            } => (
+                qty.0,
+                (qty.0 - filled.0).max(0) - leaves.0,
+                order_type,
+                false,
+            ),
+        };
+        let check = Check {
+            broker: request.broker.0 as usize,
+            book: request.book.0 as usize,
+            instrument: request.instrument.index(),
+            side: request.side,
+            qty,
+            delta,
+            order_type,
+            is_new: matches!(request.kind, RequestKind::New { .. }),
+            flatten,
+            ts: request.ts.0,
+        };
+        let result = self.evaluate(&check);
         match result {
             Ok(()) => {
-                let b = &mut self.brokers[order.broker.0 as usize];
-                b.open_orders += 1;
-                b.pending[order.instrument.index()] += order.side.sign() * order.qty.0;
+                if let RequestKind::New { .. } = request.kind {
+                    let signed = request.side.sign() * qty;
+                    self.brokers[check.broker].open_orders += 1;
+                    self.brokers[check.broker].pending[check.instrument] += signed;
+                    self.book_pending[check.book * self.instruments + check.instrument] += signed;
+                }
             }
             Err(reason) => self.rejections[reason.index()] += 1,
         }
         result
     }
 
-    fn evaluate(&mut self, order: &Order) -> Result<(), RejectReason> {
-        let broker_index = order.broker.0 as usize;
-        let i = order.instrument.index();
-        let equity = self.equity(broker_index);
-        let b = &mut self.brokers[broker_index];
+    /// A new order checked as `check` would (tests and the canary).
+    ///
+    /// # Errors
+    /// As `check`.
+    pub fn check_order(&mut self, order: &Order) -> Result<(), RejectReason> {
+        self.check(&OrderRequest {
+            id: order.id,
+            book: order.book,
+            broker: order.broker,
+            instrument: order.instrument,
+            side: order.side,
+            correlation: order.correlation,
+            ts: order.ts,
+            kind: RequestKind::New {
+                qty: order.qty,
+                order_type: order.order_type,
+                tif: order.tif,
+                flatten: false,
+            },
+        })
+    }
+
+    fn evaluate(&mut self, c: &Check) -> Result<(), RejectReason> {
+        let cell = c.book * self.instruments + c.instrument;
+        let book_projected = self.book_position.get(cell).copied().unwrap_or(0)
+            + self.book_pending.get(cell).copied().unwrap_or(0);
+        let signed = c.side.sign() * c.delta;
+        let b = &mut self.brokers[c.broker];
         if b.killed {
-            return Err(RejectReason::KillSwitch);
-        }
-        if let Some(max_loss) = b.limits.max_daily_loss
-            && b.day_start_equity - equity > max_loss
+            let reduces = book_projected != 0
+                && signed.signum() == -book_projected.signum()
+                && signed.abs() <= book_projected.abs();
+            let allowed = c.flatten
+                || (b.limits.kill_switch_mode == KillSwitchMode::AllowReducing && reduces);
+            if !allowed {
+                return Err(RejectReason::KillSwitch);
+            }
+        } else if let Some(max_loss) = b.limits.max_daily_loss
+            && b.day_start_equity - b.equity() > max_loss
         {
             b.killed = true;
             return Err(RejectReason::DailyLoss);
         }
+        let market_price = |tick: Tick| match (c.order_type, c.side) {
+            (OrderType::Limit(p), _) => Some(p),
+            (OrderType::Market, Side::Buy) => tick.buy_price(),
+            (OrderType::Market, Side::Sell) => tick.sell_price(),
+        };
+        if c.flatten {
+            // Closing positions when the switch trips must not be stopped by the limits.
+            return match self.last[c.instrument].and_then(market_price) {
+                Some(_) => Ok(()),
+                None => Err(RejectReason::NoMarket),
+            };
+        }
         if let Some(rate) = b.limits.max_orders_per_second {
             let capacity = u128::from(rate) * 1_000_000_000;
-            let elapsed = order.ts.0.saturating_sub(b.last_refill);
+            let elapsed = c.ts.saturating_sub(b.last_refill);
             b.tokens = (b.tokens + u128::from(elapsed) * u128::from(rate)).min(capacity);
-            b.last_refill = order.ts.0;
+            b.last_refill = c.ts;
             if b.tokens < 1_000_000_000 {
                 return Err(RejectReason::OrderRate);
             }
             b.tokens -= 1_000_000_000;
         }
-        if b.limits
-            .max_open_orders
-            .is_some_and(|max| b.open_orders >= max)
+        if c.is_new
+            && b.limits
+                .max_open_orders
+                .is_some_and(|max| b.open_orders >= max)
         {
             return Err(RejectReason::MaxOpenOrders);
         }
-        let l = b.per_instrument[i];
-        if order.qty.0 > l.max_order_qty {
+        let l = b.per_instrument[c.instrument];
+        if c.qty > l.max_order_qty {
             return Err(RejectReason::MaxOrderQty);
         }
-        let tick = self.last[i].ok_or(RejectReason::NoMarket)?;
-        let price = match (order.order_type, order.side) {
-            (OrderType::Limit(p), _) => p,
-            (OrderType::Market, Side::Buy) => tick.buy_price().ok_or(RejectReason::NoMarket)?,
-            (OrderType::Market, Side::Sell) => tick.sell_price().ok_or(RejectReason::NoMarket)?,
-        };
+        let tick = self.last[c.instrument].ok_or(RejectReason::NoMarket)?;
+        let price = market_price(tick).ok_or(RejectReason::NoMarket)?;
         if let Some(max) = b.limits.max_notional
-            && Money::notional(price, order.qty, l.price_precision, l.qty_precision) > max
+            && Money::notional(
+                price,
+                crate::domain::Qty(c.qty),
+                l.price_precision,
+                l.qty_precision,
+            ) > max
         {
             return Err(RejectReason::MaxNotional);
         }
-        let projected = b.position[i] + b.pending[i] + order.side.sign() * order.qty.0;
-        if projected.abs() > l.max_position {
+        let projected = b.position[c.instrument] + b.pending[c.instrument] + signed;
+        if signed != 0 && projected.abs() > l.max_position {
             return Err(RejectReason::MaxPosition);
+        }
+        if signed != 0 && (book_projected + signed).abs() > l.max_strategy_position {
+            return Err(RejectReason::StrategyPosition);
         }
         if let Some(band) = b.limits.price_band_bps
             && let Some(reference_x2) = tick.reference_x2()
@@ -256,25 +340,66 @@ impl RiskEngine {
         Ok(())
     }
 
-    /// Applies a fill of an approved order.
-    pub fn on_fill(&mut self, fill: &Fill) {
-        let b = &mut self.brokers[fill.broker.0 as usize];
-        let i = fill.instrument.index();
-        let signed = fill.side.sign() * fill.qty.0;
-        b.position[i] += signed;
-        b.pending[i] -= signed;
-        b.open_orders = b.open_orders.saturating_sub(1);
-        let l = b.per_instrument[i];
-        b.cash -= Money::notional(
-            fill.price,
-            crate::domain::Qty(signed),
-            l.price_precision,
-            l.qty_precision,
-        ) + fill.fee;
+    /// Applies an event about an order risk approved: fills move positions and cash; a
+    /// closed order releases its open quantity.
+    #[inline]
+    pub fn on_event(&mut self, event: &OrderEvent) {
+        let i = event.instrument.index();
+        let b = event.broker.0 as usize;
+        let cell = event.book.0 as usize * self.instruments + i;
+        let sign = event.side.sign();
+        let (release, filled, closes) = match event.kind {
+            OrderEventKind::Rejected { reason, qty } if reason.origin() == RejectOrigin::Venue => {
+                (qty.0, 0, true)
+            }
+            OrderEventKind::PartiallyFilled(e) | OrderEventKind::Filled(e) => {
+                (e.qty.0, e.qty.0, e.leaves.0 == 0)
+            }
+            OrderEventKind::Cancelled { leaves } | OrderEventKind::Expired { leaves } => {
+                (leaves.0, 0, true)
+            }
+            OrderEventKind::Modified {
+                leaves, old_leaves, ..
+            } => (old_leaves.0 - leaves.0, 0, false),
+            _ => return,
+        };
+        let Some(broker) = self.brokers.get_mut(b) else {
+            return;
+        };
+        broker.pending[i] -= sign * release;
+        if let Some(p) = self.book_pending.get_mut(cell) {
+            *p -= sign * release;
+        }
+        if closes {
+            broker.open_orders = broker.open_orders.saturating_sub(1);
+        }
+        if let Some(e) = event.execution() {
+            let signed = sign * filled;
+            broker.position[i] += signed;
+            if let Some(p) = self.book_position.get_mut(cell) {
+                *p += signed;
+            }
+            let l = broker.per_instrument[i];
+            broker.cash -=
+                Money(i128::from(2 * e.price.0) * i128::from(signed) * l.half_unit) + e.fee;
+            broker.value += Money(i128::from(self.marks_x2[i]) * i128::from(signed) * l.half_unit);
+        }
     }
 
     pub fn kill_switch_tripped(&self, broker: usize) -> bool {
         self.brokers[broker].killed
+    }
+
+    /// Brokers whose kill switch closes positions when it trips.
+    pub fn flatten_on_kill(&self) -> Vec<bool> {
+        self.brokers
+            .iter()
+            .map(|b| b.limits.flatten_on_kill)
+            .collect()
+    }
+
+    pub fn book_count(&self) -> usize {
+        self.book_broker.len()
     }
 }
 
@@ -288,7 +413,9 @@ fn outside_band(price: Price, reference_x2: i64, band_bps: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BookId, BrokerId, InstrumentId, Nanos, Qty, StrategyId};
+    use crate::domain::{
+        BookId, BrokerId, ClientOrderId, Execution, InstrumentId, Nanos, Qty, TimeInForce,
+    };
 
     fn spec() -> InstrumentSpec {
         InstrumentSpec {
@@ -300,16 +427,34 @@ mod tests {
 
     fn order(side: Side, qty: i64, ts: u64) -> Order {
         Order {
-            id: 0,
+            id: ClientOrderId(0),
             correlation: 0,
             ts: Nanos(ts),
             book: BookId(0),
             broker: BrokerId(0),
-            strategy: StrategyId(0),
             instrument: InstrumentId(0),
             side,
             qty: Qty(qty),
             order_type: OrderType::Market,
+            tif: TimeInForce::Gtc,
+        }
+    }
+
+    /// The whole of an order executed.
+    fn filled(side: Side, qty: i64, price: i64) -> OrderEvent {
+        OrderEvent {
+            id: ClientOrderId(0),
+            book: BookId(0),
+            broker: BrokerId(0),
+            instrument: InstrumentId(0),
+            side,
+            correlation: 0,
+            ts: Nanos(0),
+            kind: OrderEventKind::Filled(Execution {
+                qty: Qty(qty),
+                price: Price(price),
+                ..Execution::default()
+            }),
         }
     }
 
@@ -318,7 +463,7 @@ mod tests {
     }
 
     fn engine(limits: RiskLimits) -> RiskEngine {
-        let mut risk = RiskEngine::new(&[limits], &[spec()]);
+        let mut risk = RiskEngine::new(&[limits], &[0], &[spec()]);
         risk.on_tick(&Tick::quote(
             Nanos(0),
             InstrumentId(0),
@@ -405,7 +550,7 @@ mod tests {
         ];
         for case in cases {
             let mut risk = engine(case.limits);
-            let got: Vec<_> = case.orders.iter().map(|o| risk.check(o)).collect();
+            let got: Vec<_> = case.orders.iter().map(|o| risk.check_order(o)).collect();
             assert_eq!(got, case.expected, "{}", case.name);
         }
     }
@@ -416,8 +561,10 @@ mod tests {
             &[RiskLimits {
                 price_band_bps: Some(100),
                 max_daily_loss: money("1"),
+                kill_switch_mode: KillSwitchMode::BlockAll,
                 ..RiskLimits::default()
             }],
+            &[0],
             &[spec()],
         );
         // A quote whose ask is 3% above its mid: a fat-finger market BUY.
@@ -430,7 +577,7 @@ mod tests {
             None,
         ));
         assert_eq!(
-            risk.check(&order(Side::Buy, 1, 0)),
+            risk.check_order(&order(Side::Buy, 1, 0)),
             Err(RejectReason::PriceBand)
         );
         risk.on_tick(&Tick::quote(
@@ -441,14 +588,8 @@ mod tests {
             None,
             None,
         ));
-        assert_eq!(risk.check(&order(Side::Buy, 1, 1)), Ok(()));
-        let fill = Fill {
-            qty: Qty(1),
-            price: Price(10_002),
-            side: Side::Buy,
-            ..Fill::default()
-        };
-        risk.on_fill(&fill);
+        assert_eq!(risk.check_order(&order(Side::Buy, 1, 1)), Ok(()));
+        risk.on_event(&filled(Side::Buy, 1, 10_002));
         // Mid falls by 2.00: loss 2.01 > 1 → daily loss, then the latch holds.
         risk.on_tick(&Tick::quote(
             Nanos(2),
@@ -459,14 +600,81 @@ mod tests {
             None,
         ));
         assert_eq!(
-            risk.check(&order(Side::Sell, 1, 2)),
+            risk.check_order(&order(Side::Sell, 1, 2)),
             Err(RejectReason::DailyLoss)
         );
         assert_eq!(
-            risk.check(&order(Side::Sell, 1, 2)),
+            risk.check_order(&order(Side::Sell, 1, 2)),
             Err(RejectReason::KillSwitch)
         );
         assert!(risk.kill_switch_tripped(0));
         assert_eq!(risk.rejections[RejectReason::KillSwitch.index()], 1);
+    }
+
+    #[test]
+    fn a_tripped_switch_lets_reducing_orders_through_unless_blocking_all() {
+        for (mode, sell_passes) in [
+            (KillSwitchMode::AllowReducing, true),
+            (KillSwitchMode::BlockAll, false),
+        ] {
+            let mut risk = engine(RiskLimits {
+                max_daily_loss: money("1"),
+                kill_switch_mode: mode,
+                ..RiskLimits::default()
+            });
+            assert_eq!(risk.check_order(&order(Side::Buy, 2, 0)), Ok(()));
+            risk.on_event(&filled(Side::Buy, 2, 10_002));
+            // Mid down 2.00 on 2 units: a loss over 1 trips the switch on the next order.
+            risk.on_tick(&Tick::quote(
+                Nanos(1),
+                InstrumentId(0),
+                Some(Price(9_800)),
+                Some(Price(9_802)),
+                None,
+                None,
+            ));
+            assert_eq!(
+                risk.check_order(&order(Side::Buy, 1, 1)),
+                Err(RejectReason::DailyLoss),
+                "{mode:?}: trips"
+            );
+            assert_eq!(
+                risk.check_order(&order(Side::Buy, 1, 1)),
+                Err(RejectReason::KillSwitch),
+                "{mode:?}: adding is refused"
+            );
+            assert_eq!(
+                risk.check_order(&order(Side::Sell, 3, 1)),
+                Err(RejectReason::KillSwitch),
+                "{mode:?}: flipping short is not reducing"
+            );
+            assert_eq!(
+                risk.check_order(&order(Side::Sell, 2, 1)).is_ok(),
+                sell_passes,
+                "{mode:?}: closing"
+            );
+        }
+    }
+
+    #[test]
+    fn venue_events_release_open_quantity() {
+        let mut risk = engine(RiskLimits {
+            max_position: money("3"),
+            max_open_orders: Some(1),
+            ..RiskLimits::default()
+        });
+        assert_eq!(risk.check_order(&order(Side::Buy, 3, 0)), Ok(()));
+        assert_eq!(
+            risk.check_order(&order(Side::Buy, 1, 0)),
+            Err(RejectReason::MaxOpenOrders)
+        );
+        let mut cancelled = filled(Side::Buy, 0, 0);
+        cancelled.kind = OrderEventKind::Cancelled { leaves: Qty(3) };
+        risk.on_event(&cancelled);
+        assert_eq!(
+            risk.check_order(&order(Side::Buy, 3, 0)),
+            Ok(()),
+            "the cancel released the order and its quantity"
+        );
     }
 }

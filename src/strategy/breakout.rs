@@ -1,15 +1,16 @@
-//! Breakout, long/flat, on a rolling channel of the previous `window` inputs (the current one
-//! excluded): BUY when flat and `p > high`; SELL when long and `p < low`. The channel is kept
-//! with monotonic deques in preallocated rings: O(1) amortised per tick, no allocation.
+//! Breakout on a rolling channel of the previous `window` inputs (the current one excluded):
+//! a long entry (and short exit) when `p > high`, a long exit (and short entry) when
+//! `p < low`; `Mode` turns them into orders. The channel is kept with monotonic deques in
+//! preallocated rings: O(1) amortised per tick, no allocation.
 
+use super::position::{Mode, Signals};
 use super::window::SlidingExtremes;
-use super::{Intent, LongFlat, PriceSource, SlotSpec, Strategy, price_input_x2};
+use super::{Actions, Context, PriceSource, SlotSpec, Strategy, price_input_x2};
 use crate::domain::Tick;
 
 #[derive(Debug)]
 struct Slot {
     channel: SlidingExtremes,
-    position: LongFlat,
     spec: SlotSpec,
 }
 
@@ -17,19 +18,20 @@ struct Slot {
 pub struct Breakout {
     window: u64,
     source: PriceSource,
+    mode: Mode,
     slots: Vec<Slot>,
 }
 
 impl Breakout {
-    pub fn new(window: u32, source: PriceSource, slots: &[SlotSpec]) -> Breakout {
+    pub fn new(window: u32, source: PriceSource, mode: Mode, slots: &[SlotSpec]) -> Breakout {
         Breakout {
             window: u64::from(window),
             source,
+            mode,
             slots: slots
                 .iter()
                 .map(|s| Slot {
                     channel: SlidingExtremes::new(window),
-                    position: LongFlat::default(),
                     spec: *s,
                 })
                 .collect(),
@@ -39,40 +41,51 @@ impl Breakout {
 
 impl Strategy for Breakout {
     #[inline]
-    fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
+    fn on_tick(&mut self, ctx: &Context<'_>, tick: &Tick, out: &mut Actions) {
+        let slot = ctx.slot();
         let state = &mut self.slots[slot];
-        let p = price_input_x2(self.source, tick)?;
+        let Some(p) = price_input_x2(self.source, tick) else {
+            return;
+        };
         // The channel is read before the current input joins it.
-        let intent = match state.channel.range() {
+        let signals = match state.channel.range() {
             Some((high, low)) if state.channel.pushed() >= self.window => {
-                state.position.step(p > high, p < low, state.spec.qty)
+                Some(Signals::reversal(p > high, p < low))
             }
             _ => None,
         };
         state.channel.push(p);
-        intent
+        if let Some(signals) = signals {
+            // A refused action is counted by the buffer; there is nothing else to do.
+            let _ = self.mode.act(ctx, out, slot, state.spec.qty, signals);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{InstrumentId, Nanos, Price, Qty, Side};
+    use crate::domain::{InstrumentId, InstrumentSpec, Nanos, Price, Qty, Side};
+    use crate::strategy::StrategyKind;
+    use crate::strategy::testing::Harness;
 
     fn run(window: u32, prices: &[i64]) -> Vec<Option<Side>> {
-        let spec = SlotSpec {
+        let slot = SlotSpec {
             price_precision: 0,
             qty: Qty(1),
         };
-        let mut strategy = Breakout::new(window, PriceSource::Last, &[spec]);
-        prices
+        let spec = InstrumentSpec {
+            symbol: "X".into(),
+            price_precision: 0,
+            qty_precision: 0,
+        };
+        let strategy = Breakout::new(window, PriceSource::Last, Mode::LongFlat, &[slot]);
+        let mut h = Harness::with_kind(StrategyKind::Breakout(strategy), &[spec]);
+        let ticks: Vec<Tick> = prices
             .iter()
-            .map(|&p| {
-                strategy
-                    .on_tick(&Tick::trade(Nanos(0), InstrumentId(0), Price(p), None), 0)
-                    .map(|i| i.side)
-            })
-            .collect()
+            .map(|&p| Tick::trade(Nanos(0), InstrumentId(0), Price(p), None))
+            .collect();
+        h.sides(&ticks)
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! Strategy files (`strategies/*.toml`): one strategy instance each. Unknown keys are errors
-//! and every problem of every file is reported at once, with file, line and field.
+//! Strategy files (`strategies/*.toml`): one strategy each, of a kind the `Registry` knows.
+//! Unknown keys are errors and every problem of every file is reported at once, with file,
+//! line and field; a user's kind reads its own `[params]` through the same machinery.
 
 use std::path::{Path, PathBuf};
 
+use super::params::{Params, QuantityParam};
+use super::position::Mode;
+use super::registry::{Registry, UserConfig};
 use crate::config::fields::{Fields, Source, parse_document};
 use crate::config::{ConfigError, ConfigErrors};
 use crate::domain::Decimal;
@@ -25,21 +29,25 @@ pub enum StrategyParams {
         fast: u32,
         slow: u32,
         price_source: PriceSource,
+        mode: Mode,
     },
     Momentum {
         lookback: u32,
         threshold_bps: Decimal,
         price_source: PriceSource,
+        mode: Mode,
     },
     MeanReversion {
         window: u32,
         entry_z: f64,
         exit_z: f64,
         price_source: PriceSource,
+        mode: Mode,
     },
     Breakout {
         window: u32,
         price_source: PriceSource,
+        mode: Mode,
     },
     /// An ONNX model scoring features; long when the score reaches `entry`, flat at `exit`.
     Ml {
@@ -51,6 +59,8 @@ pub enum StrategyParams {
         entry_threshold: Option<f64>,
         exit_threshold: Option<f64>,
     },
+    /// A kind a user registered, with the parameters it read.
+    User(UserConfig),
 }
 
 /// One validated strategy file.
@@ -63,19 +73,39 @@ pub struct StrategyConfig {
     pub instruments: Vec<(String, usize)>,
     /// Broker names with the line they are named on.
     pub brokers: Vec<(String, usize)>,
-    /// Order quantity in instrument units, exact.
-    pub quantity: Decimal,
+    /// Every order quantity the parameters name (built-ins: `quantity`), exact: instrument
+    /// quantity precisions are widened to fit them.
+    pub quantities: Vec<QuantityParam>,
     pub params: StrategyParams,
 }
 
-pub const KINDS: [&str; 5] = ["ema_cross", "momentum", "mean_reversion", "breakout", "ml"];
+impl StrategyConfig {
+    /// The `quantity` parameter (every built-in kind has one).
+    pub fn quantity(&self) -> Option<Decimal> {
+        self.quantities
+            .iter()
+            .find(|q| q.field == "params.quantity")
+            .map(|q| q.value)
+    }
+}
 
 /// Expands each path (a `.toml` file or a directory of them, sorted by name) and parses
-/// every file.
+/// every file with the built-in kinds.
 ///
 /// # Errors
 /// Every problem of every file, and duplicate ids across files.
 pub fn load_strategies(paths: &[PathBuf]) -> Result<Vec<StrategyConfig>, ConfigErrors> {
+    load_strategies_with(paths, &Registry::builtin())
+}
+
+/// `load_strategies` with the kinds of `registry` (built-ins and a user's).
+///
+/// # Errors
+/// Every problem of every file, and duplicate ids across files.
+pub fn load_strategies_with(
+    paths: &[PathBuf],
+    registry: &Registry,
+) -> Result<Vec<StrategyConfig>, ConfigErrors> {
     let mut errors = Vec::new();
     let mut files = Vec::new();
     for path in paths {
@@ -103,7 +133,7 @@ pub fn load_strategies(paths: &[PathBuf]) -> Result<Vec<StrategyConfig>, ConfigE
     for file in files {
         match std::fs::read_to_string(&file) {
             Ok(text) => {
-                if let Some(config) = parse_strategy(&file, &text, &mut errors) {
+                if let Some(config) = parse_strategy(&file, &text, registry, &mut errors) {
                     if let Some(first) = strategies.iter().find(|s| s.id == config.id) {
                         errors.push(ConfigError {
                             file: file.clone(),
@@ -143,6 +173,7 @@ fn file_error(path: &Path, message: &str) -> ConfigError {
 pub fn parse_strategy(
     path: &Path,
     text: &str,
+    registry: &Registry,
     errors: &mut Vec<ConfigError>,
 ) -> Option<StrategyConfig> {
     let source = Source { path, text };
@@ -169,18 +200,20 @@ pub fn parse_strategy(
         }
         id
     });
+    let kinds = registry.names();
     let kind = match root.req_str("kind") {
-        Some((kind, _)) if KINDS.contains(&kind.as_str()) => Some(kind),
+        Some((kind, _)) if kinds.contains(&kind.as_str()) => Some(kind),
         Some((kind, offset)) => {
             root.invalid(
                 "kind",
                 offset,
-                format!("expected one of {}, found \"{kind}\"", KINDS.join(" | ")),
+                format!("expected one of {}, found \"{kind}\"", kinds.join(" | ")),
             );
             None
         }
         None => None,
     };
+    let user_kind = kind.as_deref().and_then(|k| registry.user_kind(k));
     // Only ML strategies name a model; for any other kind `model` stays an unknown field.
     let model = if kind.as_deref() == Some("ml") {
         match root.req_str("model") {
@@ -198,38 +231,26 @@ pub fn parse_strategy(
     };
     let instruments = non_empty_list(&mut root, "instruments");
     let brokers = non_empty_list(&mut root, "brokers");
-    let mut quantity = None;
+    let mut quantities = Vec::new();
     let mut params = None;
     match root.opt_table("params") {
         Some((table, offset)) => {
             let mut p = root.sub(table, "params", offset);
-            quantity = match p.opt_decimal("quantity") {
-                Some((mantissa, decimals, _)) if mantissa > 0 => {
-                    Some(Decimal { mantissa, decimals })
+            if let Some(kind) = user_kind {
+                let mut reader = Params::new(&mut p, &mut quantities);
+                params = registry
+                    .configure(kind, &mut reader)
+                    .map(StrategyParams::User);
+            } else {
+                let quantity = Params::new(&mut p, &mut quantities).quantity("quantity");
+                params = match (kind.as_deref(), model) {
+                    (Some("ml"), model) => read_ml_params(&mut p, model),
+                    (kind, _) => kind.and_then(|kind| read_params(&mut p, kind, offset)),
+                };
+                if quantity.is_none() {
+                    params = None;
                 }
-                Some((_, _, offset)) => {
-                    p.invalid("quantity", offset, "expected a decimal > 0");
-                    None
-                }
-                None => {
-                    if p.get("quantity").is_none() {
-                        p.invalid(
-                            "quantity",
-                            offset,
-                            "missing (expected a decimal string like \"1\")",
-                        );
-                    }
-                    None
-                }
-            };
-            let price_source = match p.opt_choice("price_source", &["mid", "last"]) {
-                Some((s, _)) if s == "last" => PriceSource::Last,
-                _ => PriceSource::Mid,
-            };
-            params = match (kind.as_deref(), model) {
-                (Some("ml"), model) => read_ml_params(&mut p, model),
-                (kind, _) => kind.and_then(|kind| read_params(&mut p, kind, price_source, offset)),
-            };
+            }
             p.finish();
         }
         None => {
@@ -248,7 +269,7 @@ pub fn parse_strategy(
         kind: kind?,
         instruments: instruments?,
         brokers: brokers?,
-        quantity: quantity?,
+        quantities,
         params: params?,
     })
 }
@@ -336,13 +357,16 @@ fn read_ml_params(
     })
 }
 
-fn read_params(
-    p: &mut Fields<'_, '_>,
-    kind: &str,
-    price_source: PriceSource,
-    offset: usize,
-) -> Option<StrategyParams> {
+fn read_params(p: &mut Fields<'_, '_>, kind: &str, offset: usize) -> Option<StrategyParams> {
     let max = i64::from(u32::MAX);
+    let price_source = match p.opt_choice("price_source", &["mid", "last"]) {
+        Some((s, _)) if s == "last" => PriceSource::Last,
+        _ => PriceSource::Mid,
+    };
+    let mode = match p.opt_choice("mode", &Mode::NAMES) {
+        Some((m, _)) => Mode::parse(&m).unwrap_or_default(),
+        None => Mode::LongFlat,
+    };
     match kind {
         "ema_cross" => {
             let fast = p.req_int("fast", 1, max);
@@ -361,6 +385,7 @@ fn read_params(
                 fast: fast as u32,
                 slow: slow as u32,
                 price_source,
+                mode,
             })
         }
         "momentum" => {
@@ -382,6 +407,7 @@ fn read_params(
                 lookback: lookback? as u32,
                 threshold_bps: Decimal { mantissa, decimals },
                 price_source,
+                mode,
             })
         }
         "mean_reversion" => {
@@ -420,11 +446,13 @@ fn read_params(
                 entry_z,
                 exit_z,
                 price_source,
+                mode,
             })
         }
         "breakout" => Some(StrategyParams::Breakout {
             window: p.req_int("window", 1, max)? as u32,
             price_source,
+            mode,
         }),
         _ => None,
     }
@@ -436,7 +464,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<StrategyConfig, Vec<String>> {
         let mut errors = Vec::new();
-        let parsed = parse_strategy(Path::new("s.toml"), text, &mut errors);
+        let parsed = parse_strategy(Path::new("s.toml"), text, &Registry::builtin(), &mut errors);
         if errors.is_empty() {
             Ok(parsed.expect("no errors means a config"))
         } else {
@@ -455,15 +483,16 @@ mod tests {
             StrategyParams::EmaCross {
                 fast: 10,
                 slow: 30,
-                price_source: PriceSource::Mid
+                price_source: PriceSource::Mid,
+                mode: Mode::LongFlat,
             }
         );
         assert_eq!(
-            config.quantity,
-            Decimal {
+            config.quantity(),
+            Some(Decimal {
                 mantissa: 15,
                 decimals: 1
-            }
+            })
         );
         assert_eq!(config.instruments, vec![("AUDUSD".to_owned(), 3)]);
     }

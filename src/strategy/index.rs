@@ -1,14 +1,14 @@
-//! The instrument → strategies index: for each `InstrumentId`, the (strategy, slot) pairs
-//! that trade it, in one flat array (compressed rows). A tick finds its strategies with two
-//! loads and visits only them.
+//! The instrument → strategies index: for each `InstrumentId`, the (book, slot) pairs that
+//! trade it, in one flat array (compressed rows). A tick finds its strategies with two loads
+//! and visits only them.
 
-use crate::domain::{InstrumentId, StrategyId};
+use crate::domain::{BookId, InstrumentId};
 
-/// One strategy subscribed to an instrument, and the instrument's position in that
-/// strategy's own instrument list.
+/// One book (strategy instance) subscribed to an instrument, and the instrument's position
+/// in that strategy's own instrument list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DispatchEntry {
-    pub strategy: StrategyId,
+    pub book: BookId,
     pub slot: u32,
 }
 
@@ -20,13 +20,13 @@ pub struct StrategyIndex {
 }
 
 impl StrategyIndex {
-    /// Builds the index from each strategy's instrument list (in strategy order).
+    /// Builds the index from each book's instrument list (in book order).
     pub fn build(instrument_count: usize, subscriptions: &[Vec<InstrumentId>]) -> StrategyIndex {
         let mut per_instrument: Vec<Vec<DispatchEntry>> = vec![Vec::new(); instrument_count];
-        for (strategy, instruments) in subscriptions.iter().enumerate() {
+        for (book, instruments) in subscriptions.iter().enumerate() {
             for (slot, instrument) in instruments.iter().enumerate() {
                 per_instrument[instrument.index()].push(DispatchEntry {
-                    strategy: StrategyId(strategy as u32),
+                    book: BookId(book as u32),
                     slot: slot as u32,
                 });
             }
@@ -76,7 +76,7 @@ mod tests {
             ],
         );
         let e = |s, slot| DispatchEntry {
-            strategy: StrategyId(s),
+            book: BookId(s),
             slot,
         };
         assert_eq!(index.get(InstrumentId(0)), &[e(1, 0)], "one subscriber");
@@ -109,7 +109,7 @@ mod tests {
                 let index = StrategyIndex::build(8, &subscriptions);
                 for instrument in 0..8u32 {
                     let expected: Vec<DispatchEntry> = subscriptions.iter().enumerate().filter_map(|(s, list)| {
-                        list.iter().position(|&i| i == InstrumentId(instrument)).map(|slot| DispatchEntry { strategy: StrategyId(s as u32), slot: slot as u32 })
+                        list.iter().position(|&i| i == InstrumentId(instrument)).map(|slot| DispatchEntry { book: BookId(s as u32), slot: slot as u32 })
                     }).collect();
                     prop_assert_eq!(index.get(InstrumentId(instrument)), expected.as_slice());
                 }

@@ -1,16 +1,17 @@
-//! Mean reversion, long/flat, on the z-score of the price against its rolling mean and
+//! Mean reversion on the z-score of the price against its rolling mean and
 //! standard deviation over the last `window` inputs (the current one included):
-//! BUY when flat and `z <= -entry_z`; SELL when long and `z >= -exit_z`.
+//! long entry when `z <= -entry_z`, long exit when `z >= -exit_z`; mirrored for shorts (short
+//! entry `z >= entry_z`, short exit `z <= exit_z`). `Mode` turns them into orders.
 //! Rolling sums are exact integers (no drift); only the final ratio is a float.
 
+use super::position::{Mode, Signals};
 use super::window::RollingMoments;
-use super::{Intent, LongFlat, PriceSource, SlotSpec, Strategy, price_input_x2};
+use super::{Actions, Context, PriceSource, SlotSpec, Strategy, price_input_x2};
 use crate::domain::Tick;
 
 #[derive(Debug)]
 struct Slot {
     window: RollingMoments,
-    position: LongFlat,
     spec: SlotSpec,
 }
 
@@ -19,6 +20,7 @@ pub struct MeanReversion {
     entry_z: f64,
     exit_z: f64,
     source: PriceSource,
+    mode: Mode,
     slots: Vec<Slot>,
 }
 
@@ -28,17 +30,18 @@ impl MeanReversion {
         entry_z: f64,
         exit_z: f64,
         source: PriceSource,
+        mode: Mode,
         slots: &[SlotSpec],
     ) -> MeanReversion {
         MeanReversion {
             entry_z,
             exit_z,
             source,
+            mode,
             slots: slots
                 .iter()
                 .map(|s| Slot {
                     window: RollingMoments::new(window as usize),
-                    position: LongFlat::default(),
                     spec: *s,
                 })
                 .collect(),
@@ -48,41 +51,68 @@ impl MeanReversion {
 
 impl Strategy for MeanReversion {
     #[inline]
-    fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
+    fn on_tick(&mut self, ctx: &Context<'_>, tick: &Tick, out: &mut Actions) {
+        let slot = ctx.slot();
         let state = &mut self.slots[slot];
-        let p = price_input_x2(self.source, tick)?;
+        let Some(p) = price_input_x2(self.source, tick) else {
+            return;
+        };
         state.window.push(p);
         if !state.window.is_full() {
-            return None;
+            return;
         }
-        let z = state.window.zscore(p)?;
-        state
-            .position
-            .step(z <= -self.entry_z, z >= -self.exit_z, state.spec.qty)
+        let Some(z) = state.window.zscore(p) else {
+            return;
+        };
+        let signals = Signals {
+            long_entry: z <= -self.entry_z,
+            long_exit: z >= -self.exit_z,
+            short_entry: z >= self.entry_z,
+            short_exit: z <= self.exit_z,
+        };
+        // A refused action is counted by the buffer; there is nothing else to do about it.
+        let _ = self.mode.act(ctx, out, slot, state.spec.qty, signals);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{InstrumentId, Nanos, Price, Qty, Side};
+    use crate::domain::{InstrumentId, InstrumentSpec, Nanos, Price, Qty, Side};
+    use crate::strategy::StrategyKind;
+    use crate::strategy::testing::Harness;
 
-    #[test]
-    fn buys_the_dip_and_exits_at_the_mean() {
-        let spec = SlotSpec {
+    fn harness(window: u32, entry_z: f64, exit_z: f64) -> Harness {
+        let slot = SlotSpec {
             price_precision: 0,
             qty: Qty(1),
         };
-        let mut strategy = MeanReversion::new(4, 1.0, 0.0, PriceSource::Last, &[spec]);
-        let prices = [100, 101, 100, 101, 90, 95, 100, 101];
-        let got: Vec<Option<Side>> = prices
+        let spec = InstrumentSpec {
+            symbol: "X".into(),
+            price_precision: 0,
+            qty_precision: 0,
+        };
+        let strategy = MeanReversion::new(
+            window,
+            entry_z,
+            exit_z,
+            PriceSource::Last,
+            Mode::LongFlat,
+            &[slot],
+        );
+        Harness::with_kind(StrategyKind::MeanReversion(strategy), &[spec])
+    }
+
+    fn trades(prices: &[i64]) -> Vec<Tick> {
+        prices
             .iter()
-            .map(|&p| {
-                strategy
-                    .on_tick(&Tick::trade(Nanos(0), InstrumentId(0), Price(p), None), 0)
-                    .map(|i| i.side)
-            })
-            .collect();
+            .map(|&p| Tick::trade(Nanos(0), InstrumentId(0), Price(p), None))
+            .collect()
+    }
+
+    #[test]
+    fn buys_the_dip_and_exits_at_the_mean() {
+        let got = harness(4, 1.0, 0.0).sides(&trades(&[100, 101, 100, 101, 90, 95, 100, 101]));
         assert_eq!(
             got,
             vec![
@@ -100,16 +130,7 @@ mod tests {
 
     #[test]
     fn flat_prices_give_no_signal() {
-        let spec = SlotSpec {
-            price_precision: 0,
-            qty: Qty(1),
-        };
-        let mut strategy = MeanReversion::new(3, 0.5, 0.0, PriceSource::Last, &[spec]);
-        for _ in 0..10 {
-            assert_eq!(
-                strategy.on_tick(&Tick::trade(Nanos(0), InstrumentId(0), Price(7), None), 0),
-                None
-            );
-        }
+        let got = harness(3, 0.5, 0.0).sides(&trades(&[7; 10]));
+        assert_eq!(got, vec![None; 10]);
     }
 }

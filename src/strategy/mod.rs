@@ -1,33 +1,68 @@
-//! Strategies: the `Strategy` contract, the closed set of kinds config picks from, and the
-//! instrument → strategies index that dispatches each tick in O(1).
+//! Strategies: the public `Strategy` contract, the closed set of built-in kinds config picks
+//! from (plus one variant for strategies users register), and the strategy stage that runs
+//! them: instrument → strategies index, order events back to their strategy, timers.
 //!
-//! Contract: `on_tick` runs on the hot path. It must not allocate, lock, log or read a clock,
-//! and it returns at most one intent per tick. Rule strategies are long/flat: their *intended*
-//! position changes when they signal, never when a fill arrives, so their signals do not
-//! depend on fill timing (the inline and threaded runtimes agree).
+//! Contract of a strategy (see `docs/STRATEGY_API.md`):
+//! - It reacts to three events: a tick of one of its instruments (`on_tick`), an event about
+//!   one of its own orders (`on_order_event`: accepted, rejected with a reason code,
+//!   partially filled, filled, cancelled, expired, modified, cancel/modify rejected), and a
+//!   timer it set on the event clock (`on_timer`).
+//! - It reads its state from a `Context` (filled position, average price, open orders, last
+//!   quote and trade, event time) and writes what it wants into `Actions` (orders, modifies,
+//!   cancels, timers). Both are caller-owned: nothing allocates.
+//! - Callbacks run on the hot path: no allocation, lock, log formatting, clock read or I/O.
+//!   Given the same events in the same order, a strategy must decide the same way (no
+//!   randomness unless seeded, no wall time, no hash-map iteration order).
+//! - Built-in kinds are dispatched by `match`; a user's strategy enters through
+//!   `StrategyKind::User`, one `Box<dyn Strategy>` call per event.
 
+pub mod actions;
+pub mod book;
 pub mod breakout;
 pub mod config;
+pub mod context;
 pub mod ema_cross;
 pub mod index;
 pub mod mean_reversion;
 pub mod momentum;
+pub mod params;
+pub mod position;
+pub mod registry;
+pub mod stage;
+pub mod testing;
 pub(crate) mod window;
 
-use crate::domain::{OrderType, POW10, Qty, Side, Tick};
+use crate::domain::{OrderEvent, POW10, Qty, Tick};
 
+pub use actions::{Action, ActionError, Actions};
+pub use book::{BookState, OpenOrder, OrderRecord, OrderStatus};
 pub use config::{PriceSource, StrategyConfig, StrategyParams, load_strategies};
+pub use context::{Context, Market, Quote, Trade};
 pub use index::{DispatchEntry, StrategyIndex};
+pub use params::{Params, Setup};
+pub use position::{Mode, Signals};
+pub use registry::{Registry, UserKind};
+pub use stage::StrategyStage;
 
-/// What a strategy wants done on one instrument; the stage stamps ids and times.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Intent {
-    pub side: Side,
-    pub qty: Qty,
-    pub order_type: OrderType,
+/// The behaviour contract of every strategy, built in or written by a user.
+pub trait Strategy: Send {
+    /// A tick of one of the strategy's instruments (`ctx.slot()` is its slot).
+    fn on_tick(&mut self, ctx: &Context<'_>, tick: &Tick, out: &mut Actions);
+
+    /// An event about one of the strategy's orders, after the book and the portfolio have
+    /// applied it (so `ctx` already shows the fill or the cancel).
+    fn on_order_event(&mut self, ctx: &Context<'_>, event: &OrderEvent, out: &mut Actions) {
+        let _ = (ctx, event, out);
+    }
+
+    /// A timer set with `Actions::set_timer`, at the first event time at or after its
+    /// deadline.
+    fn on_timer(&mut self, ctx: &Context<'_>, token: u64, out: &mut Actions) {
+        let _ = (ctx, token, out);
+    }
 }
 
-/// Per-instrument facts a strategy needs, fixed at construction.
+/// Per-instrument facts a built-in strategy needs, fixed at construction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotSpec {
     pub price_precision: u8,
@@ -35,15 +70,10 @@ pub struct SlotSpec {
     pub qty: Qty,
 }
 
-/// The behaviour contract of every strategy.
-pub trait Strategy {
-    /// Reacts to a tick of the instrument at position `slot` of the strategy's instrument list.
-    fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent>;
-}
-
-/// Price input of a strategy for one tick, or `None` when the tick lacks it.
+/// Price input of a strategy for one tick, or `None` when the tick lacks it: the binary64
+/// nearest the exact mid (two-sided quotes) or trade price.
 #[inline]
-pub(crate) fn price_input(source: PriceSource, tick: &Tick, precision: u8) -> Option<f64> {
+pub fn price_input(source: PriceSource, tick: &Tick, precision: u8) -> Option<f64> {
     match source {
         PriceSource::Mid => tick.mid_f64(precision),
         PriceSource::Last => tick
@@ -55,45 +85,14 @@ pub(crate) fn price_input(source: PriceSource, tick: &Tick, precision: u8) -> Op
 /// Exact integer price input at twice the instrument precision's unit (`2 × price`), so a mid
 /// stays an integer. Strategies that compare prices exactly use this.
 #[inline]
-pub(crate) fn price_input_x2(source: PriceSource, tick: &Tick) -> Option<i64> {
+pub fn price_input_x2(source: PriceSource, tick: &Tick) -> Option<i64> {
     match source {
         PriceSource::Mid => tick.mid_x2(),
         PriceSource::Last => tick.last().map(|p| p.0 * 2),
     }
 }
 
-/// Long/flat state machine shared by the rule strategies.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct LongFlat {
-    long: bool,
-}
-
-impl LongFlat {
-    /// BUY when flat and `enter`; SELL when long and `exit`.
-    #[inline]
-    pub(crate) fn step(&mut self, enter: bool, exit: bool, qty: Qty) -> Option<Intent> {
-        if !self.long && enter {
-            self.long = true;
-            Some(Intent {
-                side: Side::Buy,
-                qty,
-                order_type: OrderType::Market,
-            })
-        } else if self.long && exit {
-            self.long = false;
-            Some(Intent {
-                side: Side::Sell,
-                qty,
-                order_type: OrderType::Market,
-            })
-        } else {
-            None
-        }
-    }
-}
-
-/// The closed set of strategy kinds, dispatched by `match` (no vtable on the tick path).
-#[derive(Debug)]
+/// The closed set of strategy kinds, dispatched by `match` (no vtable for the built-ins).
 pub enum StrategyKind {
     EmaCross(ema_cross::EmaCross),
     Momentum(momentum::Momentum),
@@ -101,28 +100,46 @@ pub enum StrategyKind {
     Breakout(breakout::Breakout),
     /// Boxed: a model session and its buffers are much larger than a rule strategy.
     Ml(Box<crate::ml::MlStrategy>),
+    /// A strategy registered by a user's crate under `kind`.
+    User {
+        kind: &'static str,
+        strategy: Box<dyn Strategy>,
+    },
+}
+
+impl std::fmt::Debug for StrategyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StrategyKind({})", self.kind_name())
+    }
 }
 
 impl StrategyKind {
-    /// Builds a rule strategy for `params` with one slot per instrument; `None` for an ML
-    /// strategy, which the engine builds around its loaded model.
+    /// Builds a rule strategy for `params` with one slot per instrument; `None` for the
+    /// kinds built elsewhere (ML around its loaded model, user kinds by their registry).
     pub fn rule(params: &StrategyParams, slots: &[SlotSpec]) -> Option<StrategyKind> {
         Some(match params {
             StrategyParams::EmaCross {
                 fast,
                 slow,
                 price_source,
-            } => {
-                StrategyKind::EmaCross(ema_cross::EmaCross::new(*fast, *slow, *price_source, slots))
-            }
+                mode,
+            } => StrategyKind::EmaCross(ema_cross::EmaCross::new(
+                *fast,
+                *slow,
+                *price_source,
+                *mode,
+                slots,
+            )),
             StrategyParams::Momentum {
                 lookback,
                 threshold_bps,
                 price_source,
+                mode,
             } => StrategyKind::Momentum(momentum::Momentum::new(
                 *lookback,
                 *threshold_bps,
                 *price_source,
+                *mode,
                 slots,
             )),
             StrategyParams::MeanReversion {
@@ -130,18 +147,26 @@ impl StrategyKind {
                 entry_z,
                 exit_z,
                 price_source,
+                mode,
             } => StrategyKind::MeanReversion(mean_reversion::MeanReversion::new(
                 *window,
                 *entry_z,
                 *exit_z,
                 *price_source,
+                *mode,
                 slots,
             )),
             StrategyParams::Breakout {
                 window,
                 price_source,
-            } => StrategyKind::Breakout(breakout::Breakout::new(*window, *price_source, slots)),
-            StrategyParams::Ml { .. } => return None,
+                mode,
+            } => StrategyKind::Breakout(breakout::Breakout::new(
+                *window,
+                *price_source,
+                *mode,
+                slots,
+            )),
+            StrategyParams::Ml { .. } | StrategyParams::User { .. } => return None,
         })
     }
 
@@ -152,19 +177,51 @@ impl StrategyKind {
             StrategyKind::MeanReversion(_) => "mean_reversion",
             StrategyKind::Breakout(_) => "breakout",
             StrategyKind::Ml(_) => "ml",
+            StrategyKind::User { kind, .. } => kind,
+        }
+    }
+
+    /// The ML strategy inside, if this is one.
+    pub fn as_ml(&self) -> Option<&crate::ml::MlStrategy> {
+        match self {
+            StrategyKind::Ml(ml) => Some(ml),
+            _ => None,
+        }
+    }
+
+    pub fn as_ml_mut(&mut self) -> Option<&mut crate::ml::MlStrategy> {
+        match self {
+            StrategyKind::Ml(ml) => Some(ml),
+            _ => None,
         }
     }
 }
 
 impl Strategy for StrategyKind {
     #[inline]
-    fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
+    fn on_tick(&mut self, ctx: &Context<'_>, tick: &Tick, out: &mut Actions) {
         match self {
-            StrategyKind::EmaCross(s) => s.on_tick(tick, slot),
-            StrategyKind::Momentum(s) => s.on_tick(tick, slot),
-            StrategyKind::MeanReversion(s) => s.on_tick(tick, slot),
-            StrategyKind::Breakout(s) => s.on_tick(tick, slot),
-            StrategyKind::Ml(s) => s.on_tick(tick, slot),
+            StrategyKind::EmaCross(s) => s.on_tick(ctx, tick, out),
+            StrategyKind::Momentum(s) => s.on_tick(ctx, tick, out),
+            StrategyKind::MeanReversion(s) => s.on_tick(ctx, tick, out),
+            StrategyKind::Breakout(s) => s.on_tick(ctx, tick, out),
+            StrategyKind::Ml(s) => s.on_tick(ctx, tick, out),
+            StrategyKind::User { strategy, .. } => strategy.on_tick(ctx, tick, out),
+        }
+    }
+
+    #[inline]
+    fn on_order_event(&mut self, ctx: &Context<'_>, event: &OrderEvent, out: &mut Actions) {
+        // The built-ins decide from the context alone; only a user's strategy is told.
+        if let StrategyKind::User { strategy, .. } = self {
+            strategy.on_order_event(ctx, event, out);
+        }
+    }
+
+    #[inline]
+    fn on_timer(&mut self, ctx: &Context<'_>, token: u64, out: &mut Actions) {
+        if let StrategyKind::User { strategy, .. } = self {
+            strategy.on_timer(ctx, token, out);
         }
     }
 }

@@ -1,8 +1,10 @@
-//! Momentum, long/flat: the return over `lookback` inputs, `r = p_t / p_{t-lookback} - 1`.
-//! BUY when flat and `r >= threshold`; SELL when long and `r <= -threshold` (threshold in bps).
-//! Compared exactly in integers on raw prices, so no rounding decides a signal.
+//! Momentum: the return over `lookback` inputs, `r = p_t / p_{t-lookback} - 1`. A long entry
+//! (and short exit) when `r >= threshold`, a long exit (and short entry) when
+//! `r <= -threshold` (threshold in bps); `Mode` turns them into orders. Compared exactly in
+//! integers on raw prices, so no rounding decides a signal.
 
-use super::{Intent, LongFlat, PriceSource, SlotSpec, Strategy, price_input_x2};
+use super::position::{Mode, Signals};
+use super::{Actions, Context, PriceSource, SlotSpec, Strategy, price_input_x2};
 use crate::domain::Decimal;
 use crate::domain::{POW10, Tick};
 
@@ -12,7 +14,6 @@ struct Slot {
     history: Vec<i64>,
     next: usize,
     filled: usize,
-    position: LongFlat,
     spec: SlotSpec,
 }
 
@@ -21,6 +22,7 @@ pub struct Momentum {
     /// Threshold as `mantissa / 10^(decimals + 4)` of the old price.
     threshold: Decimal,
     source: PriceSource,
+    mode: Mode,
     slots: Vec<Slot>,
 }
 
@@ -29,19 +31,20 @@ impl Momentum {
         lookback: u32,
         threshold_bps: Decimal,
         source: PriceSource,
+        mode: Mode,
         slots: &[SlotSpec],
     ) -> Momentum {
         let len = lookback as usize + 1;
         Momentum {
             threshold: threshold_bps,
             source,
+            mode,
             slots: slots
                 .iter()
                 .map(|s| Slot {
                     history: vec![0; len],
                     next: 0,
                     filled: 0,
-                    position: LongFlat::default(),
                     spec: *s,
                 })
                 .collect(),
@@ -51,9 +54,12 @@ impl Momentum {
 
 impl Strategy for Momentum {
     #[inline]
-    fn on_tick(&mut self, tick: &Tick, slot: usize) -> Option<Intent> {
+    fn on_tick(&mut self, ctx: &Context<'_>, tick: &Tick, out: &mut Actions) {
+        let slot = ctx.slot();
         let state = &mut self.slots[slot];
-        let p = price_input_x2(self.source, tick)?;
+        let Some(p) = price_input_x2(self.source, tick) else {
+            return;
+        };
         let len = state.history.len();
         // After the write, `next` points at the oldest input: p_{t-lookback}.
         state.history[state.next] = p;
@@ -64,21 +70,25 @@ impl Strategy for Momentum {
         };
         state.filled = (state.filled + 1).min(len);
         if state.filled < len {
-            return None;
+            return;
         }
         let old = state.history[state.next];
         // (p - old) / old >= m / 10^(d+4)  <=>  (p - old) * 10^(d+4) >= m * old   (old > 0)
         let scale = i128::from(POW10[self.threshold.decimals as usize + 4]);
         let lhs = i128::from(p - old) * scale;
         let rhs = i128::from(self.threshold.mantissa) * i128::from(old);
-        state.position.step(lhs >= rhs, lhs <= -rhs, state.spec.qty)
+        let signals = Signals::reversal(lhs >= rhs, lhs <= -rhs);
+        // A refused action is counted by the buffer; there is nothing else to do about it.
+        let _ = self.mode.act(ctx, out, slot, state.spec.qty, signals);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{InstrumentId, Nanos, Price, Qty, Side};
+    use crate::domain::{InstrumentId, InstrumentSpec, Nanos, Price, Qty, Side};
+    use crate::strategy::StrategyKind;
+    use crate::strategy::testing::Harness;
 
     fn trade(raw: i64) -> Tick {
         Tick::trade(Nanos(0), InstrumentId(0), Price(raw), None)
@@ -114,20 +124,24 @@ mod tests {
                 price_precision: 0,
                 qty: Qty(1),
             };
-            let mut strategy = Momentum::new(
+            let strategy = Momentum::new(
                 2,
                 Decimal {
                     mantissa: 100,
                     decimals: 0,
                 },
                 PriceSource::Last,
+                Mode::LongFlat,
                 &[spec],
             );
-            let got: Vec<Option<Side>> = case
-                .prices
-                .iter()
-                .map(|&p| strategy.on_tick(&trade(p), 0).map(|i| i.side))
-                .collect();
+            let spec = InstrumentSpec {
+                symbol: "X".into(),
+                price_precision: 0,
+                qty_precision: 0,
+            };
+            let mut h = Harness::with_kind(StrategyKind::Momentum(strategy), &[spec]);
+            let ticks: Vec<Tick> = case.prices.iter().map(|&p| trade(p)).collect();
+            let got = h.sides(&ticks);
             assert_eq!(got, case.expected, "{}", case.name);
         }
     }

@@ -93,25 +93,17 @@ pub fn free_port() -> u16 {
 /// strategies (instrument precisions fitted as a run does).
 pub fn excerpt_engine(
     config: &alpha_panda::config::EngineConfig,
-) -> (
-    alpha_panda::pipeline::Engine,
-    Vec<alpha_panda::domain::Tick>,
-) {
-    use alpha_panda::domain::InstrumentTable;
-    use alpha_panda::feed::{DataSource, TickReader, scan_instruments};
-    use alpha_panda::pipeline::Engine;
+) -> (alpha_panda::runtime::Engine, Vec<alpha_panda::domain::Tick>) {
+    use alpha_panda::feed::DataSource;
 
     let sources = [DataSource::File(excerpt())];
     let strategies = alpha_panda::strategy::load_strategies(&[project_root().join("strategies")])
         .expect("shipped strategies are valid");
-    let mut table = InstrumentTable::new();
-    scan_instruments(&sources, &config.instruments, &mut table).expect("scan");
-    Engine::fit_precisions(&mut table, config, &strategies).expect("precisions");
-    let mut reader = TickReader::open(&sources, &table, config.bad_rows).expect("open");
+    let mut assembled =
+        alpha_panda::app::assemble(config, &strategies, &sources).expect("assembled");
     let (mut ticks, mut chunk) = (Vec::new(), Vec::new());
-    while reader.read_chunk(&mut chunk, 4096).expect("read") > 0 {
+    while assembled.reader.read_chunk(&mut chunk, 4096).expect("read") > 0 {
         ticks.extend_from_slice(&chunk);
     }
-    let engine = Engine::build(config, &strategies, table).expect("engine");
-    (engine, ticks)
+    (assembled.engine, ticks)
 }

@@ -1,4 +1,4 @@
-//! `alpha-panda live`: logging, signal handlers and exit codes around `ops::live::run`.
+//! `alpha-panda live`: logging, signal handlers and exit codes around `app::live::run`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,10 +8,11 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use alpha_panda::config::{EngineConfig, Environment};
-use alpha_panda::ops::live::{self, LiveError, LiveRun};
-use alpha_panda::ops::logging;
-use alpha_panda::strategy::load_strategies;
+use crate::app::live::{self, LiveError, LiveRun};
+use crate::app::load_configs;
+use crate::config::Environment;
+use crate::ops::logging;
+use crate::strategy::registry::Registry;
 
 #[derive(Args, Debug)]
 pub struct LiveArgs {
@@ -31,22 +32,11 @@ pub struct LiveArgs {
 
 /// Exit codes: 0 a clean stop (also one before the canary ran), 1 stopped after a failed
 /// canary (no trading happened), 2 refused to start or failed.
-pub fn live(args: LiveArgs) -> Result<ExitCode> {
+pub fn live(args: LiveArgs, registry: &Registry) -> Result<ExitCode> {
     let environment = args.env.as_deref().and_then(Environment::parse);
-    let config = EngineConfig::load_for(&args.config, environment);
-    let strategies = load_strategies(&args.strategies);
-    let (config, strategies) = match (config, strategies) {
-        (Ok(c), Ok(s)) => (c, s),
-        // Nothing runs, so nothing is written: every problem goes to stderr.
-        (c, s) => {
-            let errors: Vec<_> = [c.err(), s.err()]
-                .into_iter()
-                .flatten()
-                .flat_map(|e| e.0)
-                .collect();
-            return Err(alpha_panda::config::ConfigErrors(errors).into());
-        }
-    };
+    // Nothing runs on a config problem, so nothing is written: every problem goes to stderr.
+    let (config, strategies) =
+        load_configs(Some(&args.config), environment, &args.strategies, registry)?;
     let _log_guard = logging::init(&config.logging).with_context(|| {
         format!(
             "starting the log channels in {}",

@@ -16,20 +16,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossbeam_channel::{Receiver, bounded};
+use crossbeam_channel::bounded;
 
 use crate::config::{ConfigErrors, EngineConfig, RuntimeMode};
-use crate::domain::InstrumentTable;
-use crate::domain::{BrokerId, InstrumentId, InstrumentSpec, StrategyId};
-use crate::feed::{self, DataSource, ReplaySource, TickReader};
+use crate::feed::{DataSource, ReplaySource};
+use crate::ops::audit::{AUDIT_RING, write_audit};
 use crate::ops::preflight::{self, PreflightInput, PreflightReport};
 use crate::ops::server::MetricsServer;
-use crate::pipeline::{AuditEvent, Engine, EngineLayout, RunControl, StrategyInfo, threaded};
 use crate::report::{self, FeedCounts, Summary};
+use crate::runtime::{AuditEvent, RunControl, RunError, RunOptions, threaded};
 use crate::strategy::StrategyConfig;
-
-/// Audit events buffered between the stage threads and the audit writer.
-pub const AUDIT_RING: usize = 1 << 16;
 
 /// Why a live run did not start or did not finish cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +45,11 @@ pub enum LiveError {
     Config(#[from] ConfigErrors),
     #[error(transparent)]
     Engine(#[from] crate::Error),
+    /// The run stopped on bad input; the results up to it were written.
+    #[error("{error} (results up to here are in {})", dir.display())]
+    Stopped { error: crate::Error, dir: PathBuf },
     #[error(transparent)]
-    Feed(#[from] crate::feed::FeedError),
+    Run(#[from] RunError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -128,11 +127,8 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         });
     }
 
-    let mut instruments = InstrumentTable::new();
-    feed::scan_instruments(&sources, &config.instruments, &mut instruments)?;
-    Engine::fit_precisions(&mut instruments, &config, &strategies)?;
-    let reader = TickReader::open(&sources, &instruments, config.bad_rows)?;
-    let mut engine = Engine::build(&config, &strategies, instruments)?;
+    let assembled = super::assemble(&config, &strategies, &sources)?;
+    let (mut engine, reader) = (assembled.engine, assembled.reader);
     if let Some(t) = Arc::get_mut(&mut engine.telemetry) {
         t.shape.feed_kind = "replay";
     }
@@ -141,11 +137,16 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
     for line in &engine.layout.disabled {
         tracing::warn!(target: "app", "strategy disabled: {line}");
     }
+    let control = Arc::new(RunControl::with_stop(stop));
 
     let server = match config.metrics.enabled {
         Some(false) => None,
         _ => {
-            let server = MetricsServer::start(config.metrics.addr, Arc::clone(&telemetry))?;
+            let server = MetricsServer::start(
+                config.metrics.addr,
+                Arc::clone(&telemetry),
+                Arc::clone(&control),
+            )?;
             tracing::info!(target: "app", addr = %server.local_addr(), "metrics and health endpoint listening");
             Some(server)
         }
@@ -166,6 +167,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         target: "app",
         environment = config.environment.name(),
         strategies = engine.layout.strategies.len(),
+        books = engine.layout.books.len(),
         brokers = engine.layout.brokers.len(),
         speed = config.feed.speed,
         "live run starting"
@@ -174,34 +176,43 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         reader,
         config.feed.speed,
         config.feed.at_end,
-        Arc::clone(&stop),
+        Arc::clone(&control),
         Arc::clone(&telemetry),
     );
-    let control = RunControl {
+    let options = RunOptions {
         audit: Some(audit_tx),
         canary: true,
-        stop: Some(Arc::clone(&stop)),
     };
-    let result = threaded::run_with(engine, &mut source, &mut |_, _| {}, &control);
+    let result = threaded::run_with(engine, &mut source, &mut |_, _| {}, &options, &control);
     telemetry.shutting_down.store(true, Ordering::Release);
-    drop(control);
+    drop(options);
     tracing::info!(target: "app", "feed stopped and rings drained; writing results");
 
-    let written = result
-        .map_err(LiveError::from)
-        .and_then(|(layout, outcome)| {
-            let stats = source.reader().stats();
-            let counts = FeedCounts {
-                quotes: stats.quotes,
-                trades: stats.trades,
-                skipped_rows: stats.skipped_rows,
-            };
-            let summary = Summary::build(&layout, &outcome, "threaded", counts);
-            report::write_outputs(&config.output_dir, &summary, &layout, &outcome)
-                .map_err(crate::Error::from)?;
-            write_pnl_snapshot(&config.output_dir, &summary)?;
-            Ok((summary, layout))
-        });
+    // Bad input stops the feed, not the engine: what ran up to it is written all the same.
+    let (finished, stopped_by) = match result {
+        Ok(done) => (Ok(done), None),
+        Err(RunError::Input { error, partial }) => {
+            tracing::error!(target: "error", "the feed stopped: {error}");
+            (Ok(*partial), Some(error))
+        }
+        Err(fatal) => {
+            tracing::error!(target: "error", "{fatal}");
+            (Err(LiveError::from(fatal)), None)
+        }
+    };
+    let written = finished.and_then(|(layout, outcome)| {
+        let stats = source.reader().stats();
+        let counts = FeedCounts {
+            quotes: stats.quotes,
+            trades: stats.trades,
+            skipped_rows: stats.skipped_rows,
+        };
+        let summary = Summary::build(&layout, &outcome, "threaded", counts);
+        report::write_outputs(&config.output_dir, &summary, &layout, &outcome)
+            .map_err(crate::Error::from)?;
+        write_pnl_snapshot(&config.output_dir, &summary)?;
+        Ok(summary)
+    });
 
     // Observers stop after the results are on disk, so health answers during the drain.
     observers_stop.store(true, Ordering::Release);
@@ -210,7 +221,13 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
     }
     let _ = validator.join();
     let _ = audit.join();
-    let (summary, _layout) = written?;
+    let summary = written?;
+    if let Some(error) = stopped_by {
+        return Err(LiveError::Stopped {
+            error,
+            dir: config.output_dir,
+        });
+    }
     let canary_passed = telemetry.canary.lock().as_ref().map(|c| c.passed);
     tracing::info!(target: "app", ticks = summary.ticks, fills = summary.fills, output = %config.output_dir.display(), "live run stopped");
     Ok(LiveOutcome {
@@ -236,115 +253,4 @@ fn write_pnl_snapshot(dir: &Path, summary: &Summary) -> std::io::Result<()> {
     let tmp = dir.join("pnl_snapshot.json.tmp");
     std::fs::write(&tmp, text + "\n")?;
     std::fs::rename(tmp, path)
-}
-
-/// The strategy and instrument an event names.
-fn names(
-    layout: &EngineLayout,
-    strategy: StrategyId,
-    instrument: InstrumentId,
-) -> (&StrategyInfo, &InstrumentSpec) {
-    (
-        &layout.strategies[strategy.0 as usize],
-        layout.instruments.spec(instrument),
-    )
-}
-
-fn broker_name(layout: &EngineLayout, broker: BrokerId) -> &str {
-    &layout.brokers[broker.0 as usize]
-}
-
-/// How long the audit writer sleeps when its ring is empty.
-const AUDIT_POLL: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// The audit writer: formats what the stage threads sent, off the hot path. It polls
-/// instead of blocking: a blocked receiver would make every stage-side `try_send` take
-/// the channel's waker lock and wake it with a syscall.
-fn write_audit(rx: &Receiver<AuditEvent>, layout: &EngineLayout) {
-    loop {
-        let event = match rx.try_recv() {
-            Ok(event) => event,
-            Err(crossbeam_channel::TryRecvError::Empty) => {
-                std::thread::sleep(AUDIT_POLL);
-                continue;
-            }
-            Err(crossbeam_channel::TryRecvError::Disconnected) => return,
-        };
-        match event {
-            AuditEvent::Signal(s) => {
-                let (strategy, spec) = names(layout, s.strategy, s.instrument);
-                tracing::info!(
-                    target: "trading",
-                    correlation = s.correlation,
-                    ts_ns = s.ts.0,
-                    strategy = %strategy.id,
-                    symbol = %spec.symbol,
-                    side = s.side.as_str(),
-                    qty = %s.qty.display(spec.qty_precision),
-                    "signal"
-                );
-            }
-            AuditEvent::Order(o) => {
-                let (strategy, spec) = names(layout, o.strategy, o.instrument);
-                let model = strategy.model.as_ref();
-                tracing::info!(
-                    target: "audit",
-                    event = "order",
-                    correlation = o.correlation,
-                    order_id = o.id,
-                    ts_ns = o.ts.0,
-                    strategy = %strategy.id,
-                    broker = %broker_name(layout, o.broker),
-                    symbol = %spec.symbol,
-                    side = o.side.as_str(),
-                    qty = %o.qty.display(spec.qty_precision),
-                    model = model.map_or("", |m| m.name.as_str()),
-                    model_version = model.map_or("", |m| m.version.as_str()),
-                    "order sent"
-                );
-            }
-            AuditEvent::Reject(o, reason) => {
-                let (strategy, spec) = names(layout, o.strategy, o.instrument);
-                tracing::warn!(
-                    target: "risk",
-                    correlation = o.correlation,
-                    strategy = %strategy.id,
-                    broker = %broker_name(layout, o.broker),
-                    symbol = %spec.symbol,
-                    reason = reason.code(),
-                    "order refused"
-                );
-                tracing::info!(
-                    target: "audit",
-                    event = "reject",
-                    correlation = o.correlation,
-                    strategy = %strategy.id,
-                    broker = %broker_name(layout, o.broker),
-                    symbol = %spec.symbol,
-                    side = o.side.as_str(),
-                    qty = %o.qty.display(spec.qty_precision),
-                    reason = reason.code(),
-                    "order refused by risk"
-                );
-            }
-            AuditEvent::Fill(f) => {
-                let (strategy, spec) = names(layout, f.strategy, f.instrument);
-                tracing::info!(
-                    target: "audit",
-                    event = "fill",
-                    correlation = f.correlation,
-                    order_id = f.order_id,
-                    ts_ns = f.ts.0,
-                    strategy = %strategy.id,
-                    broker = %broker_name(layout, f.broker),
-                    symbol = %spec.symbol,
-                    side = f.side.as_str(),
-                    qty = %f.qty.display(spec.qty_precision),
-                    price = %f.price.display(spec.price_precision),
-                    fee = %f.fee.display(spec.money_precision()),
-                    "fill"
-                );
-            }
-        }
-    }
 }

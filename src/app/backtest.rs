@@ -1,0 +1,94 @@
+//! The backtest run mode: assemble, optionally serve the metrics endpoint while the run goes,
+//! run with the configured runtime, and build the summary. Writing the results is
+//! `Backtest::write`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use super::assemble;
+use crate::config::{BadRowPolicy, EngineConfig};
+use crate::feed::DataSource;
+use crate::ops::server::MetricsServer;
+use crate::report::{self, FeedCounts, Summary};
+use crate::runtime::{EngineLayout, RunControl, RunError, RunOutcome};
+use crate::strategy::StrategyConfig;
+
+/// A finished backtest.
+#[derive(Debug)]
+pub struct Backtest {
+    pub summary: Summary,
+    pub layout: EngineLayout,
+    pub outcome: RunOutcome,
+}
+
+impl Backtest {
+    /// Writes `summary.json`, `fills.csv`, `orders.csv` and `equity.svg` to `dir`.
+    ///
+    /// # Errors
+    /// The directory or a file cannot be written.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        report::write_outputs(dir, &self.summary, &self.layout, &self.outcome)
+            .with_context(|| format!("writing results to {}", dir.display()))
+    }
+}
+
+/// Runs a backtest of `strategies` over `sources`. With `serve_metrics` (or `[metrics]
+/// enabled = true`) the metrics endpoint serves the run's counters meanwhile; its address
+/// goes to `on_metrics`.
+///
+/// # Errors
+/// Configuration that does not fit the data, unreadable data, a bad row under
+/// `bad_rows = "reject"`, or a metrics address that cannot be bound.
+pub fn run(
+    config: &EngineConfig,
+    strategies: &[StrategyConfig],
+    sources: &[DataSource],
+    serve_metrics: bool,
+    on_metrics: &mut dyn FnMut(std::net::SocketAddr),
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Backtest> {
+    let assembled = assemble(config, strategies, sources)?;
+    let (engine, mut reader) = (assembled.engine, assembled.reader);
+    let control = Arc::new(RunControl::new());
+    let server = if serve_metrics || config.metrics.enabled == Some(true) {
+        let server = MetricsServer::start(
+            config.metrics.addr,
+            Arc::clone(&engine.telemetry),
+            Arc::clone(&control),
+        )
+        .with_context(|| format!("serving metrics on {}", config.metrics.addr))?;
+        on_metrics(server.local_addr());
+        Some(server)
+    } else {
+        None
+    };
+    let result = engine.run(&mut reader, progress);
+    if let Some(server) = server {
+        server.shutdown();
+    }
+    let (layout, mut outcome) = match result {
+        Ok(done) => done,
+        Err(RunError::Input { error, .. }) => return Err(error.into()),
+        Err(e) => return Err(e.into()),
+    };
+    outcome.load += assembled.load;
+    let stats = reader.stats();
+    let counts = FeedCounts {
+        quotes: stats.quotes,
+        trades: stats.trades,
+        skipped_rows: stats.skipped_rows,
+    };
+    if config.bad_rows == BadRowPolicy::Skip {
+        for example in &stats.skipped_examples {
+            tracing::warn!(target: "market_data", "skipped bad row: {example}");
+        }
+    }
+    let summary = Summary::build(&layout, &outcome, config.runtime.mode.name(), counts);
+    Ok(Backtest {
+        summary,
+        layout,
+        outcome,
+    })
+}

@@ -1,0 +1,231 @@
+//! What a strategy can read while it decides: its book (filled position and average price
+//! from the portfolio, open orders and open quantity per side), the instruments it trades,
+//! the current event time, and the last quote and trade of each instrument. Read-only, O(1)
+//! per question, no allocation.
+//!
+//! Everything is addressed by *slot*: the position of an instrument in the strategy's own
+//! `instruments` list. `ctx.slot()` is the slot of the tick or order event being handled.
+
+use crate::domain::{
+    BookId, ClientOrderId, InstrumentId, InstrumentSpec, InstrumentTable, Nanos, Price, Qty, Side,
+    Tick, TickFlags,
+};
+use crate::portfolio::Portfolio;
+
+use super::book::{BookState, OpenOrder};
+
+/// The last quote of an instrument; sides absent from the source are `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Quote {
+    /// Event time of the quote.
+    pub ts: Nanos,
+    pub bid: Option<Price>,
+    pub ask: Option<Price>,
+    pub bid_size: Option<Qty>,
+    pub ask_size: Option<Qty>,
+}
+
+/// The last trade of an instrument.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trade {
+    /// Event time of the trade.
+    pub ts: Nanos,
+    pub price: Price,
+    pub size: Option<Qty>,
+}
+
+/// Last quote and last trade per instrument, updated from every tick before strategies see it.
+#[derive(Clone, Debug)]
+pub struct Market {
+    quotes: Vec<Option<Quote>>,
+    trades: Vec<Option<Trade>>,
+}
+
+impl Market {
+    pub fn new(instruments: usize) -> Market {
+        Market {
+            quotes: vec![None; instruments],
+            trades: vec![None; instruments],
+        }
+    }
+
+    #[inline]
+    pub fn on_tick(&mut self, tick: &Tick) {
+        let i = tick.instrument.index();
+        let size = |present: bool, qty: Qty| present.then_some(qty);
+        if let Some(price) = tick.last() {
+            self.trades[i] = Some(Trade {
+                ts: tick.ts,
+                price,
+                size: size(tick.flags.has(TickFlags::BID_SIZE), tick.bid_size),
+            });
+        } else {
+            self.quotes[i] = Some(Quote {
+                ts: tick.ts,
+                bid: tick.sell_price(),
+                ask: tick.buy_price(),
+                bid_size: size(tick.flags.has(TickFlags::BID_SIZE), tick.bid_size),
+                ask_size: size(tick.flags.has(TickFlags::ASK_SIZE), tick.ask_size),
+            });
+        }
+    }
+
+    #[inline]
+    pub fn quote(&self, instrument: InstrumentId) -> Option<Quote> {
+        self.quotes.get(instrument.index()).copied().flatten()
+    }
+
+    #[inline]
+    pub fn trade(&self, instrument: InstrumentId) -> Option<Trade> {
+        self.trades.get(instrument.index()).copied().flatten()
+    }
+}
+
+/// A strategy's read-only view, valid for one callback.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    now: Nanos,
+    slot: usize,
+    book: &'a BookState,
+    portfolio: &'a Portfolio,
+    market: &'a Market,
+    instruments: &'a InstrumentTable,
+}
+
+impl<'a> Context<'a> {
+    /// Assembles a view (the strategy stage does this for every callback; test harnesses may
+    /// too).
+    pub fn new(
+        now: Nanos,
+        slot: usize,
+        book: &'a BookState,
+        portfolio: &'a Portfolio,
+        market: &'a Market,
+        instruments: &'a InstrumentTable,
+    ) -> Context<'a> {
+        Context {
+            now,
+            slot,
+            book,
+            portfolio,
+            market,
+            instruments,
+        }
+    }
+
+    /// The current event time: the time of the tick being handled (or that caused the
+    /// order event or timer).
+    #[inline]
+    pub fn now(&self) -> Nanos {
+        self.now
+    }
+
+    /// The slot of the instrument of the tick or order event being handled (0 for timers).
+    #[inline]
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// How many instruments the strategy trades.
+    #[inline]
+    pub fn slots(&self) -> usize {
+        self.book.instruments.len()
+    }
+
+    /// The book: this strategy instance on its broker.
+    #[inline]
+    pub fn book(&self) -> BookId {
+        self.book.id
+    }
+
+    /// # Panics
+    /// A slot out of range (`slot >= slots()`).
+    #[inline]
+    pub fn instrument(&self, slot: usize) -> InstrumentId {
+        self.book.instruments[slot]
+    }
+
+    /// Symbol and precisions of the instrument at `slot`.
+    ///
+    /// # Panics
+    /// A slot out of range.
+    #[inline]
+    pub fn spec(&self, slot: usize) -> &'a InstrumentSpec {
+        self.instruments.spec(self.instrument(slot))
+    }
+
+    /// Filled position at `slot`, raw at the instrument's quantity precision (negative:
+    /// short).
+    ///
+    /// # Panics
+    /// A slot out of range.
+    #[inline]
+    pub fn position(&self, slot: usize) -> Qty {
+        Qty(self
+            .portfolio
+            .position(self.book.id, self.instrument(slot))
+            .qty)
+    }
+
+    /// Average entry price of the open position at `slot` (FIFO lots), rounded half-even to
+    /// the price precision; `None` when flat.
+    ///
+    /// # Panics
+    /// A slot out of range.
+    #[inline]
+    pub fn avg_price(&self, slot: usize) -> Option<Price> {
+        self.portfolio
+            .position(self.book.id, self.instrument(slot))
+            .avg_price()
+    }
+
+    /// Quantity still open in orders of `side` at `slot`, raw.
+    ///
+    /// # Panics
+    /// A slot out of range.
+    #[inline]
+    pub fn open_qty(&self, slot: usize, side: Side) -> Qty {
+        Qty(self.book.open_qty(slot, side))
+    }
+
+    /// Filled position plus open BUY orders minus open SELL orders: where the position ends
+    /// if every open order fills. Decisions that must never overshoot use this.
+    ///
+    /// # Panics
+    /// A slot out of range.
+    #[inline]
+    pub fn exposure(&self, slot: usize) -> Qty {
+        Qty(self.position(slot).0 + self.book.open_qty(slot, Side::Buy)
+            - self.book.open_qty(slot, Side::Sell))
+    }
+
+    /// Every open order of the strategy (placed, not yet filled, cancelled, expired or
+    /// rejected), in no particular order.
+    #[inline]
+    pub fn open_orders(&self) -> &'a [OpenOrder] {
+        self.book.orders()
+    }
+
+    #[inline]
+    pub fn order(&self, id: ClientOrderId) -> Option<&'a OpenOrder> {
+        self.book.order(id)
+    }
+
+    /// The last quote of the instrument at `slot`.
+    ///
+    /// # Panics
+    /// A slot out of range.
+    #[inline]
+    pub fn quote(&self, slot: usize) -> Option<Quote> {
+        self.market.quote(self.instrument(slot))
+    }
+
+    /// The last trade of the instrument at `slot`.
+    ///
+    /// # Panics
+    /// A slot out of range.
+    #[inline]
+    pub fn last_trade(&self, slot: usize) -> Option<Trade> {
+        self.market.trade(self.instrument(slot))
+    }
+}
