@@ -28,12 +28,13 @@ use std::path::Path;
 
 use alpha_panda::config::EngineConfig;
 use alpha_panda::domain::{
-    Execution, InstrumentTable, OrderEvent, OrderEventKind, OrderRequest, Qty, Tick,
+    Execution, InstrumentTable, Market, OrderEvent, OrderEventKind, OrderRequest, Qty, Tick,
 };
 use alpha_panda::portfolio::Portfolio;
 use alpha_panda::strategy::config::parse_strategy;
 use alpha_panda::strategy::ema_cross::{Cross, EmaCrossing};
 use alpha_panda::strategy::params::Quantity;
+use alpha_panda::strategy::stage::Views;
 use alpha_panda::strategy::{
     Actions, Context, Mode, Params, Registry, Setup, Signals, Strategy, StrategyConfig,
     StrategyStage, UserKind, price_input,
@@ -151,14 +152,14 @@ fn strategy_config(id: &str, kind: &str, instruments: &[String]) -> StrategyConf
     config.expect("no errors means a config")
 }
 
-fn stage(instruments: u32, strategies: &[StrategyConfig]) -> (StrategyStage, Portfolio) {
+fn stage(instruments: u32, strategies: &[StrategyConfig]) -> (StrategyStage, Portfolio, Market) {
     let engine = alpha_panda::app::build(
         &EngineConfig::default(),
         strategies,
         instrument_table(instruments),
     )
     .expect("bench strategies name only known instruments and the default broker");
-    (engine.strategy, engine.portfolio)
+    (engine.strategy, engine.portfolio, engine.market)
 }
 
 /// The events a zero-latency venue answers a new order with: accepted, filled at the touch.
@@ -195,16 +196,17 @@ fn answer(request: &OrderRequest, tick: &Tick, events: &mut Vec<OrderEvent>) {
 /// One tick through the stage, requests answered; returns how many requests it made.
 #[inline]
 fn step(
-    stage: &mut StrategyStage,
-    portfolio: &mut Portfolio,
+    (stage, portfolio, market): &mut (StrategyStage, Portfolio, Market),
     tick: &Tick,
     requests: &mut Vec<OrderRequest>,
     events: &mut Vec<OrderEvent>,
 ) -> usize {
+    market.on_tick(tick);
     portfolio.on_tick(tick);
-    stage.on_market(tick);
+    stage.advance(tick);
     requests.clear();
-    stage.on_tick(tick, portfolio, requests);
+    let views = Views { market, portfolio };
+    stage.on_tick(tick, views, requests);
     let made = requests.len();
     while !requests.is_empty() {
         events.clear();
@@ -214,7 +216,7 @@ fn step(
         requests.clear();
         for event in events.iter() {
             portfolio.on_event(event);
-            stage.on_event(event, portfolio, requests);
+            stage.on_event(event, Views { market, portfolio }, requests);
         }
     }
     made
@@ -226,18 +228,18 @@ fn bench_case(c: &mut Criterion, name: &str, instruments: u32, strategies: &[Str
         TICKS,
         0xd15_0001 + u64::from(instruments),
     );
-    let (mut stage, mut portfolio) = stage(instruments, strategies);
-    let mut requests = Vec::with_capacity(64 * stage.max_fan_out().max(1));
+    let mut engine = stage(instruments, strategies);
+    let mut requests = Vec::with_capacity(64 * engine.0.max_fan_out().max(1));
     let mut events = Vec::with_capacity(256);
     // Outside the timed region: show the fan-out and that the strategies trade.
     let mut total = 0usize;
     for tick in &ticks {
-        total += step(&mut stage, &mut portfolio, tick, &mut requests, &mut events);
+        total += step(&mut engine, tick, &mut requests, &mut events);
     }
     eprintln!(
         "dispatch/strategy_stage/{name}: {} strategies, fan-out {}, {total} orders per {} ticks",
         strategies.len(),
-        stage.max_fan_out(),
+        engine.0.max_fan_out(),
         ticks.len()
     );
     let mut group = c.benchmark_group("dispatch/strategy_stage");
@@ -246,13 +248,7 @@ fn bench_case(c: &mut Criterion, name: &str, instruments: u32, strategies: &[Str
         b.iter(|| {
             let mut total = 0usize;
             for tick in &ticks {
-                total += step(
-                    &mut stage,
-                    &mut portfolio,
-                    black_box(tick),
-                    &mut requests,
-                    &mut events,
-                );
+                total += step(&mut engine, black_box(tick), &mut requests, &mut events);
             }
             total
         });

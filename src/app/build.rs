@@ -10,7 +10,7 @@ use super::validate::{self, Severity};
 use crate::config::{
     ConfigError, ConfigErrors, EngineConfig, Environment, MlInference, RuntimeMode,
 };
-use crate::domain::{BookId, BrokerId, InstrumentSpec, InstrumentTable, Qty, StrategyId};
+use crate::domain::{BookId, BrokerId, InstrumentSpec, InstrumentTable, Market, Qty, StrategyId};
 use crate::execution::{ExecutionStage, PaperVenue, VenueKind};
 use crate::metrics::telemetry::{InstrumentClass, Telemetry, TelemetryShape};
 use crate::ml::{InferenceMode, MlStrategy};
@@ -323,6 +323,7 @@ pub fn build(
         })
         .collect();
     Ok(Engine {
+        market: Market::new(specs.len()),
         portfolio: Portfolio::new(books.len(), config.brokers.len(), &specs),
         strategy: StrategyStage::new(books, instruments, flatten),
         risk: RiskStage::new(risk, config.brokers.len()),

@@ -3,6 +3,7 @@
 pub mod decimal;
 pub mod fixed;
 pub mod instrument;
+pub mod market;
 pub mod order;
 pub mod reject;
 pub mod tick;
@@ -10,6 +11,7 @@ pub mod tick;
 pub use decimal::Decimal;
 pub use fixed::{DecimalDisplay, DecimalError, MONEY_SCALE, Money, POW10, Price, Qty};
 pub use instrument::{InstrumentError, InstrumentId, InstrumentSpec, InstrumentTable};
+pub use market::{Market, Quote, Trade};
 pub use order::{
     BookId, BrokerId, ClientOrderId, Execution, Fill, Liquidity, Order, OrderEvent, OrderEventKind,
     OrderRequest, OrderType, RequestKind, Side, StrategyId, TimeInForce,

@@ -20,10 +20,10 @@ pub use stage::ExecutionStage;
 pub trait Venue {
     /// Market data: the venue may execute resting orders.
     fn on_tick(&mut self, tick: &Tick, events: &mut Vec<OrderEvent>);
-    /// A new order risk approved.
-    fn submit(&mut self, order: &Order, events: &mut Vec<OrderEvent>);
-    /// A cancel or modify of an open order.
-    fn amend(&mut self, request: &OrderRequest, events: &mut Vec<OrderEvent>);
+    /// A new order risk approved; `market` is the latest tick of its instrument.
+    fn submit(&mut self, order: &Order, market: &Tick, events: &mut Vec<OrderEvent>);
+    /// A cancel or modify of an open order; `market` as for `submit`.
+    fn amend(&mut self, request: &OrderRequest, market: &Tick, events: &mut Vec<OrderEvent>);
     /// Events that arrived since the last call (a live broker's); none for the paper venue.
     fn poll(&mut self, events: &mut Vec<OrderEvent>) {
         let _ = events;
@@ -47,16 +47,16 @@ impl Venue for VenueKind {
     }
 
     #[inline]
-    fn submit(&mut self, order: &Order, events: &mut Vec<OrderEvent>) {
+    fn submit(&mut self, order: &Order, market: &Tick, events: &mut Vec<OrderEvent>) {
         match self {
-            VenueKind::Paper(v) => v.submit(order, events),
+            VenueKind::Paper(v) => v.submit(order, market, events),
         }
     }
 
     #[inline]
-    fn amend(&mut self, request: &OrderRequest, events: &mut Vec<OrderEvent>) {
+    fn amend(&mut self, request: &OrderRequest, market: &Tick, events: &mut Vec<OrderEvent>) {
         match self {
-            VenueKind::Paper(v) => v.amend(request, events),
+            VenueKind::Paper(v) => v.amend(request, market, events),
         }
     }
 

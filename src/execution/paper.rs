@@ -57,8 +57,7 @@ pub struct PaperVenue {
     precisions: Vec<(u8, u8)>,
     /// Resting orders per instrument, in arrival order.
     resting: Vec<VecDeque<Resting>>,
-    /// Last tick per instrument, and how much of its touch size was used (BUY, SELL).
-    last: Vec<Option<Tick>>,
+    /// How much of the latest tick's touch size was used, per instrument (BUY, SELL).
     used: Vec<[i64; 2]>,
     next_venue_id: u64,
     open: usize,
@@ -80,7 +79,6 @@ impl PaperVenue {
                 .map(|s| (s.price_precision, s.qty_precision))
                 .collect(),
             resting: specs.iter().map(|_| VecDeque::with_capacity(64)).collect(),
-            last: vec![None; specs.len()],
             used: vec![[0; 2]; specs.len()],
             next_venue_id: 1,
             open: 0,
@@ -101,21 +99,26 @@ impl PaperVenue {
     #[inline]
     pub fn on_tick(&mut self, tick: &Tick, events: &mut Vec<OrderEvent>) {
         let i = tick.instrument.index();
-        self.last[i] = Some(*tick);
         self.used[i] = [0, 0];
-        if self.resting[i].is_empty() {
-            return;
+        // Most ticks find nothing resting: that check stays inline, the work does not.
+        if !self.resting[i].is_empty() {
+            self.execute_resting(tick, events);
         }
+    }
+
+    #[inline(never)]
+    fn execute_resting(&mut self, tick: &Tick, events: &mut Vec<OrderEvent>) {
+        let i = tick.instrument.index();
         let mut closed = 0;
         let mut at = 0;
         // Arrival order; with one latency per venue that is also due order, so market
         // orders fill FIFO. A limit that is not reached does not hold up the others.
         while at < self.resting[i].len() {
-            let mut r = self.resting[i][at];
-            if tick.ts.0 < r.due_ts {
+            if tick.ts.0 < self.resting[i][at].due_ts {
                 at += 1;
                 continue;
             }
+            let mut r = self.resting[i][at];
             let arriving = !r.arrived;
             // An order rests (limit price, maker) once a tick after its arrival time passed.
             let resting = r.order.ts.0.saturating_add(self.latency_ns) < tick.ts.0
@@ -143,8 +146,8 @@ impl PaperVenue {
         self.open -= closed;
     }
 
-    /// A new order approved by risk.
-    pub fn submit(&mut self, order: &Order, events: &mut Vec<OrderEvent>) {
+    /// A new order approved by risk; `market` is the latest tick of its instrument.
+    pub fn submit(&mut self, order: &Order, market: &Tick, events: &mut Vec<OrderEvent>) {
         let invalid = order.qty.0 <= 0 || order.order_type.limit_price().is_some_and(|p| p.0 <= 0);
         if invalid {
             events.push(event(
@@ -174,10 +177,8 @@ impl PaperVenue {
             due_ts: order.ts.0.saturating_add(self.latency_ns),
             arrived: false,
         };
-        if self.latency_ns == 0
-            && let Some(tick) = self.last[order.instrument.index()]
-        {
-            self.execute(&mut r, &tick, false, events);
+        if self.latency_ns == 0 {
+            self.execute(&mut r, market, false, events);
             if r.leaves() > 0 && r.order.tif == TimeInForce::Ioc {
                 events.push(event(
                     order,
@@ -196,8 +197,8 @@ impl PaperVenue {
         }
     }
 
-    /// A cancel or modify of an open order.
-    pub fn amend(&mut self, request: &OrderRequest, events: &mut Vec<OrderEvent>) {
+    /// A cancel or modify of an open order; `market` is the latest tick of its instrument.
+    pub fn amend(&mut self, request: &OrderRequest, market: &Tick, events: &mut Vec<OrderEvent>) {
         let i = request.instrument.index();
         let Some(at) = self.resting[i]
             .iter()
@@ -246,10 +247,8 @@ impl PaperVenue {
                 ));
                 // A modified order goes to the back of the queue.
                 self.resting[i].remove(at);
-                if r.arrived
-                    && let Some(tick) = self.last[i]
-                {
-                    self.execute(&mut r, &tick, false, events);
+                if r.arrived {
+                    self.execute(&mut r, market, false, events);
                 }
                 if r.leaves() > 0 {
                     self.resting[i].push_back(r);

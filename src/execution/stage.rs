@@ -2,7 +2,7 @@
 //! venue, and the venues' events out into the caller's buffer, in the order they happen.
 
 use super::{Venue, VenueKind};
-use crate::domain::{OrderEvent, OrderRequest, Tick};
+use crate::domain::{Market, OrderEvent, OrderRequest, Tick};
 
 #[derive(Debug)]
 pub struct ExecutionStage {
@@ -28,16 +28,22 @@ impl ExecutionStage {
         }
     }
 
-    /// A request risk passed, to its broker's venue.
+    /// A request risk passed, to its broker's venue, at `market`.
     #[inline]
-    pub fn on_request(&mut self, request: &OrderRequest, events: &mut Vec<OrderEvent>) {
+    pub fn on_request(
+        &mut self,
+        request: &OrderRequest,
+        market: &Market,
+        events: &mut Vec<OrderEvent>,
+    ) {
         self.requests += 1;
         let Some(venue) = self.venues.get_mut(request.broker.0 as usize) else {
             return;
         };
+        let latest = market.latest(request.instrument);
         match request.order() {
-            Some(order) => venue.submit(&order, events),
-            None => venue.amend(request, events),
+            Some(order) => venue.submit(&order, latest, events),
+            None => venue.amend(request, latest, events),
         }
     }
 

@@ -1,24 +1,30 @@
-//! A record log that never grows on the tick path: records go into a buffer allocated at
-//! start-up, and the runtime moves them to the growing log off the tick path (between
-//! chunks, or when a stage thread is idle), where an allocation does not delay a tick.
-//! Nothing is ever dropped or reordered: should the buffer fill between two flushes, the
-//! record goes straight to the log (counted in `spills`).
+//! A record log that never grows on the tick path: records go into a buffer allocated
+//! beforehand, and the runtime calls `flush` off the tick path (between chunks, or when a
+//! stage thread is idle), which hands a buffer that is at least half full to the log and
+//! allocates the next one there. Nothing is ever copied on the way, dropped or reordered:
+//! should a buffer fill between two flushes, it is handed over at once (counted in `spills`).
 
-/// Records buffered between flushes before the log has to take them on the tick path.
-pub const LOG_BUFFER: usize = 1 << 16;
+/// Records a buffer holds before it is handed to the log.
+pub const LOG_BUFFER: usize = 1 << 15;
 
 #[derive(Clone, Debug)]
 pub struct RecordLog<T> {
     pending: Vec<T>,
-    log: Vec<T>,
+    /// Full buffers, in order.
+    done: Vec<Vec<T>>,
+    buffer: usize,
+    len: usize,
     spills: u64,
 }
 
 impl<T: Copy> RecordLog<T> {
     pub fn new(buffer: usize) -> RecordLog<T> {
+        let buffer = buffer.max(1);
         RecordLog {
-            pending: Vec::with_capacity(buffer.max(1)),
-            log: Vec::new(),
+            pending: Vec::with_capacity(buffer),
+            done: Vec::new(),
+            buffer,
+            len: 0,
             spills: 0,
         }
     }
@@ -28,35 +34,47 @@ impl<T: Copy> RecordLog<T> {
     pub fn record(&mut self, item: T) {
         if self.pending.len() == self.pending.capacity() {
             self.spills += 1;
-            self.flush();
+            self.hand_over();
         }
         self.pending.push(item);
+        self.len += 1;
     }
 
-    /// Off the tick path: moves the buffered records to the log.
+    /// Off the tick path: hands a buffer at least half full to the log and allocates the
+    /// next, so the tick path finds room.
     pub fn flush(&mut self) {
-        self.log.extend_from_slice(&self.pending);
-        self.pending.clear();
+        if self.pending.len() >= self.buffer / 2 {
+            self.hand_over();
+        }
     }
 
-    /// Records so far (logged and buffered).
+    fn hand_over(&mut self) {
+        let next = Vec::with_capacity(self.buffer);
+        self.done.push(std::mem::replace(&mut self.pending, next));
+    }
+
+    /// Records so far.
     pub fn len(&self) -> usize {
-        self.log.len() + self.pending.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
-    /// Times the buffer filled between two flushes.
+    /// Times a buffer filled between two flushes.
     pub fn spills(&self) -> u64 {
         self.spills
     }
 
     /// Every record, in order.
-    pub fn into_vec(mut self) -> Vec<T> {
-        self.flush();
-        self.log
+    pub fn into_vec(self) -> Vec<T> {
+        let mut all = Vec::with_capacity(self.len);
+        for chunk in self.done {
+            all.extend_from_slice(&chunk);
+        }
+        all.extend_from_slice(&self.pending);
+        all
     }
 }
 
@@ -71,15 +89,35 @@ mod tests {
             log.record(i);
         }
         log.flush();
-        for i in 3..10 {
+        log.record(3);
+        log.flush();
+        for i in 4..13 {
             log.record(i);
         }
-        assert_eq!(log.len(), 10);
+        assert_eq!(log.len(), 13);
         assert_eq!(
             log.spills(),
-            1,
-            "7 records into a buffer of 4 without a flush"
+            2,
+            "9 records into buffers of 4 without a flush"
         );
-        assert_eq!(log.into_vec(), (0..10).collect::<Vec<_>>());
+        assert_eq!(log.into_vec(), (0..13).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_flush_leaves_room_for_the_next_records() {
+        let mut log = RecordLog::new(8);
+        for i in 0..5 {
+            log.record(i);
+        }
+        log.flush();
+        for i in 5..13 {
+            log.record(i);
+        }
+        assert_eq!(
+            log.spills(),
+            0,
+            "the flush handed over the half-full buffer"
+        );
+        assert_eq!(log.into_vec().len(), 13);
     }
 }

@@ -95,7 +95,7 @@ impl Portfolio {
     }
 
     /// Moves the mark of the tick's instrument and updates equity and drawdown.
-    #[inline]
+    #[inline(always)]
     pub fn on_tick(&mut self, tick: &Tick) {
         let i = tick.instrument.index();
         if let Some(mark) = tick.reference_x2() {

@@ -16,8 +16,8 @@ pub use config::{KillSwitchMode, RiskLimits};
 pub use stage::{Decision, RiskStage};
 
 use crate::domain::{
-    InstrumentSpec, MONEY_SCALE, Money, Order, OrderEvent, OrderEventKind, OrderRequest, OrderType,
-    POW10, Price, RejectOrigin, RequestKind, Side, Tick,
+    InstrumentSpec, MONEY_SCALE, Market, Money, Order, OrderEvent, OrderEventKind, OrderRequest,
+    OrderType, POW10, Price, RejectOrigin, RequestKind, Side, Tick,
 };
 
 const NANOS_PER_DAY: u64 = 86_400_000_000_000;
@@ -43,8 +43,8 @@ struct BrokerRisk {
     pending: Vec<i64>,
     open_orders: u32,
     cash: Money,
-    /// `sum(position × mark)`, kept as marks and fills move.
-    value: Money,
+    /// Instruments the broker holds a position in: equity is valued over these only.
+    held: Vec<u32>,
     /// Token bucket in nano-orders (1 order = 1e9).
     tokens: u128,
     last_refill: u64,
@@ -54,8 +54,15 @@ struct BrokerRisk {
 }
 
 impl BrokerRisk {
-    fn equity(&self) -> Money {
-        self.cash + self.value
+    /// Cash plus every held position at its mark.
+    fn equity(&self, marks_x2: &[i64]) -> Money {
+        let mut equity = self.cash;
+        for &i in &self.held {
+            let i = i as usize;
+            let unit = self.per_instrument[i].half_unit;
+            equity += Money(i128::from(marks_x2[i]) * i128::from(self.position[i]) * unit);
+        }
+        equity
     }
 }
 
@@ -88,10 +95,11 @@ pub struct RiskEngine {
     /// `[book * instruments + instrument]`: each book's filled position and open quantity.
     book_position: Vec<i64>,
     book_pending: Vec<i64>,
-    /// Last tick per instrument: the market an order is valued against.
-    last: Vec<Option<Tick>>,
     /// Last reference price ×2 per instrument (mid or trade): the mark of equity.
     marks_x2: Vec<i64>,
+    /// Start of the next UTC day, ns: the first tick at or after it sets the daily-loss
+    /// baseline (a comparison per tick instead of a division).
+    next_day_ns: u64,
     pub rejections: [u64; RejectReason::ALL.len()],
 }
 
@@ -137,7 +145,7 @@ impl RiskEngine {
                 pending: vec![0; specs.len()],
                 open_orders: 0,
                 cash: Money::ZERO,
-                value: Money::ZERO,
+                held: Vec::with_capacity(specs.len()),
                 tokens: u128::from(l.max_orders_per_second.unwrap_or(0)) * 1_000_000_000,
                 last_refill: 0,
                 day: u64::MAX,
@@ -152,43 +160,43 @@ impl RiskEngine {
             book_broker: book_broker.to_vec(),
             book_position: vec![0; cells],
             book_pending: vec![0; cells],
-            last: vec![None; specs.len()],
             marks_x2: vec![0; specs.len()],
+            next_day_ns: 0,
             rejections: [0; RejectReason::ALL.len()],
         }
     }
 
-    /// Market data: the last tick per instrument, marks, and the daily-loss baseline at the
-    /// first tick of each UTC day.
-    #[inline]
+    /// Market data: marks, and the daily-loss baseline at the first tick of each UTC day.
+    #[inline(always)]
     pub fn on_tick(&mut self, tick: &Tick) {
         let i = tick.instrument.index();
-        self.last[i] = Some(*tick);
         if let Some(mark) = tick.reference_x2() {
-            let old = std::mem::replace(&mut self.marks_x2[i], mark);
-            if mark != old {
-                for b in &mut self.brokers {
-                    if b.position[i] != 0 {
-                        let unit = b.per_instrument[i].half_unit;
-                        b.value += Money(i128::from(mark - old) * i128::from(b.position[i]) * unit);
-                    }
-                }
-            }
+            self.marks_x2[i] = mark;
         }
-        let day = tick.ts.0 / NANOS_PER_DAY;
-        if self.brokers.first().is_some_and(|b| b.day != day) {
-            for b in &mut self.brokers {
+        if tick.ts.0 >= self.next_day_ns {
+            self.new_day(tick.ts.0);
+        }
+    }
+
+    /// The first tick of a UTC day: every broker's daily-loss baseline.
+    #[cold]
+    fn new_day(&mut self, ts: u64) {
+        let day = ts / NANOS_PER_DAY;
+        self.next_day_ns = (day + 1).saturating_mul(NANOS_PER_DAY);
+        for b in &mut self.brokers {
+            if b.day != day {
                 b.day = day;
-                b.day_start_equity = b.equity();
+                b.day_start_equity = b.equity(&self.marks_x2);
             }
         }
     }
 
-    /// Checks a request; an approved new order counts as open. Cancels always pass.
+    /// Checks a request against `market` (the touch a market order is valued at, the price
+    /// band's reference); an approved new order counts as open. Cancels always pass.
     ///
     /// # Errors
     /// The first limit the request breaks, counted in `rejections`.
-    pub fn check(&mut self, request: &OrderRequest) -> Result<(), RejectReason> {
+    pub fn check(&mut self, request: &OrderRequest, market: &Market) -> Result<(), RejectReason> {
         let (qty, delta, order_type, flatten) = match request.kind {
             RequestKind::Cancel => return Ok(()),
             RequestKind::New {
@@ -221,7 +229,7 @@ impl RiskEngine {
             flatten,
             ts: request.ts.0,
         };
-        let result = self.evaluate(&check);
+        let result = self.evaluate(&check, market.latest(request.instrument));
         match result {
             Ok(()) => {
                 if let RequestKind::New { .. } = request.kind {
@@ -236,29 +244,32 @@ impl RiskEngine {
         result
     }
 
-    /// A new order checked as `check` would (tests and the canary).
+    /// A new order checked as `check` would.
     ///
     /// # Errors
     /// As `check`.
-    pub fn check_order(&mut self, order: &Order) -> Result<(), RejectReason> {
-        self.check(&OrderRequest {
-            id: order.id,
-            book: order.book,
-            broker: order.broker,
-            instrument: order.instrument,
-            side: order.side,
-            correlation: order.correlation,
-            ts: order.ts,
-            kind: RequestKind::New {
-                qty: order.qty,
-                order_type: order.order_type,
-                tif: order.tif,
-                flatten: false,
+    pub fn check_order(&mut self, order: &Order, market: &Market) -> Result<(), RejectReason> {
+        self.check(
+            &OrderRequest {
+                id: order.id,
+                book: order.book,
+                broker: order.broker,
+                instrument: order.instrument,
+                side: order.side,
+                correlation: order.correlation,
+                ts: order.ts,
+                kind: RequestKind::New {
+                    qty: order.qty,
+                    order_type: order.order_type,
+                    tif: order.tif,
+                    flatten: false,
+                },
             },
-        })
+            market,
+        )
     }
 
-    fn evaluate(&mut self, c: &Check) -> Result<(), RejectReason> {
+    fn evaluate(&mut self, c: &Check, tick: &Tick) -> Result<(), RejectReason> {
         let cell = c.book * self.instruments + c.instrument;
         let book_projected = self.book_position.get(cell).copied().unwrap_or(0)
             + self.book_pending.get(cell).copied().unwrap_or(0);
@@ -274,7 +285,7 @@ impl RiskEngine {
                 return Err(RejectReason::KillSwitch);
             }
         } else if let Some(max_loss) = b.limits.max_daily_loss
-            && b.day_start_equity - b.equity() > max_loss
+            && b.day_start_equity - b.equity(&self.marks_x2) > max_loss
         {
             b.killed = true;
             return Err(RejectReason::DailyLoss);
@@ -286,7 +297,7 @@ impl RiskEngine {
         };
         if c.flatten {
             // Closing positions when the switch trips must not be stopped by the limits.
-            return match self.last[c.instrument].and_then(market_price) {
+            return match market_price(*tick) {
                 Some(_) => Ok(()),
                 None => Err(RejectReason::NoMarket),
             };
@@ -312,8 +323,7 @@ impl RiskEngine {
         if c.qty > l.max_order_qty {
             return Err(RejectReason::MaxOrderQty);
         }
-        let tick = self.last[c.instrument].ok_or(RejectReason::NoMarket)?;
-        let price = market_price(tick).ok_or(RejectReason::NoMarket)?;
+        let price = market_price(*tick).ok_or(RejectReason::NoMarket)?;
         if let Some(max) = b.limits.max_notional
             && Money::notional(
                 price,
@@ -375,14 +385,20 @@ impl RiskEngine {
         }
         if let Some(e) = event.execution() {
             let signed = sign * filled;
+            let before = broker.position[i];
             broker.position[i] += signed;
+            match (before, broker.position[i]) {
+                (0, 0) => {}
+                (0, _) => broker.held.push(i as u32),
+                (_, 0) => broker.held.retain(|&h| h as usize != i),
+                _ => {}
+            }
             if let Some(p) = self.book_position.get_mut(cell) {
                 *p += signed;
             }
             let l = broker.per_instrument[i];
             broker.cash -=
                 Money(i128::from(2 * e.price.0) * i128::from(signed) * l.half_unit) + e.fee;
-            broker.value += Money(i128::from(self.marks_x2[i]) * i128::from(signed) * l.half_unit);
         }
     }
 
@@ -462,8 +478,36 @@ mod tests {
         Some(Money::parse(s).unwrap())
     }
 
-    fn engine(limits: RiskLimits) -> RiskEngine {
-        let mut risk = RiskEngine::new(&[limits], &[0], &[spec()]);
+    /// Risk and the market it reads, fed the same ticks.
+    struct Risk {
+        engine: RiskEngine,
+        market: Market,
+    }
+
+    impl Risk {
+        fn new(engine: RiskEngine) -> Risk {
+            Risk {
+                engine,
+                market: Market::new(1),
+            }
+        }
+
+        fn on_tick(&mut self, tick: &Tick) {
+            self.market.on_tick(tick);
+            self.engine.on_tick(tick);
+        }
+
+        fn check_order(&mut self, order: &Order) -> Result<(), RejectReason> {
+            self.engine.check_order(order, &self.market)
+        }
+
+        fn on_event(&mut self, event: &OrderEvent) {
+            self.engine.on_event(event);
+        }
+    }
+
+    fn engine(limits: RiskLimits) -> Risk {
+        let mut risk = Risk::new(RiskEngine::new(&[limits], &[0], &[spec()]));
         risk.on_tick(&Tick::quote(
             Nanos(0),
             InstrumentId(0),
@@ -557,7 +601,7 @@ mod tests {
 
     #[test]
     fn price_band_and_daily_loss_latch() {
-        let mut risk = RiskEngine::new(
+        let mut risk = Risk::new(RiskEngine::new(
             &[RiskLimits {
                 price_band_bps: Some(100),
                 max_daily_loss: money("1"),
@@ -566,7 +610,7 @@ mod tests {
             }],
             &[0],
             &[spec()],
-        );
+        ));
         // A quote whose ask is 3% above its mid: a fat-finger market BUY.
         risk.on_tick(&Tick::quote(
             Nanos(0),
@@ -607,8 +651,8 @@ mod tests {
             risk.check_order(&order(Side::Sell, 1, 2)),
             Err(RejectReason::KillSwitch)
         );
-        assert!(risk.kill_switch_tripped(0));
-        assert_eq!(risk.rejections[RejectReason::KillSwitch.index()], 1);
+        assert!(risk.engine.kill_switch_tripped(0));
+        assert_eq!(risk.engine.rejections[RejectReason::KillSwitch.index()], 1);
     }
 
     #[test]

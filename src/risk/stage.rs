@@ -4,7 +4,7 @@
 //! events coming back from the venue keep its view of positions and open orders current.
 //! Counters per broker feed the metrics.
 
-use crate::domain::{OrderEvent, OrderRequest, RejectReason, RequestKind, Tick};
+use crate::domain::{Market, OrderEvent, OrderRequest, RejectReason, RequestKind, Tick};
 
 use super::RiskEngine;
 
@@ -48,16 +48,16 @@ impl RiskStage {
         self.engine.on_tick(tick);
     }
 
-    /// Checks one request.
+    /// Checks one request against `market`.
     #[inline]
-    pub fn on_request(&mut self, request: &OrderRequest) -> Decision {
+    pub fn on_request(&mut self, request: &OrderRequest, market: &Market) -> Decision {
         let b = request.broker.0 as usize;
         let new = matches!(request.kind, RequestKind::New { .. });
         if new {
             self.requests += 1;
             self.broker_attempts[b] += 1;
         }
-        match self.engine.check(request) {
+        match self.engine.check(request, market) {
             Ok(()) => {
                 if new {
                     self.orders += 1;
@@ -104,22 +104,25 @@ mod tests {
     };
     use crate::risk::RiskLimits;
 
-    fn stage(limits: RiskLimits) -> RiskStage {
+    fn stage(limits: RiskLimits) -> (RiskStage, Market) {
         let spec = InstrumentSpec {
             symbol: "X".into(),
             price_precision: 2,
             qty_precision: 0,
         };
         let mut stage = RiskStage::new(RiskEngine::new(&[limits], &[0, 0], &[spec]), 1);
-        stage.on_tick(&Tick::quote(
+        let tick = Tick::quote(
             Nanos(0),
             InstrumentId(0),
             Some(Price(10_000)),
             Some(Price(10_002)),
             None,
             None,
-        ));
-        stage
+        );
+        let mut market = Market::new(1);
+        market.on_tick(&tick);
+        stage.on_tick(&tick);
+        (stage, market)
     }
 
     fn request(book: u32, kind: RequestKind) -> OrderRequest {
@@ -146,12 +149,15 @@ mod tests {
 
     #[test]
     fn refusals_become_events_for_the_book_and_cancels_pass() {
-        let mut stage = stage(RiskLimits {
+        let (mut stage, market) = stage(RiskLimits {
             max_order_qty: crate::domain::Money::parse("5").ok(),
             ..RiskLimits::default()
         });
-        assert_eq!(stage.on_request(&request(0, new_order(5))), Decision::Pass);
-        let Decision::Refuse(event) = stage.on_request(&request(1, new_order(6))) else {
+        assert_eq!(
+            stage.on_request(&request(0, new_order(5)), &market),
+            Decision::Pass
+        );
+        let Decision::Refuse(event) = stage.on_request(&request(1, new_order(6)), &market) else {
             panic!("over the order quantity limit");
         };
         assert_eq!(
@@ -166,7 +172,7 @@ mod tests {
             )
         );
         assert_eq!(
-            stage.on_request(&request(0, RequestKind::Cancel)),
+            stage.on_request(&request(0, RequestKind::Cancel), &market),
             Decision::Pass
         );
         assert_eq!((stage.requests, stage.orders), (2, 1));
@@ -175,17 +181,20 @@ mod tests {
 
     #[test]
     fn per_strategy_limits_isolate_books_on_one_broker() {
-        let mut stage = stage(RiskLimits {
+        let (mut stage, market) = stage(RiskLimits {
             max_strategy_position: crate::domain::Money::parse("3").ok(),
             ..RiskLimits::default()
         });
-        assert_eq!(stage.on_request(&request(0, new_order(3))), Decision::Pass);
+        assert_eq!(
+            stage.on_request(&request(0, new_order(3)), &market),
+            Decision::Pass
+        );
         assert!(matches!(
-            stage.on_request(&request(0, new_order(1))),
+            stage.on_request(&request(0, new_order(1)), &market),
             Decision::Refuse(e) if matches!(e.kind, OrderEventKind::Rejected { reason: RejectReason::StrategyPosition, .. })
         ));
         assert_eq!(
-            stage.on_request(&request(1, new_order(3))),
+            stage.on_request(&request(1, new_order(3)), &market),
             Decision::Pass,
             "another book has its own limit"
         );

@@ -11,7 +11,7 @@ use super::control::RunControl;
 use super::layout::EngineLayout;
 use super::message::CanaryCounts;
 use crate::clock::Stopwatch;
-use crate::domain::{OrderRequest, Tick};
+use crate::domain::{Market, OrderRequest, Tick};
 use crate::metrics::telemetry::{CanaryResult, StageName};
 use crate::risk::RiskEngine;
 
@@ -22,18 +22,23 @@ pub const CANARY_LOOKAHEAD: usize = 1 << 16;
 /// How long the feed waits for the canary to come back before calling it failed.
 pub const CANARY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The canary in the risk thread: a copy of the risk state it is checked against.
+/// The canary in the risk thread: a copy of the risk state and of the market it is checked
+/// against.
 pub(crate) struct RiskCanary {
     dry: RiskEngine,
+    market: Market,
     counts: CanaryCounts,
 }
 
 impl RiskCanary {
-    pub(crate) fn new(engine: &RiskEngine, tick: &Tick) -> RiskCanary {
+    pub(crate) fn new(engine: &RiskEngine, market: &Market, tick: &Tick) -> RiskCanary {
         let mut dry = engine.clone();
+        let mut market = market.clone();
+        market.on_tick(tick);
         dry.on_tick(tick);
         RiskCanary {
             dry,
+            market,
             counts: CanaryCounts::default(),
         }
     }
@@ -41,7 +46,7 @@ impl RiskCanary {
     /// Checks one canary order against the copy; true when approved.
     pub(crate) fn check(&mut self, request: &OrderRequest) -> bool {
         self.counts.checked += 1;
-        match self.dry.check(request) {
+        match self.dry.check(request, &self.market) {
             Ok(()) => {
                 self.counts.approved += 1;
                 true

@@ -1,8 +1,9 @@
 //! Inline runtime: one thread calls the stages in order for each tick. Deterministic and the
 //! lowest tick-to-order latency when everything fits one core; the default for backtests.
 //!
-//! Per tick (see the delivery rule in `runtime`): risk sees the tick (marks, day roll), the
-//! venues see it and answer with events (resting orders executing), the portfolio marks,
+//! Per tick (see the delivery rule in `runtime`): the market takes the tick, risk sees it
+//! (marks, day roll), the venues see it and answer with events (resting orders executing),
+//! the portfolio marks,
 //! the events are booked and delivered, then the strategies of the instrument run. Their
 //! requests are checked and sent one by one, each venue answer applied to risk before the
 //! next request is checked; the answers are then booked and delivered, and the requests
@@ -14,12 +15,13 @@
 use super::layout::PnlBuffer;
 use super::{Engine, EngineLayout, RunError, RunOutcome, TickSource, publish};
 use crate::clock::{LatencyTimer, Stopwatch};
-use crate::domain::{OrderEvent, OrderRequest, RequestKind, Tick};
+use crate::domain::{Market, OrderEvent, OrderRequest, RequestKind, Tick};
 use crate::metrics::telemetry::{FeedState, LatencySlot, StageName};
 use crate::metrics::{LatencyRecorder, Stage};
 use crate::portfolio::Portfolio;
 use crate::risk::{Decision, RiskStage};
 use crate::strategy::StrategyStage;
+use crate::strategy::stage::Views;
 
 /// Ticks per chunk read from the source: big enough to amortise the read call, small enough
 /// to stay in cache.
@@ -61,12 +63,14 @@ pub fn process_tick(
     tick.seq = seq;
     let start = if sampled { timer.stamp() } else { 0 };
     let Engine {
+        market,
         strategy,
         portfolio,
         risk,
         execution,
         ..
     } = engine;
+    market.on_tick(tick);
     risk.on_tick(tick);
     buffers.events.clear();
     execution.on_tick(tick, &mut buffers.events);
@@ -74,10 +78,17 @@ pub fn process_tick(
         risk.on_event(event);
     }
     portfolio.on_tick(tick);
-    strategy.on_market(tick);
+    strategy.advance(tick);
     buffers.requests.clear();
-    deliver(&buffers.events, strategy, portfolio, &mut buffers.requests);
-    strategy.on_tick(tick, portfolio, &mut buffers.requests);
+    deliver(
+        &buffers.events,
+        market,
+        strategy,
+        portfolio,
+        &mut buffers.requests,
+    );
+    let views = Views { market, portfolio };
+    strategy.on_tick(tick, views, &mut buffers.requests);
     let mut stamp = start;
     if sampled {
         stamp = timer.stamp();
@@ -89,6 +100,7 @@ pub fn process_tick(
         for request in &buffers.sending {
             stamp = send(
                 request,
+                market,
                 risk,
                 execution,
                 &mut buffers.events,
@@ -99,7 +111,13 @@ pub fn process_tick(
             );
         }
         buffers.sending.clear();
-        deliver(&buffers.events, strategy, portfolio, &mut buffers.requests);
+        deliver(
+            &buffers.events,
+            market,
+            strategy,
+            portfolio,
+            &mut buffers.requests,
+        );
         // The next round's first risk check starts after the delivery, not before it.
         stamp = 0;
     }
@@ -114,6 +132,7 @@ pub fn process_tick(
 #[inline]
 fn send(
     request: &OrderRequest,
+    market: &Market,
     risk: &mut RiskStage,
     execution: &mut crate::execution::ExecutionStage,
     events: &mut Vec<OrderEvent>,
@@ -123,13 +142,13 @@ fn send(
     stamp: u64,
 ) -> u64 {
     let risk_start = if stamp == 0 { timer.stamp() } else { stamp };
-    let decision = risk.on_request(request);
+    let decision = risk.on_request(request, market);
     let risk_end = timer.stamp();
     latency.record(Stage::Risk, timer.elapsed_ns(risk_start, risk_end));
     match decision {
         Decision::Pass => {
             let from = events.len();
-            execution.on_request(request, events);
+            execution.on_request(request, market, events);
             let exec_end = timer.stamp();
             latency.record(Stage::Execution, timer.elapsed_ns(risk_end, exec_end));
             if let (Some(start), RequestKind::New { .. }) = (tick_start, request.kind) {
@@ -151,13 +170,14 @@ fn send(
 #[inline]
 fn deliver(
     events: &[OrderEvent],
+    market: &Market,
     strategy: &mut StrategyStage,
     portfolio: &mut Portfolio,
     requests: &mut Vec<OrderRequest>,
 ) {
     for event in events {
         portfolio.on_event(event);
-        strategy.on_event(event, portfolio, requests);
+        strategy.on_event(event, Views { market, portfolio }, requests);
     }
 }
 

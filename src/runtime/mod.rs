@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::EngineConfig;
-use crate::domain::{BookId, Fill, RejectReason, Tick};
+use crate::domain::{BookId, Fill, Market, RejectReason, Tick};
 use crate::execution::ExecutionStage;
 use crate::metrics::LatencyRecorder;
 use crate::metrics::telemetry::Telemetry;
@@ -106,6 +106,9 @@ pub struct Engine {
     pub config: EngineConfig,
     /// Live counters for observers (metrics, health, validator).
     pub telemetry: Arc<Telemetry>,
+    /// Last quote and trade per instrument, read by every stage (the threaded runtime gives
+    /// each stage thread its own copy).
+    pub market: Market,
     pub strategy: StrategyStage,
     pub portfolio: Portfolio,
     pub risk: RiskStage,

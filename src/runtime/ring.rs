@@ -21,6 +21,10 @@ impl Waiter {
         Waiter { policy, rounds: 0 }
     }
 
+    pub fn policy(&self) -> WaitPolicy {
+        self.policy
+    }
+
     #[inline]
     pub fn reset(&mut self) {
         self.rounds = 0;
@@ -108,6 +112,11 @@ impl<'t, T> Outbox<'t, T> {
                 Err(TrySendError::Disconnected(_)) => return false,
             }
         }
+    }
+
+    /// The wait policy this producer waits with.
+    pub(crate) fn policy(&self) -> WaitPolicy {
+        self.waiter.policy()
     }
 
     /// Publishes the ring's sent and full counts.

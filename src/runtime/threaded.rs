@@ -19,7 +19,7 @@ use super::config::WaitPolicy;
 use super::control::RunControl;
 use super::layout::PnlBuffer;
 use super::message::{AuditEvent, CanaryCounts, ToExecution, ToRisk, ToStrategy};
-use super::ring::{Outbox, Waiter};
+use super::ring::Outbox;
 use super::workers::{ExecutionWorker, Progress, RiskWorker, Shared, StrategyWorker};
 use super::{Engine, EngineLayout, RunError, RunOutcome, TickSource, stage_loop};
 use crate::clock::{LatencyTimer, Stopwatch};
@@ -75,11 +75,14 @@ pub fn run_with(
         layout,
         config,
         telemetry,
+        market,
         strategy,
         portfolio,
         risk,
         execution,
     } = engine;
+    // Each stage thread keeps its own view of the market, fed the same ticks.
+    let (risk_market, execution_market) = (market.clone(), market.clone());
     let capacity = config.runtime.ring_capacity;
     let policy = config.runtime.wait;
     let pins = config.runtime.pin;
@@ -126,9 +129,9 @@ pub fn run_with(
             let mut worker = StrategyWorker::new(
                 strategy,
                 portfolio,
+                market,
                 out,
                 to_strategy_rx,
-                Waiter::new(policy),
                 pnl,
                 shared,
             );
@@ -138,7 +141,7 @@ pub fn run_with(
         let risk_thread = scope.spawn(move || {
             let _abort = stage_loop::start(control, StageName::Risk, pins.risk);
             let out = Outbox::new(exec_tx, policy, Ring::RiskToExecution, t, control);
-            let mut worker = RiskWorker::new(risk, out, to_risk_rx, Waiter::new(policy), shared);
+            let mut worker = RiskWorker::new(risk, risk_market, out, to_risk_rx, shared);
             stage_loop::run(&mut worker, &risk_rx, policy);
             worker.finish()
         });
@@ -152,8 +155,14 @@ pub fn run_with(
                 t,
                 control,
             );
-            let mut worker =
-                ExecutionWorker::new(execution, to_risk, to_strategy, canary_tx, shared);
+            let mut worker = ExecutionWorker::new(
+                execution,
+                execution_market,
+                to_risk,
+                to_strategy,
+                canary_tx,
+                shared,
+            );
             stage_loop::run(&mut worker, &exec_rx, policy);
             worker.finish()
         });

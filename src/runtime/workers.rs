@@ -23,13 +23,14 @@ use super::publish;
 use super::ring::{Outbox, Waiter};
 use super::stage_loop::Worker;
 use crate::clock::LatencyTimer;
-use crate::domain::{OrderEvent, OrderRequest, RequestKind};
+use crate::domain::{Market, OrderEvent, OrderRequest, RequestKind};
 use crate::execution::ExecutionStage;
 use crate::metrics::telemetry::{DlqKind, LatencySlot, Ring, StageName, Telemetry};
 use crate::metrics::{LatencyRecorder, Stage};
 use crate::portfolio::Portfolio;
 use crate::risk::{Decision, RiskStage};
 use crate::strategy::StrategyStage;
+use crate::strategy::stage::Views;
 
 /// How far the stages downstream of the strategy got: what the barrier waits on.
 #[derive(Debug, Default)]
@@ -85,6 +86,7 @@ fn drain(rx: &Receiver<OrderEvent>, pending: &mut VecDeque<OrderEvent>) -> u64 {
 pub(crate) struct StrategyWorker<'a> {
     pub stage: StrategyStage,
     pub portfolio: Portfolio,
+    market: Market,
     pub latency: LatencyRecorder,
     pub(crate) out: Outbox<'a, ToRisk>,
     events: Receiver<OrderEvent>,
@@ -106,16 +108,18 @@ impl<'a> StrategyWorker<'a> {
     pub(crate) fn new(
         stage: StrategyStage,
         portfolio: Portfolio,
+        market: Market,
         out: Outbox<'a, ToRisk>,
         events: Receiver<OrderEvent>,
-        waiter: Waiter,
         pnl: PnlBuffer,
         shared: Shared<'a>,
     ) -> Self {
+        let waiter = Waiter::new(out.policy());
         let fan_out = stage.max_fan_out().max(1);
         StrategyWorker {
             stage,
             portfolio,
+            market,
             latency: LatencyRecorder::default(),
             out,
             events,
@@ -166,8 +170,11 @@ impl<'a> StrategyWorker<'a> {
     fn deliver(&mut self) {
         while let Some(event) = self.pending.pop_front() {
             self.portfolio.on_event(&event);
-            self.stage
-                .on_event(&event, &self.portfolio, &mut self.requests);
+            let views = Views {
+                market: &self.market,
+                portfolio: &self.portfolio,
+            };
+            self.stage.on_event(&event, views, &mut self.requests);
         }
     }
 
@@ -199,16 +206,20 @@ impl<'a> StrategyWorker<'a> {
         } else {
             0
         };
+        self.market.on_tick(&tick);
         self.portfolio.on_tick(&tick);
-        self.stage.on_market(&tick);
+        self.stage.advance(&tick);
         self.dispatched += u64::from(self.stage.is_traded(tick.instrument));
         self.send(ToRisk::Tick(tick, start));
         if self.stage.awaits_venue(&tick) {
             self.barrier();
         }
         self.deliver();
-        self.stage
-            .on_tick(&tick, &self.portfolio, &mut self.requests);
+        let views = Views {
+            market: &self.market,
+            portfolio: &self.portfolio,
+        };
+        self.stage.on_tick(&tick, views, &mut self.requests);
         if start != 0 {
             let end = timer.stamp();
             self.latency
@@ -283,6 +294,7 @@ impl Worker for StrategyWorker<'_> {
 
 pub(crate) struct RiskWorker<'a> {
     pub stage: RiskStage,
+    market: Market,
     pub latency: LatencyRecorder,
     pub(crate) out: Outbox<'a, ToExecution>,
     events: Receiver<OrderEvent>,
@@ -298,13 +310,15 @@ pub(crate) struct RiskWorker<'a> {
 impl<'a> RiskWorker<'a> {
     pub(crate) fn new(
         stage: RiskStage,
+        market: Market,
         out: Outbox<'a, ToExecution>,
         events: Receiver<OrderEvent>,
-        waiter: Waiter,
         shared: Shared<'a>,
     ) -> Self {
+        let waiter = Waiter::new(out.policy());
         RiskWorker {
             stage,
+            market,
             latency: LatencyRecorder::default(),
             out,
             events,
@@ -372,6 +386,7 @@ impl Worker for RiskWorker<'_> {
                     self.latency
                         .record(Stage::StrategyToRisk, timer.elapsed_ns(stamp, now));
                 }
+                self.market.on_tick(&tick);
                 self.stage.on_tick(&tick);
                 let out = self.shared.stamp_if(stamp != 0);
                 self.send(ToExecution::Tick(tick, out));
@@ -381,7 +396,7 @@ impl Worker for RiskWorker<'_> {
                     self.sync();
                 }
                 let start = timer.stamp();
-                let decision = self.stage.on_request(&request);
+                let decision = self.stage.on_request(&request, &self.market);
                 self.latency
                     .record(Stage::Risk, timer.elapsed_ns(start, timer.stamp()));
                 match decision {
@@ -390,7 +405,7 @@ impl Worker for RiskWorker<'_> {
                 }
             }
             ToRisk::CanaryStart(tick) => {
-                self.canary = Some(RiskCanary::new(&self.stage.engine, &tick));
+                self.canary = Some(RiskCanary::new(&self.stage.engine, &self.market, &tick));
             }
             ToRisk::CanaryRequest(request) => {
                 if let Some(canary) = &mut self.canary {
@@ -444,6 +459,7 @@ impl Worker for RiskWorker<'_> {
 
 pub(crate) struct ExecutionWorker<'a> {
     pub stage: ExecutionStage,
+    market: Market,
     pub latency: LatencyRecorder,
     pub(crate) to_risk: Outbox<'a, OrderEvent>,
     pub(crate) to_strategy: Outbox<'a, OrderEvent>,
@@ -458,6 +474,7 @@ pub(crate) struct ExecutionWorker<'a> {
 impl<'a> ExecutionWorker<'a> {
     pub(crate) fn new(
         stage: ExecutionStage,
+        market: Market,
         to_risk: Outbox<'a, OrderEvent>,
         to_strategy: Outbox<'a, OrderEvent>,
         canary_tx: Sender<CanaryCounts>,
@@ -465,6 +482,7 @@ impl<'a> ExecutionWorker<'a> {
     ) -> Self {
         ExecutionWorker {
             stage,
+            market,
             latency: LatencyRecorder::default(),
             to_risk,
             to_strategy,
@@ -518,11 +536,13 @@ impl Worker for ExecutionWorker<'_> {
                         timer.elapsed_ns(stamp, timer.stamp()),
                     );
                 }
+                self.market.on_tick(&tick);
                 self.stage.on_tick(&tick, &mut self.events);
             }
             ToExecution::Request(request, tick_start) => {
                 let start = timer.stamp();
-                self.stage.on_request(&request, &mut self.events);
+                self.stage
+                    .on_request(&request, &self.market, &mut self.events);
                 let end = timer.stamp();
                 self.latency
                     .record(Stage::Execution, timer.elapsed_ns(start, end));

@@ -7,79 +7,12 @@
 //! `instruments` list. `ctx.slot()` is the slot of the tick or order event being handled.
 
 use crate::domain::{
-    BookId, ClientOrderId, InstrumentId, InstrumentSpec, InstrumentTable, Nanos, Price, Qty, Side,
-    Tick, TickFlags,
+    BookId, ClientOrderId, InstrumentId, InstrumentSpec, InstrumentTable, Market, Nanos, Price,
+    Qty, Quote, Side, Trade,
 };
 use crate::portfolio::Portfolio;
 
 use super::book::{BookState, OpenOrder};
-
-/// The last quote of an instrument; sides absent from the source are `None`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Quote {
-    /// Event time of the quote.
-    pub ts: Nanos,
-    pub bid: Option<Price>,
-    pub ask: Option<Price>,
-    pub bid_size: Option<Qty>,
-    pub ask_size: Option<Qty>,
-}
-
-/// The last trade of an instrument.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Trade {
-    /// Event time of the trade.
-    pub ts: Nanos,
-    pub price: Price,
-    pub size: Option<Qty>,
-}
-
-/// Last quote and last trade per instrument, updated from every tick before strategies see it.
-#[derive(Clone, Debug)]
-pub struct Market {
-    quotes: Vec<Option<Quote>>,
-    trades: Vec<Option<Trade>>,
-}
-
-impl Market {
-    pub fn new(instruments: usize) -> Market {
-        Market {
-            quotes: vec![None; instruments],
-            trades: vec![None; instruments],
-        }
-    }
-
-    #[inline]
-    pub fn on_tick(&mut self, tick: &Tick) {
-        let i = tick.instrument.index();
-        let size = |present: bool, qty: Qty| present.then_some(qty);
-        if let Some(price) = tick.last() {
-            self.trades[i] = Some(Trade {
-                ts: tick.ts,
-                price,
-                size: size(tick.flags.has(TickFlags::BID_SIZE), tick.bid_size),
-            });
-        } else {
-            self.quotes[i] = Some(Quote {
-                ts: tick.ts,
-                bid: tick.sell_price(),
-                ask: tick.buy_price(),
-                bid_size: size(tick.flags.has(TickFlags::BID_SIZE), tick.bid_size),
-                ask_size: size(tick.flags.has(TickFlags::ASK_SIZE), tick.ask_size),
-            });
-        }
-    }
-
-    #[inline]
-    pub fn quote(&self, instrument: InstrumentId) -> Option<Quote> {
-        self.quotes.get(instrument.index()).copied().flatten()
-    }
-
-    #[inline]
-    pub fn trade(&self, instrument: InstrumentId) -> Option<Trade> {
-        self.trades.get(instrument.index()).copied().flatten()
-    }
-}
 
 /// A strategy's read-only view, valid for one callback.
 #[derive(Clone, Copy, Debug)]

@@ -51,6 +51,23 @@ impl StrategyIndex {
         }
     }
 
+    /// Positions in the entry table of the books trading `instrument` (see `entry`): lets a
+    /// caller walk them while it mutates the books.
+    #[inline]
+    pub fn range(&self, instrument: InstrumentId) -> std::ops::Range<usize> {
+        let i = instrument.index();
+        match (self.starts.get(i), self.starts.get(i + 1)) {
+            (Some(&start), Some(&end)) => start as usize..end as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// The entry at position `k` of `range`.
+    #[inline]
+    pub fn entry(&self, k: usize) -> DispatchEntry {
+        self.entries[k]
+    }
+
     /// Most strategies on any one instrument: the size of per-tick output buffers.
     pub fn max_fan_out(&self) -> usize {
         self.starts

@@ -34,10 +34,11 @@ pub(crate) mod window;
 
 use crate::domain::{OrderEvent, POW10, Qty, Tick};
 
+pub use crate::domain::{Market, Quote, Trade};
 pub use actions::{Action, ActionError, Actions};
 pub use book::{BookState, OpenOrder, OrderRecord, OrderStatus};
 pub use config::{PriceSource, StrategyConfig, StrategyParams, load_strategies};
-pub use context::{Context, Market, Quote, Trade};
+pub use context::Context;
 pub use index::{DispatchEntry, StrategyIndex};
 pub use params::{Params, Setup};
 pub use position::{Mode, Signals};
@@ -179,6 +180,13 @@ impl StrategyKind {
             StrategyKind::Ml(_) => "ml",
             StrategyKind::User { kind, .. } => kind,
         }
+    }
+
+    /// Whether the strategy reacts to order events and timers (the built-ins decide from the
+    /// context alone, so the stage skips their callbacks).
+    #[inline]
+    pub fn listens(&self) -> bool {
+        matches!(self, StrategyKind::User { .. })
     }
 
     /// The ML strategy inside, if this is one.

@@ -3,7 +3,8 @@
 //! timers on the event clock, and turns what the strategies write into `OrderRequest`s for
 //! risk. A plain state machine: the runtime decides when each method runs.
 //!
-//! For one tick the runtime calls, in this order: `on_market` (clock, last quote/trade),
+//! For one tick the runtime calls, in this order: `advance` (clock and seq; the market the
+//! stage reads was updated by the runtime),
 //! `on_event` for each event the tick's market data caused at the venue, `on_tick` (due
 //! timers, then the strategies of the instrument), then `on_event` for every event the
 //! requests caused, until no request is left. `awaits_venue` tells a threaded runtime
@@ -19,9 +20,10 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use super::actions::{Action, Actions, MAX_ORDER_ACTIONS_PER_TICK};
 use super::book::{BookState, MAX_OPEN_ORDERS, OpenOrder, OrderRecord};
-use super::context::{Context, Market};
+use super::context::Context;
 use super::index::StrategyIndex;
 use super::{Strategy, StrategyKind};
+use crate::domain::Market;
 use crate::domain::{
     BookId, BrokerId, ClientOrderId, InstrumentId, InstrumentTable, Nanos, OrderEvent,
     OrderEventKind, OrderRequest, OrderType, Qty, RejectReason, RequestKind, Side, Tick,
@@ -35,6 +37,14 @@ pub const TIMERS_PER_BOOK: usize = 64;
 
 /// The id canary orders carry: they only ever reach a null venue.
 pub const CANARY_ORDER_ID: ClientOrderId = ClientOrderId(u64::MAX);
+
+/// What the strategy stage reads of the other stages: the market and the portfolio (filled
+/// positions). Owned by the runtime, lent for each call.
+#[derive(Clone, Copy, Debug)]
+pub struct Views<'a> {
+    pub market: &'a Market,
+    pub portfolio: &'a Portfolio,
+}
 
 /// One strategy instance and its book.
 #[derive(Debug)]
@@ -80,12 +90,18 @@ pub struct StrategyCounters {
     pub flatten_orders: u64,
 }
 
+/// The strategy stage: the instrument index, and the books with everything they share.
 #[derive(Debug)]
 pub struct StrategyStage {
-    books: Vec<Book>,
     index: StrategyIndex,
+    core: Core,
+}
+
+/// Everything but the index, so a tick can walk the index while the books change.
+#[derive(Debug)]
+struct Core {
+    books: Vec<Book>,
     instruments: InstrumentTable,
-    market: Market,
     now: Nanos,
     /// Seq of the tick being handled: the budget epoch and the correlation of requests.
     seq: u64,
@@ -115,32 +131,30 @@ impl StrategyStage {
         let index = StrategyIndex::build(instruments.len(), &subscriptions);
         let timer_capacity = books.len().max(1) * TIMERS_PER_BOOK;
         StrategyStage {
-            market: Market::new(instruments.len()),
             index,
-            instruments,
-            now: Nanos(0),
-            seq: 0,
-            timers: BinaryHeap::with_capacity(timer_capacity),
-            timer_seq: 0,
-            next_id: 0,
-            actions: Actions::new(),
-            local: VecDeque::with_capacity(64),
-            flatten_on_kill,
-            counters: StrategyCounters::default(),
-            orders: RecordLog::new(LOG_BUFFER),
-            books,
+            core: Core {
+                instruments,
+                now: Nanos(0),
+                seq: 0,
+                timers: BinaryHeap::with_capacity(timer_capacity),
+                timer_seq: 0,
+                next_id: 0,
+                actions: Actions::new(),
+                local: VecDeque::with_capacity(64),
+                flatten_on_kill,
+                counters: StrategyCounters::default(),
+                orders: RecordLog::new(LOG_BUFFER),
+                books,
+            },
         }
     }
 
     pub fn books(&self) -> &[Book] {
-        &self.books
+        &self.core.books
     }
 
     pub fn counters(&self) -> StrategyCounters {
-        StrategyCounters {
-            actions_refused: self.counters.actions_refused + self.actions.refused(),
-            ..self.counters
-        }
+        self.core.counters()
     }
 
     pub fn max_fan_out(&self) -> usize {
@@ -153,15 +167,11 @@ impl StrategyStage {
         !self.index.get(instrument).is_empty()
     }
 
-    /// Market data, before any event of the tick or strategy sees it: the event clock and
-    /// the last quote or trade of the instrument.
+    /// A new tick, before any event of the tick or strategy sees it: the event clock and the
+    /// seq requests will carry.
     #[inline]
-    pub fn on_market(&mut self, tick: &Tick) {
-        if tick.ts > self.now {
-            self.now = tick.ts;
-        }
-        self.seq = tick.seq;
-        self.market.on_tick(tick);
+    pub fn advance(&mut self, tick: &Tick) {
+        self.core.advance(tick);
     }
 
     /// Whether the venue may answer this tick's market data with order events: some book
@@ -169,46 +179,187 @@ impl StrategyStage {
     #[inline]
     pub fn awaits_venue(&self, tick: &Tick) -> bool {
         self.index.get(tick.instrument).iter().any(|e| {
-            self.books[e.book.0 as usize]
+            self.core.books[e.book.0 as usize]
                 .state
                 .has_open(e.slot as usize)
         })
     }
 
     /// An event about a book's order: the book applies it, then its strategy reacts.
-    pub fn on_event(
-        &mut self,
-        event: &OrderEvent,
-        portfolio: &Portfolio,
-        out: &mut Vec<OrderRequest>,
-    ) {
-        self.deliver(event, portfolio, out);
-        self.deliver_local(portfolio, out);
+    #[inline]
+    pub fn on_event(&mut self, event: &OrderEvent, views: Views<'_>, out: &mut Vec<OrderRequest>) {
+        self.core.on_event(event, views, out);
     }
 
     /// Fires the timers due at the tick's time, then runs every strategy of its instrument.
     #[inline]
-    pub fn on_tick(&mut self, tick: &Tick, portfolio: &Portfolio, out: &mut Vec<OrderRequest>) {
-        if self
+    pub fn on_tick(&mut self, tick: &Tick, views: Views<'_>, out: &mut Vec<OrderRequest>) {
+        let StrategyStage { index, core } = self;
+        if core
             .timers
             .peek()
-            .is_some_and(|Reverse(t)| t.at <= self.now)
+            .is_some_and(|Reverse(t)| t.at <= core.now)
         {
-            self.fire_timers(portfolio, out);
+            core.fire_timers(views, out);
         }
-        for i in 0..self.index.get(tick.instrument).len() {
-            let entry = self.index.get(tick.instrument)[i];
-            self.callback(
-                entry.book.0 as usize,
-                entry.slot as usize,
-                portfolio,
-                out,
-                |strategy, ctx, actions| strategy.on_tick(ctx, tick, actions),
-            );
+        for entry in index.get(tick.instrument) {
+            core.on_tick(entry.book.0 as usize, entry.slot as usize, tick, views, out);
         }
     }
 
-    fn fire_timers(&mut self, portfolio: &Portfolio, out: &mut Vec<OrderRequest>) {
+    /// Canary: one smallest-lot market BUY per book trading the tick's instrument, without
+    /// running (and so without changing) any strategy.
+    pub fn canary_requests(&self, tick: &Tick, out: &mut Vec<OrderRequest>) {
+        for entry in self.index.get(tick.instrument) {
+            let book = &self.core.books[entry.book.0 as usize].state;
+            out.push(OrderRequest {
+                id: CANARY_ORDER_ID,
+                book: book.id,
+                broker: book.broker,
+                instrument: tick.instrument,
+                side: Side::Buy,
+                correlation: tick.seq,
+                ts: tick.ts,
+                kind: RequestKind::New {
+                    qty: Qty(1),
+                    order_type: OrderType::Market,
+                    tif: TimeInForce::Gtc,
+                    flatten: false,
+                },
+            });
+        }
+    }
+
+    /// Off the tick path: moves buffered order records to the log.
+    pub fn flush_logs(&mut self) {
+        self.core.orders.flush();
+    }
+
+    /// Every order of the run: those that ended, in the order they ended, then those still
+    /// open (by book, then id), giving up the log.
+    pub fn take_orders(&mut self) -> Vec<OrderRecord> {
+        self.core.take_orders()
+    }
+
+    /// ML strategies in book order, with their book.
+    pub fn ml_strategies(&self) -> impl Iterator<Item = (BookId, &MlStrategy)> {
+        self.core
+            .books
+            .iter()
+            .filter_map(|b| b.strategy.as_ml().map(|ml| (b.state.id, ml)))
+    }
+
+    /// Inference errors of all ML strategies so far.
+    pub fn inference_errors(&self) -> u64 {
+        self.ml_strategies().map(|(_, ml)| ml.stats.errors).sum()
+    }
+
+    /// Hands each ML strategy's scoring latency off to observers (O(1) each, never waits).
+    pub fn hand_off_inference(&mut self, t: &crate::metrics::telemetry::Telemetry) {
+        for ((_, slot), ml) in t.inference.iter().zip(self.core.ml_strategies_mut()) {
+            slot.offer(&mut ml.stats.latency);
+        }
+    }
+
+    /// At the end of a run: takes back every handed-off scoring latency.
+    pub fn take_back_inference(&mut self, t: &crate::metrics::telemetry::Telemetry) {
+        for ((_, slot), ml) in t.inference.iter().zip(self.core.ml_strategies_mut()) {
+            slot.take_back(&mut ml.stats.latency);
+        }
+    }
+
+    /// Whether any strategy scores in batches (and so needs `prepare_chunk`).
+    pub fn has_batched(&self) -> bool {
+        self.ml_strategies()
+            .any(|(_, ml)| ml.mode() == InferenceMode::Batched)
+    }
+
+    /// Batched ML strategies extract and score a whole chunk ahead of its dispatch. The
+    /// ticks must already carry their `seq`. Features depend on ticks alone, never on fills.
+    pub fn prepare_chunk(&mut self, ticks: &[Tick]) {
+        for ml in self.core.ml_strategies_mut() {
+            ml.begin_chunk();
+        }
+        for tick in ticks {
+            for entry in self.index.get(tick.instrument) {
+                if let Some(ml) = self.core.books[entry.book.0 as usize].strategy.as_ml_mut()
+                    && ml.mode() == InferenceMode::Batched
+                {
+                    ml.prepare_tick(tick, entry.slot as usize);
+                }
+            }
+        }
+        for ml in self.core.ml_strategies_mut() {
+            if ml.mode() == InferenceMode::Batched {
+                ml.score_chunk();
+            }
+        }
+    }
+}
+
+impl Core {
+    fn counters(&self) -> StrategyCounters {
+        StrategyCounters {
+            actions_refused: self.counters.actions_refused + self.actions.refused(),
+            ..self.counters
+        }
+    }
+
+    /// Market data, before any event of the tick or strategy sees it: the event clock and
+    /// the last quote or trade of the instrument.
+    #[inline]
+    fn advance(&mut self, tick: &Tick) {
+        if tick.ts > self.now {
+            self.now = tick.ts;
+        }
+        self.seq = tick.seq;
+    }
+
+    /// An event about a book's order: the book applies it, then its strategy reacts.
+    fn on_event(&mut self, event: &OrderEvent, views: Views<'_>, out: &mut Vec<OrderRequest>) {
+        self.deliver(event, views, out);
+        self.deliver_local(views, out);
+    }
+
+    /// Runs book `b`'s strategy on a tick of its instrument at `slot`.
+    #[inline]
+    fn on_tick(
+        &mut self,
+        b: usize,
+        slot: usize,
+        tick: &Tick,
+        views: Views<'_>,
+        out: &mut Vec<OrderRequest>,
+    ) {
+        let book = &mut self.books[b];
+        if book.budget_seq != self.seq {
+            book.budget = MAX_ORDER_ACTIONS_PER_TICK;
+            book.budget_seq = self.seq;
+        }
+        let room = MAX_OPEN_ORDERS - book.state.orders().len();
+        self.actions.begin(
+            self.next_id,
+            book.state.instruments.len(),
+            book.budget,
+            room,
+        );
+        let ctx = Context::new(
+            self.now,
+            slot,
+            &book.state,
+            views.portfolio,
+            views.market,
+            &self.instruments,
+        );
+        book.strategy.on_tick(&ctx, tick, &mut self.actions);
+        if !self.actions.is_empty() {
+            book.budget = self.actions.budget();
+            self.next_id = self.actions.next_id();
+            self.take_actions(b, out);
+        }
+    }
+
+    fn fire_timers(&mut self, views: Views<'_>, out: &mut Vec<OrderRequest>) {
         let phase = self.timer_seq;
         while let Some(&Reverse(timer)) = self.timers.peek() {
             if timer.at > self.now || timer.seq >= phase {
@@ -219,15 +370,15 @@ impl StrategyStage {
             self.callback(
                 timer.book as usize,
                 0,
-                portfolio,
+                views,
                 out,
                 |strategy, ctx, actions| strategy.on_timer(ctx, timer.token, actions),
             );
-            self.deliver_local(portfolio, out);
+            self.deliver_local(views, out);
         }
     }
 
-    fn deliver(&mut self, event: &OrderEvent, portfolio: &Portfolio, out: &mut Vec<OrderRequest>) {
+    fn deliver(&mut self, event: &OrderEvent, views: Views<'_>, out: &mut Vec<OrderRequest>) {
         let b = event.book.0 as usize;
         let Some(book) = self.books.get_mut(b) else {
             return;
@@ -248,16 +399,18 @@ impl StrategyStage {
                 .unwrap_or(false)
         {
             // First, so the strategy already sees the flatten's orders when it reacts.
-            self.flatten(event.broker, portfolio, out);
+            self.flatten(event.broker, views, out);
         }
-        self.callback(b, slot, portfolio, out, |strategy, ctx, actions| {
-            strategy.on_order_event(ctx, event, actions);
-        });
+        if self.books[b].strategy.listens() {
+            self.callback(b, slot, views, out, |strategy, ctx, actions| {
+                strategy.on_order_event(ctx, event, actions);
+            });
+        }
     }
 
-    fn deliver_local(&mut self, portfolio: &Portfolio, out: &mut Vec<OrderRequest>) {
+    fn deliver_local(&mut self, views: Views<'_>, out: &mut Vec<OrderRequest>) {
         while let Some(event) = self.local.pop_front() {
-            self.deliver(&event, portfolio, out);
+            self.deliver(&event, views, out);
         }
     }
 
@@ -267,7 +420,7 @@ impl StrategyStage {
         &mut self,
         b: usize,
         slot: usize,
-        portfolio: &Portfolio,
+        views: Views<'_>,
         out: &mut Vec<OrderRequest>,
         call: impl FnOnce(&mut StrategyKind, &Context<'_>, &mut Actions),
     ) {
@@ -287,8 +440,8 @@ impl StrategyStage {
             self.now,
             slot,
             &book.state,
-            portfolio,
-            &self.market,
+            views.portfolio,
+            views.market,
             &self.instruments,
         );
         call(&mut book.strategy, &ctx, &mut self.actions);
@@ -378,7 +531,7 @@ impl StrategyStage {
 
     /// The kill switch of `broker` tripped: cancel every open order of its books and close
     /// every filled position with a market order.
-    fn flatten(&mut self, broker: BrokerId, portfolio: &Portfolio, out: &mut Vec<OrderRequest>) {
+    fn flatten(&mut self, broker: BrokerId, views: Views<'_>, out: &mut Vec<OrderRequest>) {
         for book in self.books.iter_mut().filter(|b| b.state.broker == broker) {
             let state = &mut book.state;
             for at in 0..state.orders().len() {
@@ -399,7 +552,10 @@ impl StrategyStage {
                 }
             }
             for slot in 0..state.instruments.len() {
-                let position = portfolio.position(state.id, state.instruments[slot]).qty;
+                let position = views
+                    .portfolio
+                    .position(state.id, state.instruments[slot])
+                    .qty;
                 if position == 0 || !state.has_room() {
                     continue;
                 }
@@ -423,37 +579,9 @@ impl StrategyStage {
         }
     }
 
-    /// Canary: one smallest-lot market BUY per book trading the tick's instrument, without
-    /// running (and so without changing) any strategy.
-    pub fn canary_requests(&self, tick: &Tick, out: &mut Vec<OrderRequest>) {
-        for entry in self.index.get(tick.instrument) {
-            let book = &self.books[entry.book.0 as usize].state;
-            out.push(OrderRequest {
-                id: CANARY_ORDER_ID,
-                book: book.id,
-                broker: book.broker,
-                instrument: tick.instrument,
-                side: Side::Buy,
-                correlation: tick.seq,
-                ts: tick.ts,
-                kind: RequestKind::New {
-                    qty: Qty(1),
-                    order_type: OrderType::Market,
-                    tif: TimeInForce::Gtc,
-                    flatten: false,
-                },
-            });
-        }
-    }
-
-    /// Off the tick path: moves buffered order records to the log.
-    pub fn flush_logs(&mut self) {
-        self.orders.flush();
-    }
-
     /// Every order of the run: those that ended, in the order they ended, then those still
     /// open (by book, then id), giving up the log.
-    pub fn take_orders(&mut self) -> Vec<OrderRecord> {
+    fn take_orders(&mut self) -> Vec<OrderRecord> {
         let mut orders = std::mem::replace(&mut self.orders, RecordLog::new(1)).into_vec();
         for book in &self.books {
             orders.extend(book.state.open_records(self.now));
@@ -465,60 +593,6 @@ impl StrategyStage {
 
     fn ml_strategies_mut(&mut self) -> impl Iterator<Item = &mut MlStrategy> {
         self.books.iter_mut().filter_map(|b| b.strategy.as_ml_mut())
-    }
-
-    /// ML strategies in book order, with their book.
-    pub fn ml_strategies(&self) -> impl Iterator<Item = (BookId, &MlStrategy)> {
-        self.books
-            .iter()
-            .filter_map(|b| b.strategy.as_ml().map(|ml| (b.state.id, ml)))
-    }
-
-    /// Inference errors of all ML strategies so far.
-    pub fn inference_errors(&self) -> u64 {
-        self.ml_strategies().map(|(_, ml)| ml.stats.errors).sum()
-    }
-
-    /// Hands each ML strategy's scoring latency off to observers (O(1) each, never waits).
-    pub fn hand_off_inference(&mut self, t: &crate::metrics::telemetry::Telemetry) {
-        for ((_, slot), ml) in t.inference.iter().zip(self.ml_strategies_mut()) {
-            slot.offer(&mut ml.stats.latency);
-        }
-    }
-
-    /// At the end of a run: takes back every handed-off scoring latency.
-    pub fn take_back_inference(&mut self, t: &crate::metrics::telemetry::Telemetry) {
-        for ((_, slot), ml) in t.inference.iter().zip(self.ml_strategies_mut()) {
-            slot.take_back(&mut ml.stats.latency);
-        }
-    }
-
-    /// Whether any strategy scores in batches (and so needs `prepare_chunk`).
-    pub fn has_batched(&self) -> bool {
-        self.ml_strategies()
-            .any(|(_, ml)| ml.mode() == InferenceMode::Batched)
-    }
-
-    /// Batched ML strategies extract and score a whole chunk ahead of its dispatch. The
-    /// ticks must already carry their `seq`. Features depend on ticks alone, never on fills.
-    pub fn prepare_chunk(&mut self, ticks: &[Tick]) {
-        for ml in self.ml_strategies_mut() {
-            ml.begin_chunk();
-        }
-        for tick in ticks {
-            for entry in self.index.get(tick.instrument) {
-                if let Some(ml) = self.books[entry.book.0 as usize].strategy.as_ml_mut()
-                    && ml.mode() == InferenceMode::Batched
-                {
-                    ml.prepare_tick(tick, entry.slot as usize);
-                }
-            }
-        }
-        for ml in self.ml_strategies_mut() {
-            if ml.mode() == InferenceMode::Batched {
-                ml.score_chunk();
-            }
-        }
     }
 }
 

@@ -28,11 +28,12 @@
 //! ```
 
 use super::book::OpenOrder;
-use super::stage::{Book, StrategyStage};
+use super::stage::{Book, StrategyStage, Views};
 use super::{BookState, Strategy, StrategyKind};
 use crate::domain::{
     BookId, BrokerId, ClientOrderId, Execution, InstrumentId, InstrumentSpec, InstrumentTable,
-    Liquidity, Money, OrderEvent, OrderEventKind, OrderRequest, Price, Qty, RejectReason, Tick,
+    Liquidity, Market, Money, OrderEvent, OrderEventKind, OrderRequest, Price, Qty, RejectReason,
+    Tick,
 };
 use crate::portfolio::Portfolio;
 
@@ -41,6 +42,7 @@ use crate::portfolio::Portfolio;
 #[derive(Debug)]
 pub struct Harness {
     stage: StrategyStage,
+    market: Market,
     portfolio: Portfolio,
     requests: Vec<OrderRequest>,
     seq: u64,
@@ -75,6 +77,7 @@ impl Harness {
         );
         let specs: Vec<InstrumentSpec> = table.iter().map(|(_, s)| s.clone()).collect();
         Harness {
+            market: Market::new(specs.len()),
             stage: StrategyStage::new(vec![book], table, vec![false]),
             portfolio: Portfolio::new(1, 1, &specs),
             requests: Vec::with_capacity(64),
@@ -90,10 +93,14 @@ impl Harness {
         self.seq += 1;
         self.last = tick;
         self.requests.clear();
+        self.market.on_tick(&tick);
         self.portfolio.on_tick(&tick);
-        self.stage.on_market(&tick);
-        self.stage
-            .on_tick(&tick, &self.portfolio, &mut self.requests);
+        self.stage.advance(&tick);
+        let views = Views {
+            market: &self.market,
+            portfolio: &self.portfolio,
+        };
+        self.stage.on_tick(&tick, views, &mut self.requests);
         &self.requests
     }
 
@@ -102,8 +109,11 @@ impl Harness {
     pub fn event(&mut self, event: OrderEvent) -> &[OrderRequest] {
         self.requests.clear();
         self.portfolio.on_event(&event);
-        self.stage
-            .on_event(&event, &self.portfolio, &mut self.requests);
+        let views = Views {
+            market: &self.market,
+            portfolio: &self.portfolio,
+        };
+        self.stage.on_event(&event, views, &mut self.requests);
         &self.requests
     }
 
