@@ -59,3 +59,67 @@ impl ExecutionStage {
         self.venues.iter().map(Venue::open_orders).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        BookId, BrokerId, ClientOrderId, Decimal, InstrumentId, InstrumentSpec, Nanos, OrderType,
+        Price, Qty, RequestKind, Side, TimeInForce,
+    };
+    use crate::execution::{FillSize, PaperVenue};
+
+    #[test]
+    fn requests_go_to_their_broker_at_the_latest_market() {
+        let specs = [InstrumentSpec {
+            symbol: "X".into(),
+            price_precision: 0,
+            qty_precision: 0,
+        }];
+        // Broker 0 fills at once, broker 1 only after a second.
+        let venues = [0, 1_000_000_000]
+            .map(|latency| {
+                VenueKind::Paper(PaperVenue::new(
+                    latency,
+                    Decimal::default(),
+                    FillSize::Order,
+                    &specs,
+                ))
+            })
+            .into();
+        let mut stage = ExecutionStage::new(venues);
+        let mut market = Market::new(1);
+        let tick = Tick::quote(
+            Nanos(5),
+            InstrumentId(0),
+            Some(Price(9)),
+            Some(Price(11)),
+            None,
+            None,
+        );
+        let mut events = Vec::new();
+        market.on_tick(&tick);
+        stage.on_tick(&tick, &mut events);
+        for broker in [0, 1] {
+            let request = OrderRequest {
+                id: ClientOrderId(broker),
+                book: BookId(broker as u32),
+                broker: BrokerId(broker as u32),
+                instrument: InstrumentId(0),
+                side: Side::Buy,
+                correlation: 0,
+                ts: Nanos(5),
+                kind: RequestKind::New {
+                    qty: Qty(1),
+                    order_type: OrderType::Market,
+                    tif: TimeInForce::Gtc,
+                    flatten: false,
+                },
+            };
+            stage.on_request(&request, &market, &mut events);
+        }
+        let seen: Vec<(u64, &str)> = events.iter().map(|e| (e.id.0, e.kind_name())).collect();
+        assert_eq!(seen, [(0, "accepted"), (0, "filled"), (1, "accepted")]);
+        assert_eq!((stage.requests, stage.open_orders()), (2, 1));
+    }
+}

@@ -387,4 +387,40 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn events_are_counted_per_book_and_instrument() {
+        let mut portfolio = Portfolio::new(1, 1, &[spec(0, 0)]);
+        portfolio.on_tick(&quote(100, 100));
+        let mut e = fill(Side::Buy, 1, 100, 0);
+        for kind in [
+            OrderEventKind::Accepted {
+                venue_id: 1,
+                qty: Qty(1),
+                order_type: crate::domain::OrderType::Market,
+            },
+            OrderEventKind::Cancelled { leaves: Qty(1) },
+            OrderEventKind::Rejected {
+                reason: crate::domain::RejectReason::OrderRate,
+                qty: Qty(1),
+            },
+            OrderEventKind::Modified {
+                qty: Qty(1),
+                order_type: crate::domain::OrderType::Market,
+                leaves: Qty(1),
+                old_leaves: Qty(1),
+            },
+        ] {
+            e.kind = kind;
+            portfolio.on_event(&e);
+        }
+        portfolio.on_event(&fill(Side::Buy, 1, 100, 0));
+        let r = portfolio.report(BookId(0), InstrumentId(0));
+        assert_eq!(
+            (r.orders, r.cancels, r.rejections, r.replaces, r.fills),
+            (1, 1, 1, 1, 1)
+        );
+        assert_eq!(portfolio.fill_count(), 1, "only fills are logged");
+        assert_eq!(portfolio.fills_by_broker(), &[1]);
+    }
 }

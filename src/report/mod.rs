@@ -107,9 +107,19 @@ pub struct Summary {
     pub load_seconds: f64,
     pub run_seconds: f64,
     pub ticks_per_second: f64,
+    /// New orders the strategies asked for.
     pub signals: u64,
+    /// New orders risk approved.
     pub orders: u64,
     pub fills: u64,
+    /// Order events delivered to strategies (acceptances, fills, cancels, refusals, ...).
+    pub order_events: u64,
+    /// Timers that fired.
+    pub timers_fired: u64,
+    /// Actions strategies wrote that were refused at once (limits of `Actions`).
+    pub actions_refused: u64,
+    /// Orders the kill switch sent to close positions (`flatten_on_kill`).
+    pub flatten_orders: u64,
     /// Reject code → count, in the fixed order of `RejectReason::ALL`.
     pub rejections: indexmap_like::OrderedMap<u64>,
     pub configured_strategies: usize,
@@ -253,6 +263,10 @@ impl Summary {
             signals: outcome.signals,
             orders: outcome.orders,
             fills: outcome.fills.len() as u64,
+            order_events: outcome.strategy.events,
+            timers_fired: outcome.strategy.timers_fired,
+            actions_refused: outcome.strategy.actions_refused,
+            flatten_orders: outcome.strategy.flatten_orders,
             rejections: indexmap_like::OrderedMap(
                 outcome
                     .rejections
@@ -309,8 +323,13 @@ impl Summary {
         );
         let _ = writeln!(
             out,
-            "  signals {}, orders {}, fills {}",
-            self.signals, self.orders, self.fills
+            "  signals {}, orders {}, fills {}, order events {}, timers {}, actions refused {}",
+            self.signals,
+            self.orders,
+            self.fills,
+            self.order_events,
+            self.timers_fired,
+            self.actions_refused
         );
         if self.rejections.0.is_empty() {
             let _ = writeln!(out, "  rejections: none");
@@ -339,12 +358,15 @@ impl Summary {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
+            "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
             "strategy",
             "broker",
             "symbol",
             "orders",
             "fills",
+            "cxl",
+            "repl",
+            "rej",
             "realized",
             "fees",
             "net",
@@ -353,12 +375,15 @@ impl Summary {
         for s in &self.strategies {
             let _ = writeln!(
                 out,
-                "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
+                "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
                 s.id,
                 s.broker,
                 s.symbol,
                 s.orders,
                 s.fills,
+                s.cancels,
+                s.replaces,
+                s.rejections,
                 s.realized_pnl,
                 s.fees,
                 s.net_pnl,

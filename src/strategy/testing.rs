@@ -151,6 +151,34 @@ impl Harness {
         self.event(self.event_for(&order, kind))
     }
 
+    /// Answers `request` as a venue that takes it: a new order is accepted, a modify takes
+    /// effect, a cancel is confirmed. Returns the requests the strategy made in reaction.
+    pub fn ack(&mut self, request: &OrderRequest) -> &[OrderRequest] {
+        let order = self.open(request.id);
+        let kind = match request.kind {
+            crate::domain::RequestKind::New { .. } => {
+                self.venue_ids += 1;
+                OrderEventKind::Accepted {
+                    venue_id: self.venue_ids,
+                    qty: order.qty,
+                    order_type: order.order_type,
+                }
+            }
+            crate::domain::RequestKind::Modify {
+                qty, order_type, ..
+            } => OrderEventKind::Modified {
+                qty,
+                order_type,
+                leaves: Qty(qty.0 - order.filled.0),
+                old_leaves: order.leaves,
+            },
+            crate::domain::RequestKind::Cancel => OrderEventKind::Cancelled {
+                leaves: order.leaves,
+            },
+        };
+        self.event(self.event_for(&order, kind))
+    }
+
     /// `qty` of open order `id` executes at `price` (partially while some stays open).
     pub fn fill(&mut self, id: ClientOrderId, qty: Qty, price: Price) -> &[OrderRequest] {
         let order = self.open(id);
