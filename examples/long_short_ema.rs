@@ -37,10 +37,10 @@ use alpha_panda::strategy::{
 /// The validated `[params]`.
 #[derive(Debug)]
 pub struct LongShortEmaConfig {
-    fast: u32,
-    slow: u32,
-    quantity: Quantity,
-    source: PriceSource,
+    pub fast: u32,
+    pub slow: u32,
+    pub quantity: Quantity,
+    pub source: PriceSource,
 }
 
 /// Per instrument: the crossing rule, the price precision and the order quantity.
@@ -131,93 +131,4 @@ pub fn registry() -> Registry {
 )]
 fn main() -> ExitCode {
     alpha_panda::cli::main(registry())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use alpha_panda::domain::{InstrumentId, InstrumentSpec, Nanos, Price, RejectReason};
-    use alpha_panda::strategy::testing::Harness;
-
-    fn harness() -> Harness {
-        let spec = InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: 0,
-            qty_precision: 0,
-        };
-        let strategy = LongShortEma {
-            source: PriceSource::Last,
-            slots: vec![Slot {
-                crossing: EmaCrossing::new(2, 4),
-                price_precision: 0,
-                qty: Qty(5),
-            }],
-        };
-        Harness::new(Box::new(strategy), &[spec])
-    }
-
-    fn trade(price: i64) -> Tick {
-        Tick::trade(Nanos(0), InstrumentId(0), Price(price), None)
-    }
-
-    /// Feeds prices, filling every order at once; returns the signed order sizes.
-    fn run(h: &mut Harness, prices: &[i64]) -> Vec<i64> {
-        let mut sizes = Vec::new();
-        for &p in prices {
-            let orders: Vec<_> = h.tick(trade(p)).iter().filter_map(|r| r.order()).collect();
-            for order in orders {
-                sizes.push(order.side.sign() * order.qty.0);
-                h.fill(order.id, order.qty, Price(p));
-            }
-        }
-        sizes
-    }
-
-    #[test]
-    fn enters_one_quantity_then_reverses_with_two() {
-        let mut h = harness();
-        let sizes = run(&mut h, &[10, 10, 10, 10, 20, 30, 5, 1, 1, 40, 50, 60]);
-        assert_eq!(
-            sizes,
-            vec![5, -10, 10],
-            "up from flat, down from long, up from short"
-        );
-        assert_eq!(h.position(0), Qty(5));
-    }
-
-    #[test]
-    fn a_rejection_leaves_the_real_position_as_it_was() {
-        let mut h = harness();
-        let mut entry = None;
-        for p in [10, 10, 10, 10, 20] {
-            entry = entry.or(h.tick(trade(p)).first().map(|r| r.id));
-        }
-        h.reject(entry.expect("the cross up buys"), RejectReason::OrderRate);
-        // The cross down finds the book flat: it sells one quantity, not two.
-        let sizes = run(&mut h, &[30, 5, 1]);
-        assert_eq!(sizes, vec![-5]);
-    }
-
-    #[test]
-    fn params_are_checked_with_file_line_and_field() {
-        let text = "id = \"x\"\nkind = \"long_short_ema\"\ninstruments = [\"X\"]\nbrokers = [\"paper\"]\n[params]\nfast = 30\nslow = 10\nquantity = \"1\"\ncolour = \"red\"\n";
-        let mut errors = Vec::new();
-        let parsed = alpha_panda::strategy::config::parse_strategy(
-            std::path::Path::new("x.toml"),
-            text,
-            &registry(),
-            &mut errors,
-        );
-        assert!(parsed.is_none());
-        let rendered: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        for needle in [
-            "x.toml:7: field 'params.slow': expected an integer > fast (30), found 10",
-            "x.toml:9: field 'params.colour': unknown field",
-        ] {
-            assert!(
-                rendered.iter().any(|r| r.contains(needle)),
-                "{needle} in {rendered:#?}"
-            );
-        }
-    }
 }

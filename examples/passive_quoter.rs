@@ -36,9 +36,10 @@ use alpha_panda::strategy::{Actions, Context, Params, Registry, Setup, Strategy,
 /// How long an instrument pauses after a rejection, ns of event time.
 const PAUSE_NS: u64 = 1_000_000_000;
 
+/// The validated `[params]`.
 #[derive(Debug)]
 pub struct PassiveQuoterConfig {
-    quantity: Quantity,
+    pub quantity: Quantity,
 }
 
 pub struct PassiveQuoter {
@@ -157,106 +158,4 @@ pub fn registry() -> Registry {
 )]
 fn main() -> ExitCode {
     alpha_panda::cli::main(registry())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use alpha_panda::domain::{InstrumentId, InstrumentSpec, RejectReason, RequestKind};
-    use alpha_panda::strategy::testing::Harness;
-
-    fn harness() -> Harness {
-        let spec = InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: 0,
-            qty_precision: 0,
-        };
-        let quoter = PassiveQuoter {
-            qty: vec![Qty(4)],
-            paused: vec![false],
-        };
-        Harness::new(Box::new(quoter), &[spec])
-    }
-
-    fn quote(ts: u64, bid: i64, ask: i64) -> Tick {
-        Tick::quote(
-            Nanos(ts),
-            InstrumentId(0),
-            Some(Price(bid)),
-            Some(Price(ask)),
-            None,
-            None,
-        )
-    }
-
-    #[test]
-    fn rests_at_the_bid_follows_it_and_sells_at_the_ask_once_long() {
-        let mut h = harness();
-        let first = h.tick(quote(1, 100, 102))[0];
-        assert_eq!(
-            (first.side, first.kind),
-            (
-                Side::Buy,
-                RequestKind::New {
-                    qty: Qty(4),
-                    order_type: OrderType::Limit(Price(100)),
-                    tif: TimeInForce::Gtc,
-                    flatten: false
-                }
-            )
-        );
-        h.accept(first.id);
-        assert!(
-            h.tick(quote(2, 100, 103)).is_empty(),
-            "the bid did not move"
-        );
-        let replace = h.tick(quote(3, 101, 103))[0];
-        assert!(
-            matches!(
-                replace.kind,
-                RequestKind::Modify {
-                    order_type: OrderType::Limit(Price(101)),
-                    ..
-                }
-            ),
-            "{replace:?}"
-        );
-        assert!(h.ack(&replace).is_empty(), "the price moved with the bid");
-        // A partial fill: long 1, and a BUY still open on the wrong side: cancel it.
-        let after_partial = h.fill(first.id, Qty(1), Price(100))[0];
-        assert_eq!(after_partial.kind, RequestKind::Cancel);
-        let sell = h.cancelled(first.id)[0];
-        assert_eq!(sell.side, Side::Sell);
-        assert!(
-            matches!(
-                sell.kind,
-                RequestKind::New {
-                    qty: Qty(1),
-                    order_type: OrderType::Limit(Price(103)),
-                    ..
-                }
-            ),
-            "{sell:?}"
-        );
-        assert!(
-            h.fill(sell.id, Qty(1), Price(103))[0].side == Side::Buy,
-            "flat again: back to the bid"
-        );
-        assert_eq!(h.position(0), Qty(0));
-    }
-
-    #[test]
-    fn a_rejection_pauses_the_instrument_until_its_timer() {
-        let mut h = harness();
-        let order = h.tick(quote(1, 100, 102))[0];
-        assert!(h.reject(order.id, RejectReason::PriceBand).is_empty());
-        assert!(h.tick(quote(2, 100, 102)).is_empty(), "paused");
-        let again = h.tick(quote(1 + PAUSE_NS, 100, 102));
-        assert_eq!(
-            again.len(),
-            1,
-            "the timer fired at the first tick after a second"
-        );
-        assert_eq!(h.counters().timers_fired, 1);
-    }
 }

@@ -47,6 +47,62 @@ fn shipped_strategies_on_the_excerpt() {
     assert_same_everywhere(&excerpt(), "strategies");
 }
 
+/// With refusals: the rate limit refuses orders of every shipped strategy, and the
+/// refusals reach them at the same point in both runtimes, also through 2-slot rings.
+#[test]
+fn shipped_strategies_with_rejections_on_the_excerpt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limited = common::engine_config(
+        dir.path(),
+        "limited.toml",
+        &[("max_orders_per_second = 1000", "max_orders_per_second = 1")],
+    );
+    let tiny = common::engine_config(
+        dir.path(),
+        "tiny.toml",
+        &[
+            ("max_orders_per_second = 1000", "max_orders_per_second = 1"),
+            ("ring_capacity = 8192", "ring_capacity = 2"),
+        ],
+    );
+    let run = |runtime: &str, config: &Path, out: &str| {
+        let out = dir.path().join(out);
+        let output = bin()
+            .args([
+                "backtest",
+                "--strategies",
+                "strategies",
+                "--json",
+                "--runtime",
+                runtime,
+            ])
+            .arg("--config")
+            .arg(config)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("runs");
+        let summary = without_timings(common::json(&output));
+        let read = |name: &str| std::fs::read_to_string(out.join(name)).expect(name);
+        (summary, read("fills.csv"), read("orders.csv"))
+    };
+    let inline = run("inline", &limited, "inline");
+    assert!(
+        inline.0["rejections"]["ORDER_RATE"].as_u64().unwrap_or(0) > 0,
+        "the case refuses orders"
+    );
+    assert_eq!(
+        inline,
+        run("threaded", &limited, "threaded"),
+        "inline vs threaded"
+    );
+    assert_eq!(
+        inline,
+        run("threaded", &tiny, "tiny"),
+        "inline vs threaded, 2-slot rings"
+    );
+}
+
 #[test]
 fn shipped_strategies_on_the_full_binance_set() {
     let Some(data) = shared_data("mixed_binance_l1_2024-08-08.csv") else {

@@ -1,10 +1,20 @@
 //! The tick path allocates nothing after warm-up: a counting global allocator watches every
 //! stage (feed decode excluded) while the shipped strategies, the three ML strategies among
-//! them, run over real ticks. ML strategies score per tick here, as live trading does; ONNX
-//! Runtime's own C++ allocations go through its arena and the C allocator, which this counter
-//! does not see. What it proves is that our side of the call allocates nothing.
+//! them, and the two example strategies of users run over real ticks with order events
+//! flowing back: market orders, resting limit orders that are modified, cancelled and
+//! partly filled at the touch size, refusals and timers. ML strategies score per tick here,
+//! as live trading does; ONNX Runtime's own C++ allocations go through its arena and the C
+//! allocator, which this counter does not see. What it proves is that our side of the call
+//! allocates nothing.
 
 mod common;
+
+#[path = "../examples/long_short_ema.rs"]
+#[allow(dead_code, reason = "only the strategy is used here")]
+mod long_short_ema;
+#[path = "../examples/passive_quoter.rs"]
+#[allow(dead_code, reason = "only the strategy is used here")]
+mod passive_quoter;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,14 +60,66 @@ static GLOBAL: Counting = Counting;
 /// The counter is process-wide: the tests of this binary take turns.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The shipped strategies plus both examples, on the excerpt, with partial fills at the touch
+/// size and a rate limit that refuses now and then (so refusals and timers happen too).
+fn engine_with_examples(config: &EngineConfig) -> (alpha_panda::runtime::Engine, Vec<Tick>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut paths = vec![common::project_root().join("strategies")];
+    for (id, kind, instruments, params) in [
+        (
+            "quoter",
+            "passive_quoter",
+            "\"BTCUSDT-SPOT\", \"ETHUSDT-SPOT\"",
+            "",
+        ),
+        (
+            "lse",
+            "long_short_ema",
+            "\"BTCUSDT-USDM\", \"ETHUSDT-USDM\"",
+            "fast = 5\nslow = 20\n",
+        ),
+    ] {
+        let path = dir.path().join(format!("{id}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "id = \"{id}\"\nkind = \"{kind}\"\ninstruments = [{instruments}]\nbrokers = [\"paper\"]\n[params]\n{params}quantity = \"0.01\"\n"
+            ),
+        )
+        .expect("write");
+        paths.push(path);
+    }
+    let mut registry = alpha_panda::strategy::Registry::builtin();
+    registry.register::<passive_quoter::PassiveQuoter>("passive_quoter");
+    registry.register::<long_short_ema::LongShortEma>("long_short_ema");
+    let strategies = alpha_panda::strategy::config::load_strategies_with(&paths, &registry)
+        .expect("strategies are valid");
+    let sources = [alpha_panda::feed::DataSource::File(common::excerpt())];
+    let mut assembled =
+        alpha_panda::app::assemble(config, &strategies, &sources).expect("assembled");
+    let (mut ticks, mut chunk) = (Vec::new(), Vec::new());
+    while assembled.reader.read_chunk(&mut chunk, 4096).expect("read") > 0 {
+        ticks.extend_from_slice(&chunk);
+    }
+    (assembled.engine, ticks)
+}
+
+/// The default config with partial fills and a binding rate limit.
+fn busy_config() -> EngineConfig {
+    let mut config = EngineConfig::default();
+    config.brokers[0].fill_size = alpha_panda::execution::FillSize::Touch;
+    config.brokers[0].risk.max_orders_per_second = Some(20);
+    config
+}
+
 #[test]
 fn zero_allocations_per_tick_after_warm_up() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut config = EngineConfig::default();
+    let mut config = busy_config();
     config.runtime.ml_inference = MlInference::PerTick;
-    let (mut engine, mut ticks) = common::excerpt_engine(&config);
+    let (mut engine, mut ticks) = engine_with_examples(&config);
     let mut buffers = InlineBuffers::new(&engine);
     let timer = LatencyTimer::default();
     let mut latency = LatencyRecorder::default();
@@ -122,9 +184,9 @@ fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
 
-    let mut config = EngineConfig::default();
+    let mut config = busy_config();
     config.runtime.mode = alpha_panda::config::RuntimeMode::Threaded;
-    let (engine, _) = common::excerpt_engine(&config);
+    let (engine, _) = engine_with_examples(&config);
     let telemetry = Arc::clone(&engine.telemetry);
     let (audit_tx, audit_rx) = crossbeam_channel::bounded(1 << 16);
     let done = Arc::new(AtomicBool::new(false));
@@ -171,7 +233,7 @@ fn threaded_runtime_allocations_do_not_grow_with_ticks() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (_, ticks) = common::excerpt_engine(&EngineConfig::default());
+    let (_, ticks) = engine_with_examples(&busy_config());
 
     // The first run in a process pays one-time set-up (thread-locals, runtime calibration).
     threaded_run_allocations(&ticks[..1_000]);

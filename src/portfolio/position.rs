@@ -81,7 +81,14 @@ impl Position {
             }
         }
         if remaining != 0 {
-            self.lots.push_back((remaining, price));
+            // Partial fills of one order come at one price: one lot, not one per fill, so the
+            // preallocated lots last (a position built at more distinct prices grows them).
+            match self.lots.back_mut() {
+                Some(back) if back.1 == price && back.0.signum() == remaining.signum() => {
+                    back.0 += remaining;
+                }
+                _ => self.lots.push_back((remaining, price)),
+            }
             self.cost += i128::from(remaining) * i128::from(price);
         }
         self.qty += signed;

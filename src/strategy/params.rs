@@ -159,6 +159,12 @@ pub struct Setup<'a> {
 }
 
 impl<'a> Setup<'a> {
+    /// What a book of strategy `id` on `broker` trading `specs` (one per slot) is built with
+    /// (the engine makes these; tests of a strategy may too).
+    pub fn new(id: &'a str, broker: &'a str, specs: &'a [InstrumentSpec]) -> Setup<'a> {
+        Setup { id, broker, specs }
+    }
+
     /// The strategy file's `id`.
     pub fn id(&self) -> &'a str {
         self.id

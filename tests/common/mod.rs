@@ -35,6 +35,62 @@ pub fn bin() -> assert_cmd::Command {
     cmd
 }
 
+/// One of the example binaries (a user's strategy kind with the full command line), built
+/// by `cargo test` next to the test binaries.
+pub fn example(name: &str) -> assert_cmd::Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/<test> → target/<profile>/examples/<name>
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>");
+    let path = dir.join("examples").join(name);
+    if !path.is_file() {
+        // `cargo test` builds every example; a run of one test target may not have.
+        let mut build = std::process::Command::new(env!("CARGO"));
+        build
+            .current_dir(project_root())
+            .args(["build", "--example", name]);
+        if dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo builds the example");
+        assert!(status.success(), "cargo build --example {name}");
+    }
+    let mut cmd = assert_cmd::Command::new(path);
+    cmd.current_dir(project_root());
+    cmd
+}
+
+/// The embedded engine config with `replacements` (`from`, `to`) applied, written to
+/// `dir/name`.
+pub fn engine_config(dir: &std::path::Path, name: &str, replacements: &[(&str, &str)]) -> PathBuf {
+    let mut text = alpha_panda::config::engine::DEFAULT_ENGINE_TOML.to_owned();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "the embedded config has {from:?}");
+        text = text.replace(from, to);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write the engine config");
+    path
+}
+
+/// Rows of a CSV file as maps from column name to value.
+pub fn csv_rows(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    lines
+        .map(|line| {
+            header
+                .iter()
+                .zip(line.split(','))
+                .map(|(k, v)| ((*k).to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
 /// Parses stdout of a `--json` run.
 pub fn json(output: &std::process::Output) -> serde_json::Value {
     assert!(
