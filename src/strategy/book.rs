@@ -8,8 +8,8 @@
 //! it, which stays cheaper than hashing for the handful of orders a strategy keeps open.
 
 use crate::domain::{
-    BookId, BrokerId, ClientOrderId, InstrumentId, Nanos, OrderEvent, OrderEventKind, OrderType,
-    Qty, RejectReason, Side, TimeInForce,
+    BookId, BrokerId, ClientOrderId, InstrumentId, Nanos, OrderEvent, OrderEventKind, OrderRequest,
+    OrderType, Qty, RejectReason, RequestKind, Side, TimeInForce,
 };
 
 /// Most orders one book may have open at once; a new order beyond it is refused at once
@@ -158,6 +158,94 @@ impl BookState {
         self.open[order.slot][side_index(order.side)] += order.leaves.0;
         self.orders.push(order);
         true
+    }
+
+    /// A new order of the book, recorded as open, and its request.
+    #[allow(clippy::too_many_arguments, reason = "the fields of an order")]
+    #[inline]
+    pub(crate) fn place(
+        &mut self,
+        now: Nanos,
+        seq: u64,
+        id: ClientOrderId,
+        slot: usize,
+        side: Side,
+        qty: Qty,
+        order_type: OrderType,
+        tif: TimeInForce,
+        flatten: bool,
+    ) -> OrderRequest {
+        self.add(OpenOrder {
+            id,
+            slot,
+            side,
+            order_type,
+            tif,
+            qty,
+            filled: Qty(0),
+            leaves: qty,
+            accepted: false,
+            cancel_pending: false,
+            modify_pending: false,
+            placed: now,
+            correlation: seq,
+            replaces: 0,
+        });
+        let kind = RequestKind::New {
+            qty,
+            order_type,
+            tif,
+            flatten,
+        };
+        self.request(now, seq, id, slot, side, kind)
+    }
+
+    /// A request of the book about order `id` on `slot`.
+    #[inline]
+    pub(crate) fn request(
+        &self,
+        now: Nanos,
+        seq: u64,
+        id: ClientOrderId,
+        slot: usize,
+        side: Side,
+        kind: RequestKind,
+    ) -> OrderRequest {
+        OrderRequest {
+            id,
+            book: self.id,
+            broker: self.broker,
+            instrument: self.instruments[slot],
+            side,
+            correlation: seq,
+            ts: now,
+            kind,
+        }
+    }
+
+    /// The answer to a cancel or modify of an order the book does not have open.
+    pub(crate) fn unknown_order(
+        &self,
+        now: Nanos,
+        seq: u64,
+        id: ClientOrderId,
+        cancel: bool,
+    ) -> OrderEvent {
+        let reason = RejectReason::UnknownOrder;
+        OrderEvent {
+            id,
+            book: self.id,
+            broker: self.broker,
+            instrument: self.instruments[0],
+            side: Side::Buy,
+            correlation: seq,
+            ts: now,
+            kind: if cancel {
+                OrderEventKind::CancelRejected { reason }
+            } else {
+                OrderEventKind::ModifyRejected { reason }
+            },
+        }
     }
 
     /// Applies an event about one of the book's orders; returns the order's record when the

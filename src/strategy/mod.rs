@@ -30,6 +30,7 @@ pub mod position;
 pub mod registry;
 pub mod stage;
 pub mod testing;
+pub mod timer;
 pub(crate) mod window;
 
 use crate::domain::{OrderEvent, POW10, Qty, Tick};

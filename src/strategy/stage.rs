@@ -15,13 +15,13 @@
 //! actions, each book takes at most `MAX_ORDER_ACTIONS_PER_TICK` order actions per tick, and
 //! timers set while timers fire wait for the next tick.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use super::actions::{Action, Actions, MAX_ORDER_ACTIONS_PER_TICK};
-use super::book::{BookState, MAX_OPEN_ORDERS, OpenOrder, OrderRecord};
+use super::book::{BookState, MAX_OPEN_ORDERS, OrderRecord};
 use super::context::Context;
 use super::index::StrategyIndex;
+use super::timer::Timers;
 use super::{Strategy, StrategyKind};
 use crate::domain::Market;
 use crate::domain::{
@@ -31,9 +31,6 @@ use crate::domain::{
 };
 use crate::ml::{InferenceMode, MlStrategy};
 use crate::portfolio::{LOG_BUFFER, Portfolio, RecordLog};
-
-/// Pending timers per book the stage keeps room for.
-pub const TIMERS_PER_BOOK: usize = 64;
 
 /// The id canary orders carry: they only ever reach a null venue.
 pub const CANARY_ORDER_ID: ClientOrderId = ClientOrderId(u64::MAX);
@@ -67,15 +64,6 @@ impl Book {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Timer {
-    at: Nanos,
-    /// Order of setting: ties fire in it, and timers set while timers fire wait.
-    seq: u64,
-    book: u32,
-    token: u64,
-}
-
 /// What the stage counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StrategyCounters {
@@ -105,8 +93,7 @@ struct Core {
     now: Nanos,
     /// Seq of the tick being handled: the budget epoch and the correlation of requests.
     seq: u64,
-    timers: BinaryHeap<Reverse<Timer>>,
-    timer_seq: u64,
+    timers: Timers,
     next_id: u64,
     actions: Actions,
     /// Answers the stage gives itself (a cancel or modify of an order the book does not
@@ -129,15 +116,13 @@ impl StrategyStage {
         let subscriptions: Vec<Vec<InstrumentId>> =
             books.iter().map(|b| b.state.instruments.clone()).collect();
         let index = StrategyIndex::build(instruments.len(), &subscriptions);
-        let timer_capacity = books.len().max(1) * TIMERS_PER_BOOK;
         StrategyStage {
             index,
             core: Core {
                 instruments,
                 now: Nanos(0),
                 seq: 0,
-                timers: BinaryHeap::with_capacity(timer_capacity),
-                timer_seq: 0,
+                timers: Timers::new(books.len()),
                 next_id: 0,
                 actions: Actions::new(),
                 local: VecDeque::with_capacity(64),
@@ -195,11 +180,7 @@ impl StrategyStage {
     #[inline]
     pub fn on_tick(&mut self, tick: &Tick, views: Views<'_>, out: &mut Vec<OrderRequest>) {
         let StrategyStage { index, core } = self;
-        if core
-            .timers
-            .peek()
-            .is_some_and(|Reverse(t)| t.at <= core.now)
-        {
+        if core.timers.due(core.now) {
             core.fire_timers(views, out);
         }
         for entry in index.get(tick.instrument) {
@@ -363,12 +344,8 @@ impl Core {
     }
 
     fn fire_timers(&mut self, views: Views<'_>, out: &mut Vec<OrderRequest>) {
-        let phase = self.timer_seq;
-        while let Some(&Reverse(timer)) = self.timers.peek() {
-            if timer.at > self.now || timer.seq >= phase {
-                break;
-            }
-            self.timers.pop();
+        self.timers.begin_round();
+        while let Some(timer) = self.timers.pop_due(self.now) {
             self.counters.timers_fired += 1;
             self.callback(
                 timer.book as usize,
@@ -379,6 +356,7 @@ impl Core {
             );
             self.deliver_local(views, out);
         }
+        self.timers.end_round();
     }
 
     fn deliver(&mut self, event: &OrderEvent, views: Views<'_>, out: &mut Vec<OrderRequest>) {
@@ -468,8 +446,8 @@ impl Core {
                     tif,
                 } => {
                     self.counters.requests += 1;
-                    out.push(place(
-                        book, self.now, self.seq, id, slot, side, qty, order_type, tif, false,
+                    out.push(book.place(
+                        self.now, self.seq, id, slot, side, qty, order_type, tif, false,
                     ));
                 }
                 Action::Modify { id, price, qty } => match book.order_mut(id) {
@@ -486,18 +464,17 @@ impl Core {
                             leaves: order.leaves,
                         };
                         let (slot, side) = (order.slot, order.side);
-                        out.push(request(book, self.now, self.seq, id, slot, side, kind));
+                        out.push(book.request(self.now, self.seq, id, slot, side, kind));
                     }
                     None => self
                         .local
-                        .push_back(unknown(book, self.now, self.seq, id, false)),
+                        .push_back(book.unknown_order(self.now, self.seq, id, false)),
                 },
                 Action::Cancel { id } => match book.order_mut(id) {
                     Some(order) => {
                         order.cancel_pending = true;
                         let (slot, side) = (order.slot, order.side);
-                        out.push(request(
-                            book,
+                        out.push(book.request(
                             self.now,
                             self.seq,
                             id,
@@ -508,26 +485,14 @@ impl Core {
                     }
                     None => self
                         .local
-                        .push_back(unknown(book, self.now, self.seq, id, true)),
+                        .push_back(book.unknown_order(self.now, self.seq, id, true)),
                 },
                 Action::SetTimer { at, token } => {
-                    if self.timers.len() < self.timers.capacity() {
-                        self.timers.push(Reverse(Timer {
-                            at,
-                            seq: self.timer_seq,
-                            book: b as u32,
-                            token,
-                        }));
-                        self.timer_seq += 1;
-                    } else {
+                    if !self.timers.set(b as u32, at, token) {
                         self.counters.actions_refused += 1;
                     }
                 }
-                Action::CancelTimer { token } => {
-                    let b = b as u32;
-                    self.timers
-                        .retain(|Reverse(t)| !(t.book == b && t.token == token));
-                }
+                Action::CancelTimer { token } => self.timers.cancel(b as u32, token),
             }
         }
     }
@@ -543,8 +508,7 @@ impl Core {
                     && let Some(o) = state.order_mut(order.id)
                 {
                     o.cancel_pending = true;
-                    out.push(request(
-                        state,
+                    out.push(state.request(
                         self.now,
                         self.seq,
                         order.id,
@@ -566,8 +530,7 @@ impl Core {
                 let id = ClientOrderId(self.next_id);
                 self.next_id += 1;
                 self.counters.flatten_orders += 1;
-                out.push(place(
-                    state,
+                out.push(state.place(
                     self.now,
                     self.seq,
                     id,
@@ -596,97 +559,6 @@ impl Core {
 
     fn ml_strategies_mut(&mut self) -> impl Iterator<Item = &mut MlStrategy> {
         self.books.iter_mut().filter_map(|b| b.strategy.as_ml_mut())
-    }
-}
-
-/// A new order of `book`, recorded as open, and its request.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call site shape: the fields of an order"
-)]
-#[inline]
-fn place(
-    book: &mut BookState,
-    now: Nanos,
-    seq: u64,
-    id: ClientOrderId,
-    slot: usize,
-    side: Side,
-    qty: Qty,
-    order_type: OrderType,
-    tif: TimeInForce,
-    flatten: bool,
-) -> OrderRequest {
-    book.add(OpenOrder {
-        id,
-        slot,
-        side,
-        order_type,
-        tif,
-        qty,
-        filled: Qty(0),
-        leaves: qty,
-        accepted: false,
-        cancel_pending: false,
-        modify_pending: false,
-        placed: now,
-        correlation: seq,
-        replaces: 0,
-    });
-    request(
-        book,
-        now,
-        seq,
-        id,
-        slot,
-        side,
-        RequestKind::New {
-            qty,
-            order_type,
-            tif,
-            flatten,
-        },
-    )
-}
-
-#[inline]
-fn request(
-    book: &BookState,
-    now: Nanos,
-    seq: u64,
-    id: ClientOrderId,
-    slot: usize,
-    side: Side,
-    kind: RequestKind,
-) -> OrderRequest {
-    OrderRequest {
-        id,
-        book: book.id,
-        broker: book.broker,
-        instrument: book.instruments[slot],
-        side,
-        correlation: seq,
-        ts: now,
-        kind,
-    }
-}
-
-/// The answer to a cancel or modify of an order the book does not have open.
-fn unknown(book: &BookState, now: Nanos, seq: u64, id: ClientOrderId, cancel: bool) -> OrderEvent {
-    let reason = RejectReason::UnknownOrder;
-    OrderEvent {
-        id,
-        book: book.id,
-        broker: book.broker,
-        instrument: book.instruments[0],
-        side: Side::Buy,
-        correlation: seq,
-        ts: now,
-        kind: if cancel {
-            OrderEventKind::CancelRejected { reason }
-        } else {
-            OrderEventKind::ModifyRejected { reason }
-        },
     }
 }
 
