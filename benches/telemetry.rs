@@ -8,6 +8,9 @@
 //!   observer's fold that recycles the spare runs between iterations, outside the timing.
 //! - `observer_fold`: the scraping thread's side of the same hand-off: folding the
 //!   handed-off interval into the total and clearing it as the next spare.
+//! - `clock_read`: one `LatencyTimer::stamp`, the cycle-counter read every timed hop takes.
+//! - `histogram_record`: one `LatencyRecorder::record` of a varying value (tick-to-order
+//!   takes four stamps and four records on a sampled order tick).
 //! - `render`: one `/metrics` exposition of a two-broker engine with every hop recorded
 //!   and three ML strategies: the scraping thread's cost.
 //!
@@ -18,7 +21,7 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use alpha_panda::clock::Stopwatch;
+use alpha_panda::clock::{LatencyTimer, Stopwatch};
 use alpha_panda::metrics::telemetry::{LatencySlot, Telemetry, TelemetryShape};
 use alpha_panda::metrics::{LatencyRecorder, Stage, exposition};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -81,6 +84,24 @@ fn latency_hand_off(c: &mut Criterion) {
     group.finish();
 }
 
+fn hop_timing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("telemetry");
+    let timer = LatencyTimer::default();
+    group.bench_function("clock_read", |b| b.iter(|| black_box(timer.stamp())));
+    let mut latency = recorded();
+    let mut rng = common::Lcg(11);
+    let values: Vec<u64> = (0..4096).map(|_| 20 + rng.below(400)).collect();
+    let mut i = 0;
+    group.bench_function("histogram_record", |b| {
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            latency.record(Stage::TickToOrder, black_box(values[i]));
+        });
+    });
+    black_box(&latency);
+    group.finish();
+}
+
 fn render(c: &mut Criterion) {
     let mut group = c.benchmark_group("telemetry");
     let t = telemetry();
@@ -106,6 +127,6 @@ fn render(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = common::criterion_config(3);
-    targets = latency_hand_off, render
+    targets = latency_hand_off, hop_timing, render
 }
 criterion_main!(benches);

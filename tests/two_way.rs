@@ -219,8 +219,8 @@ fn the_kill_switch_modes() {
                 limit,
                 fees,
                 (
-                    "kill_switch = false",
-                    "kill_switch = false\nkill_switch_mode = \"block_all\"",
+                    "kill_switch_mode = \"allow_reducing\"",
+                    "kill_switch_mode = \"block_all\"",
                 ),
             ],
         ),
@@ -229,10 +229,7 @@ fn the_kill_switch_modes() {
             vec![
                 limit,
                 fees,
-                (
-                    "kill_switch = false",
-                    "kill_switch = false\nflatten_on_kill = true",
-                ),
+                ("flatten_on_kill = false", "flatten_on_kill = true"),
             ],
         ),
     ];
@@ -458,7 +455,7 @@ fn the_quoter_example_rests_replaces_and_cancels() {
     let touch = engine_config(
         dir.path(),
         "touch.toml",
-        &[("fee_bps = 0 ", "fill_size = \"touch\"\nfee_bps = 0 ")],
+        &[("fill_size = \"order\"", "fill_size = \"touch\"")],
     );
     let example = || common::example("passive_quoter");
     let run = both_runtimes(
