@@ -125,7 +125,7 @@ impl Strategy for PassiveQuoter {
             | OrderEventKind::CancelRejected { .. } => {
                 if !self.paused[slot] {
                     self.paused[slot] = true;
-                    let _ = out.set_timer(Nanos(ctx.now().0 + PAUSE_NS), slot as u64);
+                    let _ = out.set_timer(Nanos(ctx.now().0.saturating_add(PAUSE_NS)), slot as u64);
                 }
             }
             OrderEventKind::PartiallyFilled(_)
