@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::fixed::POW10;
 use crate::domain::{Tick, TickFlags, TickKind};
-use crate::strategy::PriceSource;
+use crate::strategy::params::PriceSource;
 use crate::strategy::window::{RollingMoments, SlidingExtremes, Window};
 
 /// Version tag of the formulas below; part of every schema hash.

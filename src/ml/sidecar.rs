@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::features::{FEATURE_NAMES, FeatureSchema, FeatureSpec};
-use crate::strategy::PriceSource;
+use crate::strategy::params::PriceSource;
 
 /// The only sidecar format this engine reads.
 pub const SIDECAR_FORMAT: &str = "alpha-panda.model.v1";

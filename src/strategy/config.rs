@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub use super::params::PriceSource;
 use super::params::{Params, QuantityParam};
 use super::position::Mode;
 use super::registry::{Registry, UserConfig};
@@ -11,16 +12,6 @@ use crate::config::fields::{Fields, Source, parse_document};
 use crate::config::{ConfigError, ConfigErrors};
 use crate::domain::Decimal;
 use crate::domain::fixed::POW10;
-
-/// Which price feeds the indicators.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum PriceSource {
-    /// Exact mid of two-sided quotes; trades are ignored.
-    #[default]
-    Mid,
-    /// Trade prices; quotes are ignored.
-    Last,
-}
 
 /// Kind-specific parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -359,10 +350,8 @@ fn read_ml_params(
 
 fn read_params(p: &mut Fields<'_, '_>, kind: &str, offset: usize) -> Option<StrategyParams> {
     let max = i64::from(u32::MAX);
-    let price_source = match p.opt_choice("price_source", &["mid", "last"]) {
-        Some((s, _)) if s == "last" => PriceSource::Last,
-        _ => PriceSource::Mid,
-    };
+    // A bad value is recorded in `p`; `Mid` only keeps the other keys checked.
+    let price_source = PriceSource::read(p).unwrap_or_default();
     let mode = match p.opt_choice("mode", &Mode::NAMES) {
         Some((m, _)) => Mode::parse(&m).unwrap_or_default(),
         None => Mode::LongFlat,

@@ -10,8 +10,31 @@
 use crate::config::fields::Fields;
 use crate::domain::{Decimal, InstrumentSpec, Qty};
 
-use super::config::PriceSource;
+/// Which price feeds the indicators.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PriceSource {
+    /// Exact mid of two-sided quotes; trades are ignored.
+    #[default]
+    Mid,
+    /// Trade prices; quotes are ignored.
+    Last,
+}
 
+impl PriceSource {
+    /// Reads `price_source = "mid" | "last"` (`Mid` when absent); `None` when the value is
+    /// bad, recorded in `fields`.
+    pub(crate) fn read(fields: &mut Fields<'_, '_>) -> Option<PriceSource> {
+        if fields.get("price_source").is_none() {
+            return Some(PriceSource::Mid);
+        }
+        let (name, _) = fields.opt_choice("price_source", &["mid", "last"])?;
+        Some(if name == "last" {
+            PriceSource::Last
+        } else {
+            PriceSource::Mid
+        })
+    }
+}
 /// An exact order quantity from a strategy file, in instrument units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quantity(pub Decimal);
@@ -101,19 +124,7 @@ impl<'p, 's, 'a> Params<'p, 's, 'a> {
 
     /// `price_source = "mid" | "last"`, `mid` when absent.
     pub fn price_source(&mut self) -> Option<PriceSource> {
-        match self.fields.get("price_source") {
-            None => Some(PriceSource::Mid),
-            Some(_) => self
-                .fields
-                .opt_choice("price_source", &["mid", "last"])
-                .map(|(s, _)| {
-                    if s == "last" {
-                        PriceSource::Last
-                    } else {
-                        PriceSource::Mid
-                    }
-                }),
-        }
+        PriceSource::read(self.fields)
     }
 
     /// One of `choices`, `default` when absent.
