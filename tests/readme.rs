@@ -93,6 +93,11 @@ fn the_readme_strategy_trades_as_described() {
         "the second position's exit is resting at the end"
     );
     assert_eq!(open[0]["side"], "SELL");
+    assert_eq!(open[0]["closed_ts_ns"], "", "an open order has not closed");
+    assert_eq!(
+        fills[1]["correlation"], exit["correlation"],
+        "a fill carries the correlation of the tick its order was placed on"
+    );
 }
 
 #[test]

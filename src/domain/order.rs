@@ -2,7 +2,8 @@
 //! risk turns an approved one into an `Order` for its broker's venue; the venue (or risk,
 //! when it refuses) reports `OrderEvent`s back up the pipeline to risk, the portfolio and the
 //! strategy that owns the order. All are small `Copy` values carrying the seq of the tick
-//! that caused them (`correlation`), so they can cross rings and be journaled as they are.
+//! the order was placed on (`correlation`, the order's trace id: its request, events,
+//! fills and audit lines share it), so they can cross rings and be journaled as they are.
 
 use super::fixed::{Money, Price, Qty};
 use super::instrument::InstrumentId;
@@ -276,7 +277,8 @@ pub struct OrderEvent {
     pub broker: BrokerId,
     pub instrument: InstrumentId,
     pub side: Side,
-    /// Seq of the tick that caused the event.
+    /// Seq of the tick the order was placed on (a resting fill happens on a later tick, at
+    /// `ts`).
     pub correlation: u64,
     /// Event time.
     pub ts: Nanos,

@@ -603,6 +603,11 @@ pub fn write_orders_csv(
             crate::strategy::OrderStatus::Rejected(r) => r.code(),
             _ => "",
         };
+        // Still open at the end of the run: it has no closing time.
+        let closed = match record.status {
+            crate::strategy::OrderStatus::Open => String::new(),
+            _ => record.closed.0.to_string(),
+        };
         writeln!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
@@ -621,7 +626,7 @@ pub fn write_orders_csv(
             record.status.name(),
             reason,
             o.replaces,
-            record.closed.0,
+            closed,
         )
         .map_err(io)?;
     }

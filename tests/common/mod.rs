@@ -36,7 +36,7 @@ pub fn bin() -> assert_cmd::Command {
 }
 
 /// One of the example binaries (a user's strategy kind with the full command line), built
-/// by `cargo test` next to the test binaries.
+/// next to the test binaries.
 pub fn example(name: &str) -> assert_cmd::Command {
     let exe = std::env::current_exe().expect("the test binary's path");
     // target/<profile>/deps/<test> → target/<profile>/examples/<name>
@@ -45,18 +45,17 @@ pub fn example(name: &str) -> assert_cmd::Command {
         .and_then(std::path::Path::parent)
         .expect("target/<profile>");
     let path = dir.join("examples").join(name);
-    if !path.is_file() {
-        // `cargo test` builds every example; a run of one test target may not have.
-        let mut build = std::process::Command::new(env!("CARGO"));
-        build
-            .current_dir(project_root())
-            .args(["build", "--example", name]);
-        if dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo builds the example");
-        assert!(status.success(), "cargo build --example {name}");
+    // `cargo test` builds every example, but `cargo test --test NAME` does not, and would run
+    // a stale binary: build it (a no-op when it is fresh).
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build
+        .current_dir(project_root())
+        .args(["build", "--example", name]);
+    if dir.ends_with("release") {
+        build.arg("--release");
     }
+    let status = build.status().expect("cargo builds the example");
+    assert!(status.success(), "cargo build --example {name}");
     let mut cmd = assert_cmd::Command::new(path);
     cmd.current_dir(project_root());
     cmd
