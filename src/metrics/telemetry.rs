@@ -367,12 +367,14 @@ impl Telemetry {
         self.feed_state.store(state as u8, Ordering::Release);
     }
 
-    /// Messages waiting in a ring (published counters; may trail by one publish point).
+    /// Messages waiting in a ring (published counters; may trail by one publish point, so
+    /// the difference is capped at the ring's capacity).
     pub fn ring_depth(&self, ring: Ring) -> u64 {
         let i = ring as usize;
         self.ring_sent[i]
             .get()
             .saturating_sub(self.ring_received[i].get())
+            .min(self.shape.ring_capacity as u64)
     }
 
     #[inline]
