@@ -156,3 +156,85 @@ pub(crate) fn recv<T>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::telemetry::TelemetryShape;
+    use crossbeam_channel::bounded;
+
+    #[test]
+    fn a_full_ring_counts_one_episode_per_message_and_delivers_once_drained() {
+        let telemetry = Telemetry::new(TelemetryShape::default());
+        let control = RunControl::new();
+        let (tx, rx) = bounded::<u32>(1);
+        let mut outbox = Outbox::new(
+            tx,
+            WaitPolicy::SpinThenYield,
+            Ring::StrategyToRisk,
+            &telemetry,
+            &control,
+        );
+        assert!(outbox.send(1));
+        let mut drained = Vec::new();
+        // The ring is full: `on_full` is where a stage drains its other inputs.
+        assert!(outbox.send_or(2, || drained.extend(rx.try_recv().ok())));
+        assert_eq!(drained, [1]);
+        assert_eq!(
+            (outbox.sent, outbox.full),
+            (2, 1),
+            "one episode, however long"
+        );
+        assert_eq!(
+            telemetry.ring_sent[Ring::StrategyToRisk as usize].get(),
+            1,
+            "published as it went full"
+        );
+        outbox.publish();
+        assert_eq!(telemetry.ring_full[Ring::StrategyToRisk as usize].get(), 1);
+        assert_eq!(rx.try_recv(), Ok(2));
+    }
+
+    #[test]
+    fn a_producer_gives_up_on_an_aborted_run_or_a_gone_consumer() {
+        let telemetry = Telemetry::new(TelemetryShape::default());
+        let control = RunControl::new();
+        let (tx, rx) = bounded::<u32>(1);
+        let mut outbox = Outbox::new(
+            tx,
+            WaitPolicy::Park,
+            Ring::FeedToStrategy,
+            &telemetry,
+            &control,
+        );
+        assert!(outbox.send(1));
+        control.abort();
+        assert!(!outbox.send(2), "full and aborted: no endless wait");
+        drop(rx);
+        assert!(!outbox.send(3), "disconnected");
+    }
+
+    #[test]
+    fn recv_keeps_the_stage_idle_until_a_message_then_none_when_the_producer_is_gone() {
+        let (tx, rx) = bounded::<u32>(4);
+        let mut waiter = Waiter::new(WaitPolicy::SpinThenYield);
+        let mut publishes = 0;
+        let mut idle = 0;
+        let mut pending = Some(tx);
+        let got = recv(&rx, &mut waiter, &mut |publish| {
+            idle += 1;
+            publishes += u32::from(publish);
+            if idle == IDLE_PUBLISH_ROUNDS + 2 {
+                let tx = pending.take().expect("sent once");
+                tx.send(7).expect("open");
+                drop(tx);
+            }
+        });
+        assert_eq!(got, Some(7));
+        assert_eq!(
+            publishes, 2,
+            "the first idle round, then every IDLE_PUBLISH_ROUNDS"
+        );
+        assert_eq!(recv(&rx, &mut waiter, &mut |_| {}), None);
+    }
+}
