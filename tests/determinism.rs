@@ -137,7 +137,7 @@ fn threaded_with_tiny_rings_and_yielding_wait_policies_still_matches_inline() {
         let text = alpha_panda::config::engine::DEFAULT_ENGINE_TOML
             .replace("ring_capacity = 8192", "ring_capacity = 2")
             .replace("wait = \"spin_then_yield\"", &format!("wait = \"{wait}\""))
-            .replace("latency_sample_every = 16", "latency_sample_every = 1");
+            .replace("# latency_sample_every = 16", "latency_sample_every = 1");
         std::fs::write(&config, text).expect("write");
         let out = dir.path().join(wait);
         let output = bin()

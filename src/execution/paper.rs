@@ -4,7 +4,8 @@
 //! Rules (one latency per venue, `latency_ns`, in event time):
 //! - A new order is `Accepted` at once (a zero or negative quantity or limit price is
 //!   `Rejected` with `INVALID_ORDER`). It *arrives* at the first tick of its instrument with
-//!   `ts >= ts_order + latency` (latency 0: at once, against the last tick of the instrument).
+//!   `ts >= ts_order + latency` (latency 0: at once, against the last tick of the instrument,
+//!   its events stamped with the order's time).
 //! - On arrival a market order executes at the touch (BUY at the ask, SELL at the bid; a
 //!   trade tick: its price); a limit order executes at the touch when that is at or better
 //!   than its limit, and otherwise rests. An order that cannot execute on arrival because the
@@ -317,7 +318,9 @@ impl PaperVenue {
         } else {
             OrderEventKind::Filled(execution)
         };
-        events.push(event(&r.order, tick.ts, kind));
+        // Never before the order: at zero latency an order on another instrument than the
+        // current tick's executes against that instrument's older last quote.
+        events.push(event(&r.order, tick.ts.max(r.order.ts), kind));
     }
 }
 
@@ -416,6 +419,13 @@ mod tests {
                 vec![(order(1, Side::Buy, 10, market), quote(10, 100, 102))],
                 vec![],
                 vec![(1, 10, 102)],
+            ),
+            (
+                "zero latency against an older quote fills at the order's time",
+                0,
+                vec![(order(1, Side::Buy, 12, market), quote(10, 100, 102))],
+                vec![],
+                vec![(1, 12, 102)],
             ),
             (
                 "sell at the bid",

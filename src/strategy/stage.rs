@@ -369,9 +369,13 @@ impl Core {
             self.orders.record(record);
         }
         self.counters.events += 1;
+        // The refusal that trips the kill switch: a new order's or a modify's.
         if let OrderEventKind::Rejected {
             reason: RejectReason::DailyLoss,
             ..
+        }
+        | OrderEventKind::ModifyRejected {
+            reason: RejectReason::DailyLoss,
         } = event.kind
             && self
                 .flatten_on_kill
@@ -741,7 +745,7 @@ mod tests {
                 rule(1),
             ),
         ];
-        let mut stage = StrategyStage::new(books, table, vec![true, false]);
+        let mut stage = StrategyStage::new(books, table, vec![true, true]);
         let mut portfolio = Portfolio::new(3, 2, &[spec]);
         let market = Market::new(1);
         let mut out = Vec::new();
@@ -824,5 +828,23 @@ mod tests {
             "broker 0's position closed and its resting order cancelled; broker 1 untouched"
         );
         assert_eq!(stage.counters().flatten_orders, 1);
+
+        // A modify can trip the switch too: broker 1's book is flattened.
+        out.clear();
+        let modify_tripped = event(
+            2,
+            1,
+            OrderEventKind::ModifyRejected {
+                reason: RejectReason::DailyLoss,
+            },
+        );
+        stage.on_event(&modify_tripped, views, &mut out);
+        let sent: Vec<(BookId, Side)> = out
+            .iter()
+            .filter(|r| matches!(r.kind, RequestKind::New { flatten: true, .. }))
+            .map(|r| (r.book, r.side))
+            .collect();
+        assert_eq!(sent, vec![(BookId(2), Side::Sell)]);
+        assert_eq!(stage.counters().flatten_orders, 2);
     }
 }
