@@ -122,3 +122,33 @@ fn bad_params_of_a_user_kind_are_reported_with_file_line_and_field() {
         assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
     }
 }
+
+#[test]
+fn a_misspelt_kind_or_key_gets_one_clear_error_each() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let readme = readme_block("```", "toml", "id = \"dip_btc\"");
+    for (toml, expected, absent) in [
+        (
+            readme.replace("kind = \"dip_buyer\"", "kind = \"dip_buyr\""),
+            "dip.toml:2: field 'kind': expected one of ema_cross | momentum | mean_reversion | breakout | ml | dip_buyer, found \"dip_buyr\"",
+            "params.",
+        ),
+        (
+            readme.replace("drop_bps = 2", "drop = 2"),
+            "dip.toml:7: field 'params.drop': unknown field (known: quantity, drop_bps, profit_bps)",
+            "quantity, quantity",
+        ),
+    ] {
+        let strategies = strategy_file(dir.path(), &toml);
+        let output = common::example("dip_buyer")
+            .arg("backtest")
+            .arg("--strategies")
+            .arg(&strategies)
+            .output()
+            .expect("run the example");
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
+        assert!(!stderr.contains(absent), "no {absent:?} in:\n{stderr}");
+    }
+}

@@ -96,9 +96,16 @@ impl<'s, 'a> Fields<'s, 'a> {
         self.offset
     }
 
+    /// Marks `key` as known (once: the list of known keys is shown to the user).
+    fn mark(&mut self, key: &'s str) {
+        if !self.seen.contains(&key) {
+            self.seen.push(key);
+        }
+    }
+
     /// The raw value of `key`, marking it as known.
     pub fn get(&mut self, key: &'s str) -> Option<&'s Spanned<DeValue<'a>>> {
-        self.seen.push(key);
+        self.mark(key);
         self.table.get(key)
     }
 
@@ -140,7 +147,7 @@ impl<'s, 'a> Fields<'s, 'a> {
 
     pub fn req_str(&mut self, key: &'s str) -> Option<(String, usize)> {
         if self.table.get(key).is_none() {
-            self.seen.push(key);
+            self.mark(key);
             self.missing(key, "a string");
             return None;
         }
@@ -191,7 +198,7 @@ impl<'s, 'a> Fields<'s, 'a> {
 
     pub fn req_int(&mut self, key: &'s str, min: i64, max: i64) -> Option<i64> {
         if self.table.get(key).is_none() {
-            self.seen.push(key);
+            self.mark(key);
             self.missing(key, &int_range(min, max));
             return None;
         }

@@ -232,17 +232,19 @@ pub fn parse_strategy(
                 params = registry
                     .configure(kind, &mut reader)
                     .map(StrategyParams::User);
-            } else {
+                p.finish();
+            } else if let Some(kind) = kind.as_deref() {
                 let quantity = Params::new(&mut p, &mut quantities).quantity("quantity");
-                params = match (kind.as_deref(), model) {
-                    (Some("ml"), model) => read_ml_params(&mut p, model),
-                    (kind, _) => kind.and_then(|kind| read_params(&mut p, kind, offset)),
+                params = match kind {
+                    "ml" => read_ml_params(&mut p, model),
+                    kind => read_params(&mut p, kind, offset),
                 };
                 if quantity.is_none() {
                     params = None;
                 }
+                p.finish();
             }
-            p.finish();
+            // Without a known kind the params cannot be checked: the `kind` error says why.
         }
         None => {
             if doc.get_ref().get("params").is_none() {

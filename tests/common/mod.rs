@@ -46,16 +46,24 @@ pub fn example(name: &str) -> assert_cmd::Command {
         .expect("target/<profile>");
     let path = dir.join("examples").join(name);
     // `cargo test` builds every example, but `cargo test --test NAME` does not, and would run
-    // a stale binary: build it (a no-op when it is fresh).
-    let mut build = std::process::Command::new(env!("CARGO"));
-    build
-        .current_dir(project_root())
-        .args(["build", "--example", name]);
-    if dir.ends_with("release") {
-        build.arg("--release");
+    // a stale binary: build it (a no-op when it is fresh), once per test binary.
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !built.iter().any(|b| b == name) {
+        let mut build = std::process::Command::new(env!("CARGO"));
+        build
+            .current_dir(project_root())
+            .args(["build", "--quiet", "--example", name]);
+        if dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo builds the example");
+        assert!(status.success(), "cargo build --example {name}");
+        built.push(name.to_owned());
     }
-    let status = build.status().expect("cargo builds the example");
-    assert!(status.success(), "cargo build --example {name}");
+    drop(built);
     let mut cmd = assert_cmd::Command::new(path);
     cmd.current_dir(project_root());
     cmd
