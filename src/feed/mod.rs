@@ -20,6 +20,7 @@ mod reader;
 mod replay;
 mod scan;
 mod stream;
+mod symbols;
 
 use std::path::PathBuf;
 

@@ -2,10 +2,9 @@
 //! of first appearance and finds each symbol's price and size precision, so that the main
 //! pass can turn decimal text into fixed-point integers while it streams.
 
-use std::sync::Arc;
-
-use super::csv::{self, SymbolIndex};
+use super::csv;
 use super::stream::ByteStream;
+use super::symbols::ScanAccumulator;
 use super::{DataSource, FeedError, SourceFormat, binary};
 use crate::domain::InstrumentTable;
 use crate::feed::config::InstrumentOverride;
@@ -30,46 +29,6 @@ pub struct ScanInfo {
     pub rows: u64,
     /// Bytes of all sources.
     pub bytes: u64,
-}
-
-/// Precisions found for one symbol so far.
-#[derive(Debug)]
-pub(super) struct ScanEntry {
-    pub(super) symbol: String,
-    pub(super) price_precision: u8,
-    pub(super) qty_precision: u8,
-    /// Largest precisions found in binary headers, with the file: a binary value cannot be
-    /// checked row by row against an override the way CSV text is.
-    binary: Option<(u8, u8, Arc<str>)>,
-}
-
-/// Symbols in order of first appearance, across all sources.
-#[derive(Debug, Default)]
-pub(super) struct ScanAccumulator {
-    index: SymbolIndex,
-    entries: Vec<ScanEntry>,
-}
-
-impl ScanAccumulator {
-    /// The entry of `symbol`, added when new; None for a symbol that is not UTF-8 (the parser
-    /// reports such rows).
-    #[inline]
-    pub(super) fn entry(&mut self, symbol: &[u8]) -> Option<&mut ScanEntry> {
-        let index = match self.index.find(symbol) {
-            Some(index) => index,
-            None => {
-                let text = std::str::from_utf8(symbol).ok()?;
-                self.entries.push(ScanEntry {
-                    symbol: text.to_owned(),
-                    price_precision: 0,
-                    qty_precision: 0,
-                    binary: None,
-                });
-                self.index.insert(symbol)
-            }
-        };
-        self.entries.get_mut(index)
-    }
 }
 
 /// Tells a binary tick file from CSV by its first bytes, whatever the file is called.

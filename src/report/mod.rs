@@ -1,15 +1,19 @@
-//! Run reports: the JSON summary (`--json`, `summary.json`), `fills.csv`, the equity-curve
-//! SVG and the human-readable text report. Money and quantities are exact decimal strings;
+//! Run reports: the JSON summary (`--json`, `summary.json`, built here), `fills.csv` and
+//! `orders.csv` (`csv`), the equity-curve SVG (`plot`) and the human-readable text report
+//! (`text`). Money and quantities are exact decimal strings;
 //! every list is in a fixed order (never hash-map order), so equal runs give equal bytes.
 
+mod csv;
 pub mod plot;
+mod text;
 
-use std::io::Write;
+pub use csv::{write_fills_csv, write_orders_csv};
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::domain::{Fill, Money};
+use crate::domain::Money;
 use crate::runtime::{EngineLayout, RunOutcome};
 
 #[derive(Debug, thiserror::Error)]
@@ -305,158 +309,6 @@ impl Summary {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
-
-    /// The human-readable report.
-    pub fn render_text(&self) -> String {
-        use std::fmt::Write as _;
-        let mut out = String::new();
-        let _ = writeln!(out, "Alpha Panda backtest ({} runtime)", self.runtime);
-        let _ = writeln!(
-            out,
-            "  ticks {} (quotes {}, trades {}, skipped rows {})",
-            self.ticks, self.quotes, self.trades, self.skipped_rows
-        );
-        let _ = writeln!(
-            out,
-            "  load {:.3} s, run {:.3} s, {:.0} ticks/s",
-            self.load_seconds, self.run_seconds, self.ticks_per_second
-        );
-        let _ = writeln!(
-            out,
-            "  signals {}, orders {}, fills {}, order events {}, timers {}, actions refused {}",
-            self.signals,
-            self.orders,
-            self.fills,
-            self.order_events,
-            self.timers_fired,
-            self.actions_refused
-        );
-        if self.rejections.0.is_empty() {
-            let _ = writeln!(out, "  rejections: none");
-        } else {
-            let list: Vec<String> = self
-                .rejections
-                .0
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
-            let _ = writeln!(out, "  rejections: {}", list.join(", "));
-        }
-        let _ = writeln!(
-            out,
-            "  strategies registered {} of {} configured",
-            self.registered_strategies, self.configured_strategies
-        );
-        for d in &self.disabled_strategies {
-            let _ = writeln!(out, "    disabled: {d}");
-        }
-        let _ = writeln!(
-            out,
-            "  equity {}, max drawdown {}",
-            self.equity, self.max_drawdown
-        );
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
-            "strategy",
-            "broker",
-            "symbol",
-            "orders",
-            "fills",
-            "cxl",
-            "repl",
-            "rej",
-            "realized",
-            "fees",
-            "net",
-            "position"
-        );
-        for s in &self.strategies {
-            let _ = writeln!(
-                out,
-                "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
-                s.id,
-                s.broker,
-                s.symbol,
-                s.orders,
-                s.fills,
-                s.cancels,
-                s.replaces,
-                s.rejections,
-                s.realized_pnl,
-                s.fees,
-                s.net_pnl,
-                s.position
-            );
-        }
-        let _ = writeln!(out);
-        for b in &self.brokers {
-            let _ = writeln!(
-                out,
-                "  broker {:<8} strategies {}/{}  orders {}  fills {}  realized-after-fees {}  net {}  kill switch {}",
-                b.name,
-                b.registered_strategies,
-                b.configured_strategies,
-                b.orders,
-                b.fills,
-                b.realized_pnl,
-                b.net_pnl,
-                if b.kill_switch { "TRIPPED" } else { "off" }
-            );
-        }
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "  latency (ns)          {:>10} {:>8} {:>8} {:>8} {:>10}",
-            "count", "p50", "p99", "p99.9", "max"
-        );
-        for (stage, l) in &self.latency_ns.0 {
-            let _ = writeln!(
-                out,
-                "  {:<20} {:>10} {:>8} {:>8} {:>8} {:>10}",
-                stage, l.count, l.p50, l.p99, l.p999, l.max
-            );
-        }
-        if !self.models.is_empty() {
-            let _ = writeln!(out);
-            let _ = writeln!(out, "  ML models");
-        }
-        for m in &self.models {
-            if !m.loaded {
-                let _ = writeln!(
-                    out,
-                    "  {:<28} {} NOT LOADED: {}",
-                    m.strategy,
-                    m.model,
-                    m.problems.join("; ")
-                );
-                continue;
-            }
-            let _ = write!(
-                out,
-                "  {:<28} {} v{} ({}) entry {} exit {}, {} rows scored",
-                m.strategy,
-                m.name.as_deref().unwrap_or("?"),
-                m.version.as_deref().unwrap_or("?"),
-                m.feature_schema_hash
-                    .as_deref()
-                    .map_or("?", |h| &h[..h.len().min(19)]),
-                m.entry_threshold.unwrap_or(f64::NAN),
-                m.exit_threshold.unwrap_or(f64::NAN),
-                m.rows_scored
-            );
-            if let Some(i) = self.inference.get(&m.strategy) {
-                let _ = write!(
-                    out,
-                    "; {} calls {} (errors {}), p50 {} ns, p99 {} ns per call, loaded in {:.1} ms",
-                    i.mode, i.calls, i.errors, i.latency_ns.p50, i.latency_ns.p99, i.load_ms
-                );
-            }
-            let _ = writeln!(out);
-        }
-        out
-    }
 }
 
 fn latency_row(s: crate::metrics::LatencySummary) -> LatencyRow {
@@ -513,124 +365,6 @@ fn model_rows(
         }
     }
     (models, indexmap_like::OrderedMap(inference))
-}
-
-/// Writes `fills.csv`: `ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee`, then
-/// for ML strategies the model that decided (`model,model_version,feature_schema_hash`),
-/// then the order's id and whether the fill was `maker` or `taker` (`order_id,liquidity`).
-///
-/// # Errors
-/// The file cannot be written.
-pub fn write_fills_csv(
-    path: &Path,
-    layout: &EngineLayout,
-    fills: &[Fill],
-) -> Result<(), ReportError> {
-    let io = |source| ReportError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = std::fs::File::create(path).map_err(io)?;
-    let mut out = std::io::BufWriter::new(file);
-    writeln!(
-        out,
-        "ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee,model,model_version,feature_schema_hash,order_id,liquidity"
-    )
-    .map_err(io)?;
-    for fill in fills {
-        let spec = layout.instruments.spec(fill.instrument);
-        let strategy = layout.strategy_of(fill.book);
-        let (model, version, hash) = strategy.model.as_ref().map_or(("", "", ""), |m| {
-            (
-                m.name.as_str(),
-                m.version.as_str(),
-                m.feature_schema_hash.as_str(),
-            )
-        });
-        writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            fill.ts.0,
-            fill.correlation,
-            strategy.id,
-            layout.brokers[fill.broker.0 as usize],
-            spec.symbol,
-            fill.side.as_str(),
-            fill.qty.display(spec.qty_precision),
-            fill.price.display(spec.price_precision),
-            fill.fee.display(spec.money_precision()),
-            model,
-            version,
-            hash,
-            fill.order_id.0,
-            fill.liquidity.name(),
-        )
-        .map_err(io)?;
-    }
-    out.flush().map_err(io)
-}
-
-/// Writes `orders.csv`, one row per order in the order they ended (orders still open at the
-/// end last): `order_id,placed_ts_ns,correlation,strategy,broker,symbol,side,type,tif,qty,
-/// limit_price,filled_qty,status,reason,replaces,closed_ts_ns` (`qty` and `limit_price` as
-/// last modified; `reason` the rejection code).
-///
-/// # Errors
-/// The file cannot be written.
-pub fn write_orders_csv(
-    path: &Path,
-    layout: &EngineLayout,
-    orders: &[crate::strategy::OrderRecord],
-) -> Result<(), ReportError> {
-    let io = |source| ReportError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = std::fs::File::create(path).map_err(io)?;
-    let mut out = std::io::BufWriter::new(file);
-    writeln!(
-        out,
-        "order_id,placed_ts_ns,correlation,strategy,broker,symbol,side,type,tif,qty,limit_price,filled_qty,status,reason,replaces,closed_ts_ns"
-    )
-    .map_err(io)?;
-    for record in orders {
-        let spec = layout.instruments.spec(record.instrument);
-        let o = &record.order;
-        let limit = o.order_type.limit_price().map_or(String::new(), |p| {
-            p.display(spec.price_precision).to_string()
-        });
-        let reason = match record.status {
-            crate::strategy::OrderStatus::Rejected(r) => r.code(),
-            _ => "",
-        };
-        // Still open at the end of the run: it has no closing time.
-        let closed = match record.status {
-            crate::strategy::OrderStatus::Open => String::new(),
-            _ => record.closed.0.to_string(),
-        };
-        writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            o.id.0,
-            o.placed.0,
-            o.correlation,
-            layout.strategy_of(record.book).id,
-            layout.broker_name(layout.books[record.book.0 as usize].broker),
-            spec.symbol,
-            o.side.as_str(),
-            o.order_type.name(),
-            o.tif.name(),
-            o.qty.display(spec.qty_precision),
-            limit,
-            o.filled.display(spec.qty_precision),
-            record.status.name(),
-            reason,
-            o.replaces,
-            closed,
-        )
-        .map_err(io)?;
-    }
-    out.flush().map_err(io)
 }
 
 /// Writes `summary.json`, `fills.csv`, `orders.csv` and `equity.svg` into `dir` (created if

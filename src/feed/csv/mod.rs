@@ -1,0 +1,480 @@
+//! CSV tick files (`ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size`): the pre-scan
+//! that only counts decimals, and the validating parser that turns rows into ticks.
+//!
+//! Why a hand-written splitter and not the `csv` crate: a load is two passes over the bytes
+//! (scan, then parse), and the format has no quoting. Measured on the 64 MB Lean FX file
+//! (release, 2-core EPYC): a reused `csv::ByteRecord` loop that does nothing but count
+//! decimals runs ~490 MB/s, and one that only parses the numbers ~440 MB/s, so at most
+//! ~230 MB/s for both passes before any validation or tick building. Splitting lines 8 bytes
+//! at a time (`split_line`) runs the whole scan at ~1.4 GB/s and scan + parse into ticks at
+//! ~450 MB/s. A quoted field is not special here: it fails number parsing and is reported as
+//! a bad row.
+mod line;
+mod row;
+mod scan;
+
+pub(crate) use line::HEADER;
+pub(crate) use scan::scan;
+
+use super::stream::ByteStream;
+use super::{FeedError, FeedStats};
+use crate::config::BadRowPolicy;
+use crate::domain::{InstrumentTable, Tick};
+use line::{line_too_long, read_header, split_line};
+use row::RowParser;
+
+/// A CSV source in the main pass: streams rows from the read buffer into ticks.
+#[derive(Debug)]
+pub(super) struct CsvSource {
+    stream: ByteStream,
+    rows: RowParser,
+    /// The trade of a quote+trade row that did not fit in the caller's chunk.
+    carry: Option<Tick>,
+}
+
+impl CsvSource {
+    /// Checks the header of a source known not to be binary.
+    ///
+    /// # Errors
+    /// A read error or a bad header.
+    pub(super) fn open(
+        mut stream: ByteStream,
+        table: &InstrumentTable,
+        policy: BadRowPolicy,
+    ) -> Result<CsvSource, FeedError> {
+        read_header(&mut stream)?;
+        let rows = RowParser::new(stream.name().clone(), table, policy);
+        Ok(CsvSource {
+            stream,
+            rows,
+            carry: None,
+        })
+    }
+
+    /// The byte input.
+    pub(super) fn stream(&self) -> &ByteStream {
+        &self.stream
+    }
+
+    /// Appends ticks to `out` until it holds `limit`; returns true at the end of the source.
+    ///
+    /// # Errors
+    /// A read error, or a bad row under `BadRowPolicy::Reject` (ticks of the rows before it
+    /// are in `out`).
+    pub(super) fn fill(
+        &mut self,
+        out: &mut Vec<Tick>,
+        limit: usize,
+        stats: &mut FeedStats,
+    ) -> Result<bool, FeedError> {
+        if let Some(tick) = self.carry.take() {
+            out.push(tick);
+        }
+        let mut commas = [0usize; 7];
+        loop {
+            if out.len() >= limit {
+                return Ok(false);
+            }
+            let available = self.stream.available();
+            let mut pos = 0;
+            let mut result = Ok(());
+            while out.len() < limit {
+                let rest = &available[pos..];
+                let (newline, count) = split_line(rest, &mut commas);
+                let Some(newline) = newline else { break };
+                pos += newline + 1;
+                result = self.rows.row(
+                    &rest[..newline],
+                    &commas,
+                    count,
+                    out,
+                    limit,
+                    &mut self.carry,
+                    stats,
+                );
+                if result.is_err() {
+                    break;
+                }
+            }
+            self.stream.consume(pos);
+            result?;
+            if out.len() >= limit {
+                return Ok(false);
+            }
+            if self.stream.is_full() {
+                return Err(line_too_long(&self.stream, Some(self.rows.line() + 1)));
+            }
+            if self.stream.refill()? == 0 {
+                // The last line may lack its newline.
+                let rest = self.stream.available();
+                if !rest.is_empty() {
+                    let (_, count) = split_line(rest, &mut commas);
+                    let len = rest.len();
+                    let result =
+                        self.rows
+                            .row(rest, &commas, count, out, limit, &mut self.carry, stats);
+                    self.stream.consume(len);
+                    result?;
+                }
+                return Ok(self.carry.is_none());
+            }
+        }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::super::{DataSource, MAX_SKIPPED_EXAMPLES, TickReader, scan_instruments};
+    use super::*;
+    use crate::domain::TickFlags;
+    use crate::domain::{Nanos, TickKind};
+
+    fn embedded(text: &'static str) -> DataSource {
+        DataSource::Embedded {
+            name: "t.csv",
+            bytes: text.as_bytes(),
+        }
+    }
+
+    /// Scans and reads one CSV text; returns the ticks, the stats and the error if any.
+    fn load(
+        text: &'static str,
+        policy: BadRowPolicy,
+    ) -> (Vec<Tick>, FeedStats, Option<FeedError>, InstrumentTable) {
+        let sources = [embedded(text)];
+        let mut table = InstrumentTable::new();
+        scan_instruments(&sources, &[], &mut table).expect("scan");
+        let mut reader = TickReader::open(&sources, &table, policy).expect("open");
+        let mut ticks = Vec::new();
+        let mut chunk = Vec::new();
+        let error = loop {
+            match reader.read_chunk(&mut chunk, 3) {
+                Ok(0) => break None,
+                Ok(_) => ticks.extend_from_slice(&chunk),
+                Err(e) => break Some(e),
+            }
+        };
+        (ticks, reader.stats().clone(), error, table)
+    }
+
+    const H: &str = "ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size\n";
+
+    #[test]
+    fn bad_rows_name_file_line_and_field() {
+        struct Case {
+            name: &'static str,
+            row: &'static str,
+            field: &'static str,
+            says: &'static str,
+        }
+        let cases = [
+            Case {
+                name: "too few fields",
+                row: "2,A,1.0,1.1",
+                field: "bid_size",
+                says: "found 4",
+            },
+            Case {
+                name: "too many fields",
+                row: "2,A,1.0,1.1,,,,,9",
+                field: "last_size",
+                says: "found 9",
+            },
+            Case {
+                name: "bad ts",
+                row: "2x,A,1.0,1.1,,,,",
+                field: "ts_ns",
+                says: "found '2x'",
+            },
+            Case {
+                name: "negative ts",
+                row: "-2,A,1.0,1.1,,,,",
+                field: "ts_ns",
+                says: "found '-2'",
+            },
+            Case {
+                name: "empty ts",
+                row: ",A,1.0,1.1,,,,",
+                field: "ts_ns",
+                says: "found ''",
+            },
+            Case {
+                name: "time backwards",
+                row: "0,A,1.0,1.1,,,,",
+                field: "ts_ns",
+                says: ">= 1",
+            },
+            Case {
+                name: "empty symbol",
+                row: "2,,1.0,1.1,,,,",
+                field: "symbol",
+                says: "empty field",
+            },
+            Case {
+                name: "bad bid",
+                row: "2,A,1.x,1.1,,,,",
+                field: "bid",
+                says: "found '1.x'",
+            },
+            Case {
+                name: "zero ask",
+                row: "2,A,1.0,0.0,,,,",
+                field: "ask",
+                says: "price > 0",
+            },
+            Case {
+                name: "negative bid",
+                row: "2,A,-1.0,1.1,,,,",
+                field: "bid",
+                says: "price > 0",
+            },
+            Case {
+                name: "negative size",
+                row: "2,A,1.0,1.1,-5,,,",
+                field: "bid_size",
+                says: "size >= 0",
+            },
+            Case {
+                name: "bad ask size",
+                row: "2,A,1.0,1.1,,abc,,",
+                field: "ask_size",
+                says: "found 'abc'",
+            },
+            Case {
+                name: "zero last",
+                row: "2,A,,,,,0,1",
+                field: "last",
+                says: "price > 0",
+            },
+            Case {
+                name: "bad last size",
+                row: "2,A,,,,,1.0,1e3",
+                field: "last_size",
+                says: "found '1e3'",
+            },
+            Case {
+                name: "no prices",
+                row: "2,A,,,,,,",
+                field: "bid",
+                says: "found none",
+            },
+            Case {
+                name: "half a trade",
+                row: "2,A,,,,,,5",
+                field: "last",
+                says: "last_size is given",
+            },
+            Case {
+                name: "sizes without quote",
+                row: "2,A,,,5,,1.0,",
+                field: "bid",
+                says: "bid_size/ask_size",
+            },
+            Case {
+                name: "too many decimals",
+                row: "2,A,1.0,1.123456789012,,,,",
+                field: "ask",
+                says: "at most",
+            },
+        ];
+        for case in cases {
+            let text: &'static str =
+                format!("{H}1,A,1.0,1.1,,,,\n{}\n3,A,1.0,1.1,,,,\n", case.row).leak();
+            let (ticks, stats, error, _) = load(text, BadRowPolicy::Reject);
+            let message = error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                message.starts_with(&format!("t.csv:3: field '{}': ", case.field)),
+                "{}: {message}",
+                case.name
+            );
+            assert!(message.contains(case.says), "{}: {message}", case.name);
+            assert_eq!(
+                ticks.len(),
+                1,
+                "{}: the good row before is delivered",
+                case.name
+            );
+            assert_eq!(stats.rows, 2, "{}: rows read", case.name);
+
+            let (ticks, stats, error, _) = load(text, BadRowPolicy::Skip);
+            assert!(error.is_none(), "{}: skip continues", case.name);
+            assert_eq!(
+                (ticks.len(), stats.skipped_rows),
+                (2, 1),
+                "{}: skipped",
+                case.name
+            );
+            assert!(
+                stats.skipped_examples[0].contains(case.says),
+                "{}: example",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn skip_counts_every_bad_row_and_keeps_twenty_examples() {
+        let mut text = String::from(H);
+        for i in 0..50 {
+            text.push_str(&format!("{i},A,1.0,1.1,,,,\n{i},A,bad,1.1,,,,\n"));
+        }
+        let (ticks, stats, error, _) = load(text.leak(), BadRowPolicy::Skip);
+        assert!(error.is_none());
+        assert_eq!((ticks.len(), stats.skipped_rows, stats.rows), (50, 50, 100));
+        assert_eq!(stats.skipped_examples.len(), MAX_SKIPPED_EXAMPLES);
+        assert!(
+            stats.skipped_examples[0].starts_with("t.csv:3: field 'bid'"),
+            "{}",
+            stats.skipped_examples[0]
+        );
+    }
+
+    #[test]
+    fn row_shapes_table() {
+        struct Case {
+            name: &'static str,
+            rows: &'static str,
+            expected: Vec<(TickKind, i64, i64, u8)>,
+        }
+        let q = TickKind::Quote;
+        let t = TickKind::Trade;
+        let all = TickFlags::BID | TickFlags::ASK | TickFlags::BID_SIZE | TickFlags::ASK_SIZE;
+        let cases = [
+            Case {
+                name: "crossed quote is allowed",
+                rows: "1,A,1.3,1.2,,,,\n",
+                expected: vec![(q, 13, 12, 3)],
+            },
+            Case {
+                name: "quote and trade in one row, quote first",
+                rows: "1,A,1.0,1.2,5,6,1.1,7\n",
+                expected: vec![(q, 10, 12, all), (t, 11, 11, all)],
+            },
+            Case {
+                name: "one-sided quote",
+                rows: "1,A,,1.2,,6,,\n",
+                expected: vec![(q, 0, 12, 10)],
+            },
+            Case {
+                name: "trade without size",
+                rows: "1,A,,,,,1.1,\n",
+                expected: vec![(t, 11, 11, 3)],
+            },
+            Case {
+                name: "crlf and blank lines",
+                rows: "1,A,1.0,1.2,,,,\r\n\r\n\n",
+                expected: vec![(q, 10, 12, 3)],
+            },
+            Case {
+                name: "no final newline",
+                rows: "1,A,1.0,1.2,,,,",
+                expected: vec![(q, 10, 12, 3)],
+            },
+            Case {
+                name: "equal timestamps keep row order",
+                rows: "1,A,1.0,1.2,,,,\n1,A,1.1,1.2,,,,\n",
+                expected: vec![(q, 10, 12, 3), (q, 11, 12, 3)],
+            },
+        ];
+        for case in cases {
+            let text: &'static str = format!("{H}{}", case.rows).leak();
+            let (ticks, _, error, _) = load(text, BadRowPolicy::Reject);
+            assert!(error.is_none(), "{}: {error:?}", case.name);
+            let got: Vec<_> = ticks
+                .iter()
+                .map(|t| (t.kind, t.bid.0, t.ask.0, t.flags.0))
+                .collect();
+            assert_eq!(got, case.expected, "{}", case.name);
+            assert!(
+                ticks
+                    .iter()
+                    .all(|t| t.seq == 0 && t.local_ts == t.ts && t.ts == Nanos(1)),
+                "{}",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn quote_and_trade_row_splits_across_chunks_of_one() {
+        let sources = [embedded(
+            "ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size\n1,A,1,2,,,1,\n2,A,1,2,,,,\n",
+        )];
+        let mut table = InstrumentTable::new();
+        scan_instruments(&sources, &[], &mut table).expect("scan");
+        let mut reader = TickReader::open(&sources, &table, BadRowPolicy::Reject).expect("open");
+        let mut chunk = Vec::new();
+        let mut kinds = Vec::new();
+        while reader.read_chunk(&mut chunk, 1).expect("read") > 0 {
+            assert_eq!(chunk.len(), 1);
+            kinds.push((chunk[0].ts.0, chunk[0].kind));
+        }
+        assert_eq!(
+            kinds,
+            [
+                (1, TickKind::Quote),
+                (1, TickKind::Trade),
+                (2, TickKind::Quote)
+            ]
+        );
+    }
+
+    #[test]
+    fn header_errors_table() {
+        let cases = [
+            ("empty file", ""),
+            ("no header", "1,A,1.0,1.1,,,,\n"),
+            (
+                "wrong column",
+                "ts,symbol,bid,ask,bid_size,ask_size,last,last_size\n",
+            ),
+            (
+                "missing column",
+                "ts_ns,symbol,bid,ask,bid_size,ask_size,last\n",
+            ),
+        ];
+        for (name, text) in cases {
+            let sources = [embedded(text)];
+            let mut table = InstrumentTable::new();
+            let scan = scan_instruments(&sources, &[], &mut table)
+                .expect_err(name)
+                .to_string();
+            assert!(
+                scan.starts_with("t.csv:1: expected header"),
+                "{name}: {scan}"
+            );
+            for policy in [BadRowPolicy::Reject, BadRowPolicy::Skip] {
+                let open = TickReader::open(&sources, &table, policy)
+                    .expect_err(name)
+                    .to_string();
+                assert_eq!(open, scan, "{name}: same error from scan and open");
+            }
+        }
+        let bom = [embedded(
+            "\u{feff}ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size\r\n1,A,1,2,,,,\r\n",
+        )];
+        let mut table = InstrumentTable::new();
+        assert_eq!(
+            scan_instruments(&bom, &[], &mut table)
+                .expect("bom header")
+                .rows,
+            1
+        );
+    }
+
+    #[test]
+    fn scan_counts_decimals_and_ignores_garbage_rows() {
+        let text = "ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size\n\
+                    1,A,1.5,1.25,,,,\n\
+                    2,B,,,,,10,0.001\n\
+                    3,JUNK,1.0\n\
+                    4,A,1.0,1.0,3.50,,,\n\
+                    5,A,1.0123456789012,1,,,,\n";
+        let (_, _, error, table) = load(text, BadRowPolicy::Skip);
+        assert!(error.is_none());
+        let got: Vec<_> = table
+            .iter()
+            .map(|(_, s)| (s.symbol.as_str(), s.price_precision, s.qty_precision))
+            .collect();
+        assert_eq!(got, [("A", 2, 2), ("B", 0, 3)]);
+    }
+}

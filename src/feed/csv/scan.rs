@@ -1,0 +1,82 @@
+//! The CSV side of the instrument pre-scan: checks the header, then per row only finds the
+//! symbol and counts decimals, at the speed of the splitter.
+
+use super::super::FeedError;
+use super::super::stream::ByteStream;
+use super::super::symbols::ScanAccumulator;
+use super::line::{
+    F_ASK, F_ASK_SIZE, F_BID, F_BID_SIZE, F_LAST, F_LAST_SIZE, F_SYMBOL, field, line_too_long,
+    read_header, split_line, strip_cr,
+};
+use crate::domain::fixed::{MAX_PRECISION, decimals_in};
+
+/// Pre-scan of one CSV source: checks the header, then per row only finds the symbol and
+/// counts decimals. Rows are not validated (the parser does that); a row without exactly 8
+/// fields or with an empty symbol is passed over so that garbage does not become an instrument.
+///
+/// # Errors
+/// A read error, a bad header, or a line longer than the read buffer.
+pub(crate) fn scan(stream: &mut ByteStream, acc: &mut ScanAccumulator) -> Result<u64, FeedError> {
+    read_header(stream)?;
+    let mut rows = 0u64;
+    let mut commas = [0usize; 7];
+    loop {
+        let available = stream.available();
+        let mut pos = 0;
+        loop {
+            let rest = &available[pos..];
+            let (newline, count) = split_line(rest, &mut commas);
+            let Some(newline) = newline else { break };
+            scan_line(strip_cr(&rest[..newline]), &commas, count, acc, &mut rows);
+            pos += newline + 1;
+        }
+        stream.consume(pos);
+        if stream.is_full() {
+            return Err(line_too_long(stream, None));
+        }
+        if stream.refill()? == 0 {
+            let rest = stream.available();
+            let (_, count) = split_line(rest, &mut commas);
+            scan_line(strip_cr(rest), &commas, count, acc, &mut rows);
+            let len = rest.len();
+            stream.consume(len);
+            return Ok(rows);
+        }
+    }
+}
+
+#[inline]
+fn scan_line(
+    line: &[u8],
+    commas: &[usize; 7],
+    count: usize,
+    acc: &mut ScanAccumulator,
+    rows: &mut u64,
+) {
+    if line.is_empty() {
+        return;
+    }
+    *rows += 1;
+    if count != 7 {
+        return;
+    }
+    let symbol = field(line, commas, F_SYMBOL);
+    if symbol.is_empty() {
+        return;
+    }
+    let decimals = |k| decimals_in(field(line, commas, k));
+    let price = decimals(F_BID).max(decimals(F_ASK)).max(decimals(F_LAST));
+    let qty = decimals(F_BID_SIZE)
+        .max(decimals(F_ASK_SIZE))
+        .max(decimals(F_LAST_SIZE));
+    if let Some(entry) = acc.entry(symbol) {
+        // More than MAX_PRECISION decimals cannot be represented: leave the precision alone
+        // and let the parser report the row (a scan error would end even a `Skip` run).
+        if price <= MAX_PRECISION {
+            entry.price_precision = entry.price_precision.max(price);
+        }
+        if qty <= MAX_PRECISION {
+            entry.qty_precision = entry.qty_precision.max(qty);
+        }
+    }
+}

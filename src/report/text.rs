@@ -1,0 +1,158 @@
+//! The human-readable report a backtest prints: run counts, rejections, one line per
+//! strategy row and broker, latency percentiles and the ML models.
+
+use super::Summary;
+
+impl Summary {
+    /// The human-readable report.
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(out, "Alpha Panda backtest ({} runtime)", self.runtime);
+        let _ = writeln!(
+            out,
+            "  ticks {} (quotes {}, trades {}, skipped rows {})",
+            self.ticks, self.quotes, self.trades, self.skipped_rows
+        );
+        let _ = writeln!(
+            out,
+            "  load {:.3} s, run {:.3} s, {:.0} ticks/s",
+            self.load_seconds, self.run_seconds, self.ticks_per_second
+        );
+        let _ = writeln!(
+            out,
+            "  signals {}, orders {}, fills {}, order events {}, timers {}, actions refused {}",
+            self.signals,
+            self.orders,
+            self.fills,
+            self.order_events,
+            self.timers_fired,
+            self.actions_refused
+        );
+        if self.rejections.0.is_empty() {
+            let _ = writeln!(out, "  rejections: none");
+        } else {
+            let list: Vec<String> = self
+                .rejections
+                .0
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = writeln!(out, "  rejections: {}", list.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "  strategies registered {} of {} configured",
+            self.registered_strategies, self.configured_strategies
+        );
+        for d in &self.disabled_strategies {
+            let _ = writeln!(out, "    disabled: {d}");
+        }
+        let _ = writeln!(
+            out,
+            "  equity {}, max drawdown {}",
+            self.equity, self.max_drawdown
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
+            "strategy",
+            "broker",
+            "symbol",
+            "orders",
+            "fills",
+            "cxl",
+            "repl",
+            "rej",
+            "realized",
+            "fees",
+            "net",
+            "position"
+        );
+        for s in &self.strategies {
+            let _ = writeln!(
+                out,
+                "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
+                s.id,
+                s.broker,
+                s.symbol,
+                s.orders,
+                s.fills,
+                s.cancels,
+                s.replaces,
+                s.rejections,
+                s.realized_pnl,
+                s.fees,
+                s.net_pnl,
+                s.position
+            );
+        }
+        let _ = writeln!(out);
+        for b in &self.brokers {
+            let _ = writeln!(
+                out,
+                "  broker {:<8} strategies {}/{}  orders {}  fills {}  realized-after-fees {}  net {}  kill switch {}",
+                b.name,
+                b.registered_strategies,
+                b.configured_strategies,
+                b.orders,
+                b.fills,
+                b.realized_pnl,
+                b.net_pnl,
+                if b.kill_switch { "TRIPPED" } else { "off" }
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "  latency (ns)          {:>10} {:>8} {:>8} {:>8} {:>10}",
+            "count", "p50", "p99", "p99.9", "max"
+        );
+        for (stage, l) in &self.latency_ns.0 {
+            let _ = writeln!(
+                out,
+                "  {:<20} {:>10} {:>8} {:>8} {:>8} {:>10}",
+                stage, l.count, l.p50, l.p99, l.p999, l.max
+            );
+        }
+        if !self.models.is_empty() {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "  ML models");
+        }
+        for m in &self.models {
+            if !m.loaded {
+                let _ = writeln!(
+                    out,
+                    "  {:<28} {} NOT LOADED: {}",
+                    m.strategy,
+                    m.model,
+                    m.problems.join("; ")
+                );
+                continue;
+            }
+            let _ = write!(
+                out,
+                "  {:<28} {} v{} ({}) entry {} exit {}, {} rows scored",
+                m.strategy,
+                m.name.as_deref().unwrap_or("?"),
+                m.version.as_deref().unwrap_or("?"),
+                m.feature_schema_hash
+                    .as_deref()
+                    .map_or("?", |h| &h[..h.len().min(19)]),
+                m.entry_threshold.unwrap_or(f64::NAN),
+                m.exit_threshold.unwrap_or(f64::NAN),
+                m.rows_scored
+            );
+            if let Some(i) = self.inference.get(&m.strategy) {
+                let _ = write!(
+                    out,
+                    "; {} calls {} (errors {}), p50 {} ns, p99 {} ns per call, loaded in {:.1} ms",
+                    i.mode, i.calls, i.errors, i.latency_ns.p50, i.latency_ns.p99, i.load_ms
+                );
+            }
+            let _ = writeln!(out);
+        }
+        out
+    }
+}
