@@ -307,8 +307,7 @@ pub fn build(
     };
     let telemetry = Arc::new(telemetry(config, &layout, &specs));
     let limits: Vec<_> = config.brokers.iter().map(|b| b.risk.clone()).collect();
-    let book_broker: Vec<usize> = layout.books.iter().map(|b| b.broker.0 as usize).collect();
-    let risk = RiskEngine::new(&limits, &book_broker, &specs);
+    let risk = RiskEngine::new(&limits, layout.books.len(), &specs);
     let flatten = risk.flatten_on_kill();
     let venues = config
         .brokers

@@ -286,6 +286,27 @@ pub struct OrderEvent {
 }
 
 impl OrderEvent {
+    /// Unit tests' fill: all of order 0 of book 0 (broker 0, instrument 0) executed at
+    /// event time 0.
+    #[cfg(test)]
+    pub(crate) fn test_fill(side: Side, qty: i64, price: i64, fee: Money) -> OrderEvent {
+        OrderEvent {
+            id: ClientOrderId(0),
+            book: BookId(0),
+            broker: BrokerId(0),
+            instrument: InstrumentId(0),
+            side,
+            correlation: 0,
+            ts: Nanos(0),
+            kind: OrderEventKind::Filled(Execution {
+                qty: Qty(qty),
+                price: Price(price),
+                fee,
+                ..Execution::default()
+            }),
+        }
+    }
+
     /// The execution of a fill event.
     #[inline]
     pub fn execution(&self) -> Option<&Execution> {

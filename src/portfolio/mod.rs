@@ -259,7 +259,7 @@ impl Portfolio {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ClientOrderId, Execution, Price, Side};
+    use crate::domain::{Price, Side};
 
     fn spec(price_precision: u8, qty_precision: u8) -> InstrumentSpec {
         InstrumentSpec {
@@ -270,21 +270,7 @@ mod tests {
     }
 
     fn fill(side: Side, qty: i64, price: i64, fee: i128) -> OrderEvent {
-        OrderEvent {
-            id: ClientOrderId(0),
-            book: BookId(0),
-            broker: BrokerId(0),
-            instrument: InstrumentId(0),
-            side,
-            correlation: 0,
-            ts: Nanos(0),
-            kind: OrderEventKind::Filled(Execution {
-                qty: Qty(qty),
-                price: Price(price),
-                fee: Money(fee),
-                ..Execution::default()
-            }),
-        }
+        OrderEvent::test_fill(side, qty, price, Money(fee))
     }
 
     fn quote(bid: i64, ask: i64) -> Tick {

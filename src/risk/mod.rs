@@ -90,8 +90,6 @@ struct Check {
 pub struct RiskEngine {
     brokers: Vec<BrokerRisk>,
     instruments: usize,
-    /// Broker of each book.
-    book_broker: Vec<usize>,
     /// `[book * instruments + instrument]`: each book's filled position and open quantity.
     book_position: Vec<i64>,
     book_pending: Vec<i64>,
@@ -114,13 +112,9 @@ fn to_raw_floor(limit: Option<Money>, precision: u8) -> i64 {
 }
 
 impl RiskEngine {
-    /// Risk for brokers with `limits` (by `BrokerId`), books on `book_broker` (by `BookId`),
-    /// instruments `specs` (by `InstrumentId`).
-    pub fn new(
-        limits: &[RiskLimits],
-        book_broker: &[usize],
-        specs: &[InstrumentSpec],
-    ) -> RiskEngine {
+    /// Risk for brokers with `limits` (by `BrokerId`), `books` books (by `BookId`; requests
+    /// name their broker), instruments `specs` (by `InstrumentId`).
+    pub fn new(limits: &[RiskLimits], books: usize, specs: &[InstrumentSpec]) -> RiskEngine {
         let brokers = limits
             .iter()
             .map(|l| BrokerRisk {
@@ -153,11 +147,10 @@ impl RiskEngine {
                 killed: l.kill_switch,
             })
             .collect();
-        let cells = book_broker.len() * specs.len();
+        let cells = books * specs.len();
         RiskEngine {
             brokers,
             instruments: specs.len(),
-            book_broker: book_broker.to_vec(),
             book_position: vec![0; cells],
             book_pending: vec![0; cells],
             marks_x2: vec![0; specs.len()],
@@ -413,10 +406,6 @@ impl RiskEngine {
             .map(|b| b.limits.flatten_on_kill)
             .collect()
     }
-
-    pub fn book_count(&self) -> usize {
-        self.book_broker.len()
-    }
 }
 
 /// `|price - ref| / ref > band_bps / 10^4`, exactly, with `ref = reference_x2 / 2`.
@@ -429,9 +418,7 @@ fn outside_band(price: Price, reference_x2: i64, band_bps: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{
-        BookId, BrokerId, ClientOrderId, Execution, InstrumentId, Nanos, Qty, TimeInForce,
-    };
+    use crate::domain::{BookId, BrokerId, ClientOrderId, InstrumentId, Nanos, Qty, TimeInForce};
 
     fn spec() -> InstrumentSpec {
         InstrumentSpec {
@@ -458,20 +445,7 @@ mod tests {
 
     /// The whole of an order executed.
     fn filled(side: Side, qty: i64, price: i64) -> OrderEvent {
-        OrderEvent {
-            id: ClientOrderId(0),
-            book: BookId(0),
-            broker: BrokerId(0),
-            instrument: InstrumentId(0),
-            side,
-            correlation: 0,
-            ts: Nanos(0),
-            kind: OrderEventKind::Filled(Execution {
-                qty: Qty(qty),
-                price: Price(price),
-                ..Execution::default()
-            }),
-        }
+        OrderEvent::test_fill(side, qty, price, crate::domain::Money::ZERO)
     }
 
     fn money(s: &str) -> Option<Money> {
@@ -507,7 +481,7 @@ mod tests {
     }
 
     fn engine(limits: RiskLimits) -> Risk {
-        let mut risk = Risk::new(RiskEngine::new(&[limits], &[0], &[spec()]));
+        let mut risk = Risk::new(RiskEngine::new(&[limits], 1, &[spec()]));
         risk.on_tick(&Tick::quote(
             Nanos(0),
             InstrumentId(0),
@@ -608,7 +582,7 @@ mod tests {
                 kill_switch_mode: KillSwitchMode::BlockAll,
                 ..RiskLimits::default()
             }],
-            &[0],
+            1,
             &[spec()],
         ));
         // A quote whose ask is 3% above its mid: a fat-finger market BUY.

@@ -21,10 +21,6 @@ pub enum Decision {
 #[derive(Debug)]
 pub struct RiskStage {
     pub engine: RiskEngine,
-    /// New orders the strategies asked for.
-    pub requests: u64,
-    /// New orders approved.
-    pub orders: u64,
     /// Per broker: new orders asked for (before risk), approved, refused by reason.
     pub broker_attempts: Vec<u64>,
     pub broker_orders: Vec<u64>,
@@ -35,8 +31,6 @@ impl RiskStage {
     pub fn new(engine: RiskEngine, brokers: usize) -> RiskStage {
         RiskStage {
             engine,
-            requests: 0,
-            orders: 0,
             broker_attempts: vec![0; brokers],
             broker_orders: vec![0; brokers],
             broker_rejections: vec![[0; RejectReason::ALL.len()]; brokers],
@@ -54,13 +48,11 @@ impl RiskStage {
         let b = request.broker.0 as usize;
         let new = matches!(request.kind, RequestKind::New { .. });
         if new {
-            self.requests += 1;
             self.broker_attempts[b] += 1;
         }
         match self.engine.check(request, market) {
             Ok(()) => {
                 if new {
-                    self.orders += 1;
                     self.broker_orders[b] += 1;
                 }
                 Decision::Pass
@@ -76,6 +68,16 @@ impl RiskStage {
     #[inline]
     pub fn on_event(&mut self, event: &OrderEvent) {
         self.engine.on_event(event);
+    }
+
+    /// New orders the strategies asked for, over every broker.
+    pub fn requests(&self) -> u64 {
+        self.broker_attempts.iter().sum()
+    }
+
+    /// New orders approved, over every broker.
+    pub fn orders(&self) -> u64 {
+        self.broker_orders.iter().sum()
     }
 
     /// Refusals by reason, in the fixed order of `RejectReason::ALL`, zeros left out.
@@ -110,7 +112,7 @@ mod tests {
             price_precision: 2,
             qty_precision: 0,
         };
-        let mut stage = RiskStage::new(RiskEngine::new(&[limits], &[0, 0], &[spec]), 1);
+        let mut stage = RiskStage::new(RiskEngine::new(&[limits], 2, &[spec]), 1);
         let tick = Tick::quote(
             Nanos(0),
             InstrumentId(0),
@@ -175,7 +177,7 @@ mod tests {
             stage.on_request(&request(0, RequestKind::Cancel), &market),
             Decision::Pass
         );
-        assert_eq!((stage.requests, stage.orders), (2, 1));
+        assert_eq!((stage.requests(), stage.orders()), (2, 1));
         assert_eq!(stage.rejections(), vec![(RejectReason::MaxOrderQty, 1)]);
     }
 

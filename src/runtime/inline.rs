@@ -259,7 +259,7 @@ pub fn run(
         for (cell, &n) in t.ticks_by_class.iter().zip(&ticks_by_class) {
             cell.set(n);
         }
-        let (requests, orders) = (engine.risk.requests, engine.execution.requests);
+        let (requests, orders) = (engine.risk.requests(), engine.execution.requests);
         for (stage, events) in [
             (StageName::Feed, seq),
             (StageName::Strategy, seq),

@@ -147,13 +147,6 @@ pub enum RunError {
     StagePanicked { stage: &'static str },
 }
 
-impl RunError {
-    /// Whether the run's state is lost (as opposed to a clean stop on bad input).
-    pub fn is_fatal(&self) -> bool {
-        matches!(self, RunError::StagePanicked { .. })
-    }
-}
-
 /// What one ML strategy (one book) did in a run.
 #[derive(Clone, Debug)]
 pub struct MlRunStats {
@@ -219,8 +212,8 @@ impl RunOutcome {
         let orders = strategy.take_orders();
         RunOutcome {
             ticks,
-            signals: risk.requests,
-            orders: risk.orders,
+            signals: risk.requests(),
+            orders: risk.orders(),
             rejections: risk.rejections(),
             kill_switch: risk.kill_switches(),
             ring_full: Vec::new(),

@@ -162,3 +162,44 @@ impl<'a> Context<'a> {
         self.market.trade(self.instrument(slot))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BrokerId, OrderEvent};
+
+    #[test]
+    fn reads_by_slot_position_average_and_the_last_quote_and_trade() {
+        let mut table = InstrumentTable::new();
+        let (a, b) = (table.intern("A"), table.intern("B"));
+        let specs: Vec<InstrumentSpec> = table.iter().map(|(_, s)| s.clone()).collect();
+        let mut portfolio = Portfolio::new(1, 1, &specs);
+        let mut fill = OrderEvent::test_fill(Side::Buy, 3, 50, crate::domain::Money::ZERO);
+        fill.instrument = b;
+        portfolio.on_event(&fill);
+        let mut market = Market::new(2);
+        market.on_tick(&crate::domain::Tick::trade(
+            Nanos(4),
+            b,
+            Price(51),
+            Some(Qty(2)),
+        ));
+        // The book trades B then A: slot 0 is B.
+        let book = BookState::new(BookId(0), BrokerId(0), vec![b, a]);
+        let ctx = Context::new(Nanos(9), 1, &book, &portfolio, &market, &table);
+        assert_eq!((ctx.now(), ctx.slot(), ctx.slots()), (Nanos(9), 1, 2));
+        assert_eq!((ctx.instrument(0), ctx.spec(1).symbol.as_str()), (b, "A"));
+        assert_eq!(
+            (ctx.position(0), ctx.avg_price(0)),
+            (Qty(3), Some(Price(50)))
+        );
+        assert_eq!((ctx.position(1), ctx.avg_price(1)), (Qty(0), None));
+        assert_eq!(ctx.exposure(0), Qty(3));
+        let trade = ctx.last_trade(0).expect("B traded");
+        assert_eq!(
+            (trade.ts, trade.price, trade.size),
+            (Nanos(4), Price(51), Some(Qty(2)))
+        );
+        assert!(ctx.last_trade(1).is_none() && ctx.quote(0).is_none());
+    }
+}

@@ -211,3 +211,84 @@ impl<'a> Setup<'a> {
             .unwrap_or(i64::MAX))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::domain::Tick;
+    use crate::strategy::config::{StrategyParams, parse_strategy};
+    use crate::strategy::{Actions, Context, Registry, Strategy, UserKind};
+
+    /// A kind that reads one key with each reader.
+    #[derive(Debug)]
+    struct Every;
+    impl Strategy for Every {
+        fn on_tick(&mut self, _: &Context<'_>, _: &Tick, _: &mut Actions) {}
+    }
+    impl UserKind for Every {
+        type Config = (i64, Decimal, &'static str, bool, PriceSource);
+        fn configure(p: &mut Params<'_, '_, '_>) -> Option<Self::Config> {
+            let n = p.int_or("n", 7, 1, 10);
+            let d = p.decimal_or("d", Decimal::ZERO);
+            let c = p.choice("c", &["a", "b"], "a");
+            let f = p.flag("f", false);
+            let s = p.price_source();
+            if n == Some(9) {
+                p.fail("n", "nine is not allowed");
+            }
+            Some((n?, d?, c?, f?, s?))
+        }
+        fn build(_: &Self::Config, _: &Setup<'_>) -> Every {
+            Every
+        }
+    }
+
+    fn parse(params: &str) -> Result<String, Vec<String>> {
+        let mut registry = Registry::builtin();
+        registry.register::<Every>("every");
+        let text = format!(
+            "id = \"e\"\nkind = \"every\"\ninstruments = [\"X\"]\nbrokers = [\"paper\"]\n[params]\n{params}"
+        );
+        let mut errors = Vec::new();
+        match parse_strategy(Path::new("e.toml"), &text, &registry, &mut errors) {
+            Some(config) if errors.is_empty() => match config.params {
+                StrategyParams::User(user) => Ok(format!("{user:?}")),
+                other => panic!("a user kind's params, not {other:?}"),
+            },
+            _ => Err(errors.iter().map(ToString::to_string).collect()),
+        }
+    }
+
+    #[test]
+    fn defaults_values_and_errors_of_every_reader() {
+        let defaults = parse("").expect("all defaulted");
+        assert!(
+            defaults.contains("(7, Decimal { mantissa: 0, decimals: 0 }, \"a\", false, Mid)"),
+            "{defaults}"
+        );
+        let given = parse("n = 3\nd = \"1.25\"\nc = \"b\"\nf = true\nprice_source = \"last\"\n")
+            .expect("valid");
+        assert!(
+            given.contains("(3, Decimal { mantissa: 125, decimals: 2 }, \"b\", true, Last)"),
+            "{given}"
+        );
+        let errors =
+            parse("n = 11\nd = \"x\"\nc = \"z\"\nf = 1\nprice_source = \"bid\"\nextra = 1\n")
+                .expect_err("every key is bad");
+        for key in ["n", "d", "c", "f", "price_source", "extra"] {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains(&format!("field 'params.{key}'"))),
+                "{key} in {errors:?}"
+            );
+        }
+        let nine = parse("n = 9\n").expect_err("the kind's own rule");
+        assert!(
+            nine[0].contains("e.toml:6: field 'params.n': nine is not allowed"),
+            "{nine:?}"
+        );
+    }
+}

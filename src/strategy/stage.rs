@@ -315,32 +315,9 @@ impl Core {
         views: Views<'_>,
         out: &mut Vec<OrderRequest>,
     ) {
-        let book = &mut self.books[b];
-        if book.budget_seq != self.seq {
-            book.budget = MAX_ORDER_ACTIONS_PER_TICK;
-            book.budget_seq = self.seq;
-        }
-        let room = MAX_OPEN_ORDERS - book.state.orders().len();
-        self.actions.begin(
-            self.next_id,
-            book.state.instruments.len(),
-            book.budget,
-            room,
-        );
-        let ctx = Context::new(
-            self.now,
-            slot,
-            &book.state,
-            views.portfolio,
-            views.market,
-            &self.instruments,
-        );
-        book.strategy.on_tick(&ctx, tick, &mut self.actions);
-        if !self.actions.is_empty() {
-            book.budget = self.actions.budget();
-            self.next_id = self.actions.next_id();
-            self.take_actions(b, out);
-        }
+        self.callback(b, slot, views, out, |strategy, ctx, actions| {
+            strategy.on_tick(ctx, tick, actions);
+        });
     }
 
     fn fire_timers(&mut self, views: Views<'_>, out: &mut Vec<OrderRequest>) {
@@ -430,9 +407,10 @@ impl Core {
             &self.instruments,
         );
         call(&mut book.strategy, &ctx, &mut self.actions);
-        book.budget = self.actions.budget();
-        self.next_id = self.actions.next_id();
+        // Nothing written: budget and ids are as they were.
         if !self.actions.is_empty() {
+            book.budget = self.actions.budget();
+            self.next_id = self.actions.next_id();
             self.take_actions(b, out);
         }
     }
