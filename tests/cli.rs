@@ -112,7 +112,7 @@ fn out_dir_holds_summary_fills_and_plot() {
     assert_eq!(
         lines.next(),
         Some(
-            "ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee,model,model_version,feature_schema_hash,order_id,liquidity"
+            "ts_ns,correlation,strategy,broker,symbol,side,qty,price,fee,model,model_version,feature_schema_hash,order_id,liquidity,time,position"
         )
     );
     let first: Vec<&str> = lines
@@ -120,8 +120,17 @@ fn out_dir_holds_summary_fills_and_plot() {
         .expect("at least one fill")
         .split(',')
         .collect();
-    assert_eq!(first.len(), 14);
+    assert_eq!(first.len(), 16);
     assert!(first[5] == "BUY" || first[5] == "SELL");
+    assert!(
+        first[14].starts_with("2024-08-08T23:54:") && first[14].ends_with('Z'),
+        "{}",
+        first[14]
+    );
+    assert!(
+        first[15] == first[6] || first[15] == format!("-{}", first[6]),
+        "position after the first fill"
+    );
     assert_eq!(
         first[13], "taker",
         "the shipped strategies send market orders"

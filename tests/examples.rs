@@ -9,11 +9,7 @@ mod passive_quoter;
 
 /// One instrument `X`, prices and quantities without decimals.
 fn spec() -> alpha_panda::domain::InstrumentSpec {
-    alpha_panda::domain::InstrumentSpec {
-        symbol: "X".into(),
-        price_precision: 0,
-        qty_precision: 0,
-    }
+    alpha_panda::domain::InstrumentSpec::new("X", 0, 0)
 }
 
 mod long_short_ema_tests {

@@ -117,8 +117,8 @@ const EXPECTED: &[(&str, &str, &[&str], &str)] = &[
     (
         "alpha_panda_pnl",
         "gauge",
-        &["broker", "component"],
-        "PnL of the broker in quote currency, by component (realized, unrealized, fees, net).",
+        &["broker", "currency", "component"],
+        "PnL of the broker per settlement currency, by component (realized, unrealized, fees, net).",
     ),
     (
         "alpha_panda_stage_last_activity_timestamp_seconds",
@@ -188,6 +188,7 @@ fn shape() -> TelemetryShape {
         model_loads_ok: 1,
         model_loads_failed: 1,
         ml_strategies: vec!["ml_momentum_btcusdt_spot".into()],
+        currencies: vec!["USDT".into(), "BTC".into()],
         ..TelemetryShape::default()
     }
 }
@@ -212,7 +213,7 @@ fn populated() -> Telemetry {
         b.fills.set(18);
         b.rejections[RejectReason::MaxPosition.index()].store(4, Ordering::Relaxed);
         b.open_positions.store(2, Ordering::Relaxed);
-        for (c, v) in b.pnl.iter().zip([10.25, -3.5, 0.75, 6.0]) {
+        for (c, v) in b.pnl[0].iter().zip([10.25, -3.5, 0.75, 6.0]) {
             store_f64(c, v);
         }
     }
@@ -457,7 +458,8 @@ fn samples_belong_to_their_family_with_its_labels() {
         samples_per_family["alpha_panda_ticks_total"],
         InstrumentClass::ALL.len()
     );
-    assert_eq!(samples_per_family["alpha_panda_pnl"], 2 * 4);
+    // Per broker, settlement currency and component.
+    assert_eq!(samples_per_family["alpha_panda_pnl"], 2 * 2 * 4);
     assert_eq!(
         samples_per_family["alpha_panda_validator_findings_total"],
         2

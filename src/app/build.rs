@@ -10,11 +10,13 @@ use super::validate::{self, Severity};
 use crate::config::{
     ConfigError, ConfigErrors, EngineConfig, Environment, MlInference, RuntimeMode,
 };
-use crate::domain::{BookId, BrokerId, InstrumentSpec, InstrumentTable, Market, Qty, StrategyId};
+use crate::domain::{
+    BookId, BrokerId, InstrumentError, InstrumentSpec, InstrumentTable, Market, Qty, StrategyId,
+};
 use crate::execution::{ExecutionStage, PaperVenue, VenueKind};
 use crate::metrics::telemetry::{InstrumentClass, Telemetry, TelemetryShape};
 use crate::ml::{InferenceMode, MlStrategy};
-use crate::portfolio::{MAX_COMBINED_PRECISION, Portfolio};
+use crate::portfolio::Portfolio;
 use crate::risk::{RiskEngine, RiskStage};
 use crate::runtime::{BookInfo, Engine, EngineLayout, ModelInfo, StrategyInfo};
 use crate::strategy::stage::Book;
@@ -22,24 +24,26 @@ use crate::strategy::{
     BookState, Setup, SlotSpec, StrategyConfig, StrategyKind, StrategyParams, StrategyStage,
 };
 
-/// Widens instrument quantity precisions to fit every strategy's quantities. Call before
-/// opening the feed, so sizes are read at the final precision.
+/// Widens instrument precisions to fit every strategy's quantities and the configured tick
+/// and lot sizes, then sets every instrument's contract terms (`InstrumentTable::apply_terms`).
+/// Call before opening the feed, so prices and sizes are read at the final precision.
 ///
 /// # Errors
-/// A quantity finer than a precision fixed by config, one too large for its precision, or a
-/// combined precision too large.
+/// A quantity, tick or lot size finer than a precision fixed by config, a quantity too large
+/// for its precision, or precisions that leave money no spare decimal.
 pub fn fit_precisions(
     instruments: &mut InstrumentTable,
     config: &EngineConfig,
     strategies: &[StrategyConfig],
 ) -> Result<(), ConfigErrors> {
     let mut errors = Vec::new();
+    let configured = |symbol: &str| config.instruments.iter().find(|o| o.symbol == symbol);
     for s in strategies {
         for (symbol, _) in &s.instruments {
             let Some(id) = instruments.find(symbol) else {
                 continue;
             };
-            let fixed = config.instruments.iter().find(|o| &o.symbol == symbol);
+            let fixed = configured(symbol).and_then(|c| c.qty_precision);
             for q in &s.quantities {
                 let error = |message: String| ConfigError {
                     file: s.file.clone(),
@@ -48,12 +52,10 @@ pub fn fit_precisions(
                     message,
                 };
                 match fixed {
-                    Some(fixed) if q.value.decimals > fixed.qty_precision => {
-                        errors.push(error(format!(
-                            "{} decimals, but {symbol} has qty_precision {} in the engine config",
-                            q.value.decimals, fixed.qty_precision
-                        )))
-                    }
+                    Some(fixed) if q.value.decimals > fixed => errors.push(error(format!(
+                        "{} decimals, but {symbol} has qty_precision {fixed} in the engine config",
+                        q.value.decimals
+                    ))),
                     Some(_) => {}
                     None => {
                         if let Err(e) = instruments.widen(id, 0, q.value.decimals) {
@@ -62,6 +64,27 @@ pub fn fit_precisions(
                     }
                 }
             }
+        }
+    }
+    // Tick and lot sizes widen precisions the data left coarser; fixed ones are checked by
+    // `apply_terms`.
+    for c in &config.instruments {
+        let Some(id) = instruments.find(&c.symbol) else {
+            continue;
+        };
+        let price = c.terms.tick_size.filter(|_| c.price_precision.is_none());
+        let qty = c.terms.lot_size.filter(|_| c.qty_precision.is_none());
+        let widen = (
+            price.map_or(0, |d| d.decimals),
+            qty.map_or(0, |d| d.decimals),
+        );
+        if let Err(e) = instruments.widen(id, widen.0, widen.1) {
+            errors.push(ConfigError {
+                file: c.file.clone(),
+                line: c.line,
+                field: c.symbol.clone(),
+                message: e.to_string(),
+            });
         }
     }
     for s in strategies {
@@ -89,16 +112,20 @@ pub fn fit_precisions(
             }
         }
     }
-    for (_, spec) in instruments.iter() {
-        if spec.price_precision + spec.qty_precision > MAX_COMBINED_PRECISION {
+    if let Err(problems) = instruments.apply_terms(|symbol| configured(symbol).map(|c| &c.terms)) {
+        for problem in problems {
+            let symbol = match &problem {
+                InstrumentError::Precision { symbol, .. }
+                | InstrumentError::Step { symbol, .. }
+                | InstrumentError::MoneyPrecision { symbol, .. } => symbol.clone(),
+            };
+            let (file, line) =
+                configured(&symbol).map_or(("<data>".into(), 0), |c| (c.file.clone(), c.line));
             errors.push(ConfigError {
-                file: "<data>".into(),
-                line: 0,
-                field: spec.symbol.clone(),
-                message: format!(
-                    "price precision {} + quantity precision {} exceeds {MAX_COMBINED_PRECISION}",
-                    spec.price_precision, spec.qty_precision
-                ),
+                file,
+                line,
+                field: format!("instruments.{symbol}"),
+                message: problem.to_string(),
             });
         }
     }
@@ -304,6 +331,7 @@ pub fn build(
         books: book_infos,
         disabled,
         model_checks,
+        portfolio: config.portfolio.clone(),
     };
     let telemetry = Arc::new(telemetry(config, &layout, &specs));
     let limits: Vec<_> = config.brokers.iter().map(|b| b.risk.clone()).collect();
@@ -312,18 +340,13 @@ pub fn build(
     let venues = config
         .brokers
         .iter()
-        .map(|b| {
-            VenueKind::Paper(PaperVenue::new(
-                b.latency_ns,
-                b.fee_bps,
-                b.fill_size,
-                &specs,
-            ))
-        })
+        .map(|b| VenueKind::Paper(PaperVenue::new(b.latency_ns, &b.costs, b.fill_size, &specs)))
         .collect();
+    let mut portfolio = Portfolio::new(books.len(), config.brokers.len(), &specs);
+    portfolio.track_rows(layout.rows());
     Ok(Engine {
         market: Market::new(specs.len()),
-        portfolio: Portfolio::new(books.len(), config.brokers.len(), &specs),
+        portfolio,
         strategy: StrategyStage::new(books, instruments, flatten),
         risk: RiskStage::new(risk, config.brokers.len()),
         execution: ExecutionStage::new(venues),
@@ -359,6 +382,7 @@ fn telemetry(config: &EngineConfig, layout: &EngineLayout, specs: &[InstrumentSp
         environment: config.environment.name(),
         model_loads_ok: loads_ok,
         model_loads_failed: layout.model_checks.len() as u64 - loads_ok,
+        currencies: layout.instruments.currencies().to_vec(),
         ml_strategies: (0..layout.books.len())
             .map(|b| BookId(b as u32))
             .filter(|&b| layout.strategy_of(b).model.is_some())

@@ -1,7 +1,7 @@
 //! `engine.toml`: the root of the engine configuration. It picks the environment, lays that
 //! environment's overlay over the file, and has each section read by its owner: `[runtime]`
 //! (runtime), `[data]`, `[instruments]` and `[feed]` (feed), `[venue.NAME]` (execution),
-//! `[risk.NAME]` (risk), `[metrics]` (metrics), `[logging]` and `[validator]` (ops).
+//! `[risk.NAME]` (risk), `[portfolio]` (portfolio), `[metrics]` (metrics), `[logging]` and `[validator]` (ops).
 //! `[output]` is read here. Every problem of every section is reported at once.
 
 use std::path::{Path, PathBuf};
@@ -10,9 +10,10 @@ use toml::de::{DeTable, DeValue};
 
 use super::environment::Environment;
 use super::fields::{Fields, Source, parse_document};
+use super::instruments::InstrumentConfig;
 use super::{ConfigError, ConfigErrors};
 use crate::execution::BrokerConfig;
-use crate::feed::config::{BadRowPolicy, FeedConfig, InstrumentOverride};
+use crate::feed::config::{BadRowPolicy, FeedConfig};
 use crate::metrics::config::MetricsConfig;
 use crate::ops::logging::LoggingConfig;
 use crate::ops::validator::ValidatorConfig;
@@ -26,7 +27,12 @@ pub struct EngineConfig {
     pub environment: Environment,
     pub runtime: RuntimeConfig,
     pub bad_rows: BadRowPolicy,
-    pub instruments: Vec<InstrumentOverride>,
+    /// `[instruments.SYMBOL]` tables, then the rows of `[data] instruments_file`.
+    pub instruments: Vec<InstrumentConfig>,
+    /// `[data] instruments_file`, resolved against the config file's folder.
+    pub instruments_file: Option<PathBuf>,
+    /// `[portfolio]`: capital and the base currency of the reports.
+    pub portfolio: crate::portfolio::config::PortfolioConfig,
     /// In file order; the index is the `BrokerId`.
     pub brokers: Vec<BrokerConfig>,
     pub feed: FeedConfig,
@@ -74,6 +80,7 @@ impl EngineConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         for path in [
             config.feed.path.as_mut(),
+            config.instruments_file.as_mut(),
             Some(&mut config.logging.dir),
             Some(&mut config.output_dir),
         ]
@@ -83,6 +90,9 @@ impl EngineConfig {
             if path.is_relative() {
                 *path = base.join(&*path);
             }
+        }
+        if let Some(file) = config.instruments_file.clone() {
+            super::instruments::read_file(&file, &mut config.instruments).map_err(ConfigErrors)?;
         }
         Ok(config)
     }
@@ -131,6 +141,8 @@ impl EngineConfig {
             runtime: RuntimeConfig::default(),
             bad_rows: BadRowPolicy::Reject,
             instruments: Vec::new(),
+            instruments_file: None,
+            portfolio: Default::default(),
             brokers: Vec::new(),
             feed: FeedConfig::default(),
             metrics: MetricsConfig::default(),
@@ -142,8 +154,13 @@ impl EngineConfig {
         // Validated here; the value itself was taken above.
         let _ = root.opt_choice("environment", &["development", "test", "production"]);
         crate::runtime::config::read(&mut root, &mut config.runtime);
-        crate::feed::config::read_data(&mut root, &mut config.bad_rows);
-        crate::feed::config::read_instruments(&mut root, &mut config.instruments);
+        crate::feed::config::read_data(
+            &mut root,
+            &mut config.bad_rows,
+            &mut config.instruments_file,
+        );
+        super::instruments::read(&mut root, &mut config.instruments);
+        crate::portfolio::config::read(&mut root, &mut config.portfolio);
         read_brokers(&mut root, &mut config.brokers);
         crate::feed::config::read_feed(&mut root, &mut config.feed);
         crate::metrics::config::read(&mut root, &mut config.metrics);

@@ -6,16 +6,18 @@
 pub mod engine;
 pub mod environment;
 pub mod fields;
+pub mod instruments;
 
 use std::fmt;
 use std::path::PathBuf;
 
 pub use engine::EngineConfig;
 pub use environment::Environment;
+pub use instruments::InstrumentConfig;
 
 // Section types, re-exported where callers have always found them.
 pub use crate::execution::BrokerConfig;
-pub use crate::feed::config::{AtEnd, BadRowPolicy, FeedConfig, FeedKind, InstrumentOverride};
+pub use crate::feed::config::{AtEnd, BadRowPolicy, FeedConfig, FeedKind};
 pub use crate::metrics::config::MetricsConfig;
 pub use crate::ops::logging::{LogFormat, LoggingConfig};
 pub use crate::ops::validator::ValidatorConfig;

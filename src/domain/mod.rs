@@ -7,10 +7,13 @@ pub mod market;
 pub mod order;
 pub mod reject;
 pub mod tick;
+pub mod valuation;
 
 pub use decimal::Decimal;
 pub use fixed::{DecimalDisplay, DecimalError, MONEY_SCALE, Money, POW10, Price, Qty};
-pub use instrument::{InstrumentError, InstrumentId, InstrumentSpec, InstrumentTable};
+pub use instrument::{
+    CurrencyId, InstrumentError, InstrumentId, InstrumentSpec, InstrumentTable, InstrumentTerms,
+};
 pub use market::{Market, Quote, Trade};
 pub use order::{
     BookId, BrokerId, ClientOrderId, Execution, Fill, Liquidity, Order, OrderEvent, OrderEventKind,
@@ -18,3 +21,4 @@ pub use order::{
 };
 pub use reject::{RejectOrigin, RejectReason};
 pub use tick::{Nanos, Tick, TickFlags, TickKind};
+pub use valuation::{InstrumentKind, Valuation};

@@ -30,10 +30,14 @@ pub enum RejectReason {
     /// A modify the order cannot take: a market order, or a quantity at or below what
     /// already filled.
     InvalidModify,
+    /// A limit price that is not a whole number of the instrument's tick size.
+    TickSize,
+    /// A quantity that is not a whole number of the instrument's lot size.
+    LotSize,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 13] = [
+    pub const ALL: [RejectReason; 15] = [
         RejectReason::KillSwitch,
         RejectReason::DailyLoss,
         RejectReason::OrderRate,
@@ -47,6 +51,8 @@ impl RejectReason {
         RejectReason::UnknownOrder,
         RejectReason::InvalidOrder,
         RejectReason::InvalidModify,
+        RejectReason::TickSize,
+        RejectReason::LotSize,
     ];
 
     pub fn code(self) -> &'static str {
@@ -64,6 +70,8 @@ impl RejectReason {
             RejectReason::UnknownOrder => "UNKNOWN_ORDER",
             RejectReason::InvalidOrder => "INVALID_ORDER",
             RejectReason::InvalidModify => "INVALID_MODIFY",
+            RejectReason::TickSize => "TICK_SIZE",
+            RejectReason::LotSize => "LOT_SIZE",
         }
     }
 

@@ -7,6 +7,7 @@
 //! broker answers later, from its own I/O thread, through `poll`.
 
 pub mod config;
+pub mod cost;
 pub mod paper;
 pub mod stage;
 

@@ -23,15 +23,19 @@
 //!   executes at once, as taker, if it became marketable. A market order cannot be modified;
 //!   a new quantity must stay above what already filled (`INVALID_MODIFY`). A cancel or
 //!   modify of an order the venue no longer holds is refused with `UNKNOWN_ORDER`.
-//! - Fees are bps of each fill's notional, rounded half-even to the `Money` unit (1e-18).
+//! - Costs (`execution::cost`, per instrument): a taker fill's price slips by the venue's
+//!   slippage model (never past a limit order's own price); every fill pays commission on
+//!   its notional in the settlement currency (maker or taker rate, per unit, a minimum on the
+//!   order's first fill, side-dependent charges), rounded half-even to the `Money` unit.
 
 use std::collections::VecDeque;
 
 use super::config::FillSize;
+use super::cost::{Costs, VenueCosts};
 use crate::domain::{
-    Decimal, Execution, InstrumentSpec, Liquidity, Money, Nanos, Order, OrderEvent, OrderEventKind,
-    OrderRequest, OrderType, POW10, Price, Qty, RejectReason, RequestKind, Side, Tick, TickFlags,
-    TimeInForce,
+    Execution, InstrumentSpec, Liquidity, Money, Nanos, Order, OrderEvent, OrderEventKind,
+    OrderRequest, OrderType, Price, Qty, RejectReason, RequestKind, Side, Tick, TickFlags,
+    TimeInForce, Valuation,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -53,9 +57,13 @@ impl Resting {
 #[derive(Debug)]
 pub struct PaperVenue {
     latency_ns: u64,
-    fee_bps: Decimal,
     fill_size: FillSize,
-    precisions: Vec<(u8, u8)>,
+    /// Per instrument: how a fill's notional is valued (settlement currency), its costs,
+    /// tick size (raw) and quantity precision.
+    valuations: Vec<Valuation>,
+    costs: Vec<Costs>,
+    ticks: Vec<i64>,
+    qty_precisions: Vec<u8>,
     /// Resting orders per instrument, in arrival order.
     resting: Vec<VecDeque<Resting>>,
     /// How much of the latest tick's touch size was used, per instrument (BUY, SELL).
@@ -67,17 +75,20 @@ pub struct PaperVenue {
 impl PaperVenue {
     pub fn new(
         latency_ns: u64,
-        fee_bps: Decimal,
+        costs: &VenueCosts,
         fill_size: FillSize,
         specs: &[InstrumentSpec],
     ) -> PaperVenue {
         PaperVenue {
             latency_ns,
-            fee_bps,
             fill_size,
-            precisions: specs
+            costs: specs.iter().map(|s| *costs.for_symbol(&s.symbol)).collect(),
+            ticks: specs.iter().map(|s| s.tick_size.max(1)).collect(),
+            qty_precisions: specs.iter().map(|s| s.qty_precision).collect(),
+            // Specs were validated at build (`apply_terms`); zero values nothing.
+            valuations: specs
                 .iter()
-                .map(|s| (s.price_precision, s.qty_precision))
+                .map(|s| s.valuation().unwrap_or(Valuation::Linear { half_unit: 0 }))
                 .collect(),
             resting: specs.iter().map(|_| VecDeque::with_capacity(64)).collect(),
             used: vec![[0; 2]; specs.len()],
@@ -91,9 +102,24 @@ impl PaperVenue {
         self.open
     }
 
-    /// `notional × fee_bps / 10^4`, rounded half-even.
-    pub fn fee(&self, price: Price, qty: Qty, instrument: usize) -> Money {
-        fee(price, qty, self.fee_bps, self.precisions[instrument])
+    /// The commission of one fill on `instrument` (see `cost::Commission`).
+    pub fn fee(
+        &self,
+        price: Price,
+        qty: Qty,
+        instrument: usize,
+        side: Side,
+        liquidity: Liquidity,
+        first_fill: bool,
+    ) -> Money {
+        self.costs[instrument].commission.commission(
+            self.valuations[instrument].settlement_notional(qty, price),
+            qty,
+            self.qty_precisions[instrument],
+            side,
+            liquidity,
+            first_fill,
+        )
     }
 
     /// Market data: resting orders the tick makes executable execute.
@@ -292,6 +318,19 @@ impl PaperVenue {
             }
         };
         let i = r.order.instrument.index();
+        // A taker pays the slippage, never past its own limit.
+        let price = if resting {
+            price
+        } else {
+            let slipped = self.costs[i]
+                .slippage
+                .apply(price, r.order.side, self.ticks[i]);
+            match (r.order.order_type, r.order.side) {
+                (OrderType::Limit(limit), Side::Buy) => slipped.min(limit),
+                (OrderType::Limit(limit), Side::Sell) => slipped.max(limit),
+                (OrderType::Market, _) => slipped,
+            }
+        };
         let side = usize::from(r.order.side == Side::Sell);
         let mut qty = r.leaves();
         if self.fill_size == FillSize::Touch && tick.flags.has(size_flag) {
@@ -301,17 +340,19 @@ impl PaperVenue {
             }
         }
         self.used[i][side] += qty;
+        let liquidity = if resting {
+            Liquidity::Maker
+        } else {
+            Liquidity::Taker
+        };
+        let fee = self.fee(price, Qty(qty), i, r.order.side, liquidity, r.filled == 0);
         r.filled += qty;
         let execution = Execution {
             qty: Qty(qty),
             price,
-            fee: fee(price, Qty(qty), self.fee_bps, self.precisions[i]),
+            fee,
             leaves: Qty(r.leaves()),
-            liquidity: if resting {
-                Liquidity::Maker
-            } else {
-                Liquidity::Taker
-            },
+            liquidity,
         };
         let kind = if r.leaves() > 0 {
             OrderEventKind::PartiallyFilled(execution)
@@ -339,29 +380,15 @@ fn event(order: &Order, ts: Nanos, kind: OrderEventKind) -> OrderEvent {
     }
 }
 
-fn fee(price: Price, qty: Qty, fee_bps: Decimal, (pp, qp): (u8, u8)) -> Money {
-    if fee_bps.mantissa == 0 {
-        return Money::ZERO;
-    }
-    let notional = Money::notional(price, qty, pp, qp).0.abs();
-    let divisor = i128::from(POW10[fee_bps.decimals as usize]) * 10_000;
-    let product = notional.saturating_mul(i128::from(fee_bps.mantissa));
-    let (quotient, remainder) = (product / divisor, product % divisor);
-    let round_up = remainder * 2 > divisor || (remainder * 2 == divisor && quotient % 2 == 1);
-    Money(quotient + i128::from(round_up))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Decimal;
     use crate::domain::{ClientOrderId, InstrumentId, Nanos};
+    use crate::execution::cost::{Bps, Slippage};
 
     fn specs() -> Vec<InstrumentSpec> {
-        vec![InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: 2,
-            qty_precision: 0,
-        }]
+        vec![InstrumentSpec::new("X", 2, 0)]
     }
 
     fn quote(ts: u64, bid: i64, ask: i64) -> Tick {
@@ -387,7 +414,7 @@ mod tests {
     }
 
     fn venue(latency: u64, fill_size: FillSize) -> PaperVenue {
-        PaperVenue::new(latency, Decimal::default(), fill_size, &specs())
+        PaperVenue::new(latency, &VenueCosts::default(), fill_size, &specs())
     }
 
     /// `(order id, event kind name, ts, price of a fill)` of each event.
@@ -699,20 +726,42 @@ mod tests {
     }
 
     #[test]
-    fn fee_is_exact() {
+    fn costs_apply_per_fill_and_slippage_never_passes_a_limit() {
+        let bps = |text: &str| {
+            let (mantissa, decimals) =
+                crate::domain::fixed::parse_mantissa(text.as_bytes()).expect("bps");
+            Bps::from_decimal(Decimal { mantissa, decimals }).expect("bps")
+        };
+        let mut costs = VenueCosts::default();
+        costs.default.commission.taker_bps = bps("2.5");
+        costs.default.slippage = Slippage::Ticks(2);
+        let mut venue = PaperVenue::new(0, &costs, FillSize::Order, &specs());
         // 2 × 1.01 = 2.02 notional; 2.5 bps → 0.000505.
-        let venue = PaperVenue::new(
-            0,
-            Decimal {
-                mantissa: 25,
-                decimals: 1,
-            },
-            FillSize::Order,
-            &specs(),
-        );
         assert_eq!(
-            venue.fee(Price(101), Qty(2), 0),
+            venue.fee(Price(101), Qty(2), 0, Side::Buy, Liquidity::Taker, true),
             Money::parse("0.000505").expect("decimal")
+        );
+        let mut events = Vec::new();
+        venue.on_tick(&quote(1, 100, 101), &mut events);
+        venue.submit(
+            &order(1, Side::Buy, 1, OrderType::Market),
+            &quote(1, 100, 101),
+            &mut events,
+        );
+        venue.submit(
+            &order(2, Side::Buy, 1, OrderType::Limit(Price(102))),
+            &quote(1, 100, 101),
+            &mut events,
+        );
+        let prices: Vec<i64> = events
+            .iter()
+            .filter_map(|e| e.execution())
+            .map(|x| x.price.0)
+            .collect();
+        assert_eq!(
+            prices,
+            [103, 102],
+            "market slips 2 ticks; the limit caps it"
         );
     }
 }

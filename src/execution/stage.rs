@@ -64,24 +64,20 @@ impl ExecutionStage {
 mod tests {
     use super::*;
     use crate::domain::{
-        BookId, BrokerId, ClientOrderId, Decimal, InstrumentId, InstrumentSpec, Nanos, OrderType,
-        Price, Qty, RequestKind, Side, TimeInForce,
+        BookId, BrokerId, ClientOrderId, InstrumentId, InstrumentSpec, Nanos, OrderType, Price,
+        Qty, RequestKind, Side, TimeInForce,
     };
     use crate::execution::{FillSize, PaperVenue};
 
     #[test]
     fn requests_go_to_their_broker_at_the_latest_market() {
-        let specs = [InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: 0,
-            qty_precision: 0,
-        }];
+        let specs = [InstrumentSpec::new("X", 0, 0)];
         // Broker 0 fills at once, broker 1 only after a second.
         let venues = [0, 1_000_000_000]
             .map(|latency| {
                 VenueKind::Paper(PaperVenue::new(
                     latency,
-                    Decimal::default(),
+                    &crate::execution::cost::VenueCosts::default(),
                     FillSize::Order,
                     &specs,
                 ))

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use super::stream::ByteStream;
 use super::{DataSource, FeedError, FeedStats, MAX_SKIPPED_EXAMPLES, TickReader, scan_instruments};
 use crate::config::BadRowPolicy;
+use crate::config::InstrumentConfig;
 use crate::domain::fixed::MAX_PRECISION;
 use crate::domain::{
     InstrumentId, InstrumentTable, Nanos, POW10, Price, Qty, Tick, TickFlags, TickKind,
 };
-use crate::feed::config::InstrumentOverride;
 
 /// First bytes of every binary tick file; the last byte is the format generation.
 pub const MAGIC: [u8; 8] = *b"APTICKS1";
@@ -478,7 +478,7 @@ pub struct ConvertStats {
 pub fn convert_to_binary(
     input: &DataSource,
     output: &Path,
-    overrides: &[InstrumentOverride],
+    overrides: &[InstrumentConfig],
     policy: BadRowPolicy,
 ) -> Result<ConvertStats, FeedError> {
     if let DataSource::File(path) = input
@@ -601,7 +601,7 @@ mod tests {
 
     fn read_all(
         sources: &[DataSource],
-        overrides: &[InstrumentOverride],
+        overrides: &[InstrumentConfig],
     ) -> Result<(InstrumentTable, Vec<Tick>), FeedError> {
         let mut table = InstrumentTable::new();
         scan_instruments(sources, overrides, &mut table)?;
@@ -827,11 +827,7 @@ mod tests {
     fn binary_above_an_override_is_refused_at_scan() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = convert(dir.path(), "a.bin", CSV_A);
-        let overrides = [InstrumentOverride {
-            symbol: "EURUSD".into(),
-            price_precision: 2,
-            qty_precision: 0,
-        }];
+        let overrides = [InstrumentConfig::fixed("EURUSD", 2, 0)];
         let err = read_all(&[DataSource::File(path)], &overrides)
             .expect_err("override")
             .to_string();

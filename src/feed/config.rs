@@ -1,11 +1,10 @@
-//! The feed's sections of `engine.toml`: `[data]` (bad-row policy), `[instruments.SYMBOL]`
-//! (precisions fixed by config instead of inferred from the data) and `[feed]` (the live
-//! runtime's market data).
+//! The feed's sections of `engine.toml`: `[data]` (bad-row policy, instruments file) and
+//! `[feed]` (the live runtime's market data). `[instruments.SYMBOL]` is read by
+//! `config::instruments`.
 
 use std::path::PathBuf;
 
 use crate::config::fields::Fields;
-use crate::domain::fixed::MAX_PRECISION;
 
 /// What the feed does with a bad row.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -15,14 +14,6 @@ pub enum BadRowPolicy {
     Reject,
     /// Count it, keep the first few in the report, continue.
     Skip,
-}
-
-/// Precision set by config instead of inferred from the data.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InstrumentOverride {
-    pub symbol: String,
-    pub price_precision: u8,
-    pub qty_precision: u8,
 }
 
 /// Where the live runtime's ticks come from.
@@ -65,8 +56,12 @@ impl Default for FeedConfig {
     }
 }
 
-/// Reads `[data]`.
-pub(crate) fn read_data(root: &mut Fields<'_, '_>, into: &mut BadRowPolicy) {
+/// Reads `[data]`: the bad-row policy and the instruments file's path.
+pub(crate) fn read_data(
+    root: &mut Fields<'_, '_>,
+    into: &mut BadRowPolicy,
+    instruments_file: &mut Option<PathBuf>,
+) {
     let Some((table, offset)) = root.opt_table("data") else {
         return;
     };
@@ -78,34 +73,10 @@ pub(crate) fn read_data(root: &mut Fields<'_, '_>, into: &mut BadRowPolicy) {
             BadRowPolicy::Reject
         };
     }
-    data.finish();
-}
-
-/// Reads `[instruments.SYMBOL]` tables, in file order.
-pub(crate) fn read_instruments(root: &mut Fields<'_, '_>, into: &mut Vec<InstrumentOverride>) {
-    let Some((table, offset)) = root.opt_table("instruments") else {
-        return;
-    };
-    let mut instruments = root.sub(table, "instruments", offset);
-    for (symbol, _) in table.iter() {
-        let symbol = symbol.get_ref().as_ref();
-        let Some((inner, inner_offset)) = instruments.opt_table(symbol) else {
-            continue;
-        };
-        let mut spec = instruments.sub(inner, symbol, inner_offset);
-        let max = i64::from(MAX_PRECISION);
-        let price = spec.req_int("price_precision", 0, max);
-        let qty = spec.req_int("qty_precision", 0, max);
-        spec.finish();
-        if let (Some(price), Some(qty)) = (price, qty) {
-            into.push(InstrumentOverride {
-                symbol: symbol.to_owned(),
-                price_precision: price as u8,
-                qty_precision: qty as u8,
-            });
-        }
+    if let Some((path, _)) = data.opt_str("instruments_file") {
+        *instruments_file = Some(PathBuf::from(path));
     }
-    instruments.finish();
+    data.finish();
 }
 
 /// Reads `[feed]`.

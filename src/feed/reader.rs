@@ -261,8 +261,8 @@ impl TickReader {
 mod tests {
     use super::super::scan_instruments;
     use super::*;
+    use crate::config::InstrumentConfig;
     use crate::domain::{Price, TickKind};
-    use crate::feed::config::InstrumentOverride;
 
     const HEADER: &str = "ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size\n";
 
@@ -412,11 +412,7 @@ mod tests {
             "o.csv",
             "1,X,1.25,1.3,,,,\n2,X,1.2,1.3,,,,\n3,X,1.2,1.3,0.5,,,\n",
         )];
-        let overrides = [InstrumentOverride {
-            symbol: "X".into(),
-            price_precision: 1,
-            qty_precision: 0,
-        }];
+        let overrides = [InstrumentConfig::fixed("X", 1, 0)];
         let mut table = InstrumentTable::new();
         scan_instruments(&sources, &overrides, &mut table).expect("scan");
         let spec = table.spec(table.find("X").expect("X"));

@@ -6,8 +6,8 @@ use super::csv;
 use super::stream::ByteStream;
 use super::symbols::ScanAccumulator;
 use super::{DataSource, FeedError, SourceFormat, binary};
+use crate::config::InstrumentConfig;
 use crate::domain::InstrumentTable;
-use crate::feed::config::InstrumentOverride;
 
 /// What the pre-scan saw in one source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub(super) fn detect(stream: &mut ByteStream) -> Result<SourceFormat, FeedError>
 /// more than `MAX_PRECISION` decimals.
 pub fn scan_instruments(
     sources: &[DataSource],
-    overrides: &[InstrumentOverride],
+    overrides: &[InstrumentConfig],
     table: &mut InstrumentTable,
 ) -> Result<ScanInfo, FeedError> {
     let mut acc = ScanAccumulator::default();
@@ -98,27 +98,41 @@ pub fn scan_instruments(
     }
     for entry in &acc.entries {
         let id = table.intern(&entry.symbol);
-        match overrides.iter().find(|o| o.symbol == entry.symbol) {
-            None => table.widen(id, entry.price_precision, entry.qty_precision)?,
-            Some(fixed) => {
-                if let Some((price, qty, file)) = &entry.binary
-                    && (*price > fixed.price_precision || *qty > fixed.qty_precision)
-                {
-                    return Err(FeedError::Format {
-                        file: file.to_string(),
-                        message: format!(
-                            "symbol '{}' is stored at price/qty precision {price}/{qty}, more than its \
-                             override {}/{}",
-                            entry.symbol, fixed.price_precision, fixed.qty_precision
-                        ),
-                    });
-                }
-            }
+        let fixed = overrides.iter().find(|o| o.symbol == entry.symbol);
+        let (fixed_price, fixed_qty) =
+            fixed.map_or((None, None), |f| (f.price_precision, f.qty_precision));
+        if let (Some((price, qty, file)), Some(fixed)) = (&entry.binary, fixed)
+            && (fixed_price.is_some_and(|p| *price > p) || fixed_qty.is_some_and(|q| *qty > q))
+        {
+            return Err(FeedError::Format {
+                file: file.to_string(),
+                message: format!(
+                    "symbol '{}' is stored at price/qty precision {price}/{qty}, more than its \
+                     override at {}:{}",
+                    entry.symbol,
+                    fixed.file.display(),
+                    fixed.line
+                ),
+            });
         }
+        table.widen(
+            id,
+            fixed_price.unwrap_or(entry.price_precision),
+            fixed_qty.unwrap_or(entry.qty_precision),
+        )?;
     }
+    // Symbols no source has are interned only when config fixes a precision (a strategy
+    // may still name them); terms alone describe data that may come.
     for fixed in overrides {
+        if fixed.price_precision.is_none() && fixed.qty_precision.is_none() {
+            continue;
+        }
         let id = table.intern(&fixed.symbol);
-        table.widen(id, fixed.price_precision, fixed.qty_precision)?;
+        table.widen(
+            id,
+            fixed.price_precision.unwrap_or(0),
+            fixed.qty_precision.unwrap_or(0),
+        )?;
     }
     Ok(info)
 }
@@ -178,16 +192,8 @@ mod tests {
             "ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size\n1,X,1.5,1.6,,,,\n1,Y,1.55,1.6,,,,\n",
         );
         let overrides = [
-            InstrumentOverride {
-                symbol: "W".into(),
-                price_precision: 1,
-                qty_precision: 1,
-            },
-            InstrumentOverride {
-                symbol: "Y".into(),
-                price_precision: 4,
-                qty_precision: 0,
-            },
+            InstrumentConfig::fixed("W", 1, 1),
+            InstrumentConfig::fixed("Y", 4, 0),
         ];
         let mut table = InstrumentTable::new();
         scan_instruments(&[a], &overrides, &mut table).expect("scan");
@@ -199,11 +205,7 @@ mod tests {
 
     #[test]
     fn override_above_max_precision_is_an_instrument_error() {
-        let overrides = [InstrumentOverride {
-            symbol: "W".into(),
-            price_precision: 12,
-            qty_precision: 0,
-        }];
+        let overrides = [InstrumentConfig::fixed("W", 12, 0)];
         let err = scan_instruments(&[], &overrides, &mut InstrumentTable::new())
             .expect_err("too precise");
         assert!(matches!(err, FeedError::Instrument(_)), "{err}");

@@ -140,8 +140,8 @@ pub const OPEN_POSITIONS: MetricDef = def(
 pub const PNL: MetricDef = def(
     "alpha_panda_pnl",
     Gauge,
-    &["broker", "component"],
-    "PnL of the broker in quote currency, by component (realized, unrealized, fees, net).",
+    &["broker", "currency", "component"],
+    "PnL of the broker per settlement currency, by component (realized, unrealized, fees, net).",
 );
 pub const LAST_ACTIVITY: MetricDef = def(
     "alpha_panda_stage_last_activity_timestamp_seconds",

@@ -164,12 +164,19 @@ pub fn render(t: &Telemetry, out: &mut String) {
             }
             catalog::PNL => {
                 for (name, b) in brokers(t) {
-                    for (component, cell) in PNL_COMPONENTS.iter().zip(&b.pnl) {
-                        w.sample(
-                            "",
-                            &[("broker", name), ("component", component)],
-                            Value::F64(load_f64(cell)),
-                        );
+                    for (c, cells) in b.pnl.iter().enumerate() {
+                        let currency = t.shape.currencies.get(c).map_or("", String::as_str);
+                        for (component, cell) in PNL_COMPONENTS.iter().zip(cells) {
+                            w.sample(
+                                "",
+                                &[
+                                    ("broker", name),
+                                    ("currency", currency),
+                                    ("component", component),
+                                ],
+                                Value::F64(load_f64(cell)),
+                            );
+                        }
                     }
                 }
             }
@@ -411,6 +418,7 @@ mod tests {
             model_loads_ok: 1,
             model_loads_failed: 2,
             ml_strategies: vec!["ml_a".into()],
+            currencies: vec!["USDT".into()],
             ..TelemetryShape::default()
         })
     }
@@ -530,14 +538,14 @@ mod tests {
     #[test]
     fn floats_parse_as_prometheus_expects() {
         let t = telemetry();
-        store_f64(&t.brokers[0].pnl[0], -12.5);
-        store_f64(&t.brokers[0].pnl[1], f64::INFINITY);
-        store_f64(&t.brokers[0].pnl[2], f64::NAN);
+        store_f64(&t.brokers[0].pnl[0][0], -12.5);
+        store_f64(&t.brokers[0].pnl[0][1], f64::INFINITY);
+        store_f64(&t.brokers[0].pnl[0][2], f64::NAN);
         let text = rendered(&t);
         let pnl = |c: &str| {
             value_of(
                 &text,
-                &format!("alpha_panda_pnl{{broker=\"paper\",component=\"{c}\"}}"),
+                &format!("alpha_panda_pnl{{broker=\"paper\",currency=\"USDT\",component=\"{c}\"}}"),
             )
         };
         assert_eq!(pnl("realized").as_deref(), Some("-12.5"));

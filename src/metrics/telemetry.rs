@@ -211,8 +211,9 @@ pub struct BrokerTelemetry {
     pub rejections: [AtomicU64; RejectReason::ALL.len()],
     pub kill_switch: AtomicBool,
     pub open_positions: AtomicU64,
-    /// Realized, unrealized, fees, net, as `f64` bits (quote currency; display only).
-    pub pnl: [AtomicU64; 4],
+    /// Per settlement currency (`TelemetryShape::currencies`): realized, unrealized, fees,
+    /// net, as `f64` bits (display only; never added across currencies).
+    pub pnl: Vec<[AtomicU64; 4]>,
 }
 
 /// PnL components in `BrokerTelemetry::pnl` order.
@@ -269,6 +270,8 @@ pub struct TelemetryShape {
     pub model_loads_failed: u64,
     /// Names of the books of the registered ML strategies, in book order.
     pub ml_strategies: Vec<String>,
+    /// Settlement currency names, by `CurrencyId` (at least one slot is always kept).
+    pub currencies: Vec<String>,
 }
 
 impl TelemetryShape {
@@ -332,7 +335,12 @@ impl Telemetry {
         let brokers = shape
             .brokers
             .iter()
-            .map(|_| BrokerTelemetry::default())
+            .map(|_| BrokerTelemetry {
+                pnl: (0..shape.currencies.len().max(1))
+                    .map(|_| Default::default())
+                    .collect(),
+                ..BrokerTelemetry::default()
+            })
             .collect();
         Telemetry {
             shape,

@@ -118,10 +118,19 @@ pub fn detailed(t: &Telemetry, control: &RunControl) -> Value {
                     (n > 0).then(|| (r.code().to_owned(), json!(n)))
                 })
                 .collect();
-            let pnl: Map<String, Value> = PNL_COMPONENTS
+            let pnl: Map<String, Value> = b
+                .pnl
                 .iter()
-                .zip(&b.pnl)
-                .map(|(c, cell)| ((*c).to_owned(), finite(load_f64(cell))))
+                .enumerate()
+                .map(|(c, cells)| {
+                    let components: Map<String, Value> = PNL_COMPONENTS
+                        .iter()
+                        .zip(cells)
+                        .map(|(c, cell)| ((*c).to_owned(), finite(load_f64(cell))))
+                        .collect();
+                    let currency = t.shape.currencies.get(c).cloned().unwrap_or_default();
+                    (currency, Value::Object(components))
+                })
                 .collect();
             json!({
                 "name": name,
@@ -263,6 +272,7 @@ mod tests {
             strategies_registered: vec![1, 0],
             strategies_configured: vec![1, 2],
             ring_capacity: 64,
+            currencies: vec!["USDT".into()],
             feed_kind: "replay",
             environment: "paper",
             ..TelemetryShape::default()
@@ -319,7 +329,7 @@ mod tests {
         t.ring_received[0].set(3);
         t.brokers[0].orders.set(3);
         t.brokers[0].rejections[RejectReason::OrderRate.index()].store(2, Ordering::Relaxed);
-        store_f64(&t.brokers[0].pnl[3], 1.5);
+        store_f64(&t.brokers[0].pnl[0][3], 1.5);
         t.validator.lock().active.push(Finding {
             issue: "no_fills",
             stage: "execution",
@@ -357,7 +367,7 @@ mod tests {
         assert_eq!(paper["enabled"], true);
         assert_eq!(paper["orders"], 3);
         assert_eq!(paper["rejections"], json!({ "ORDER_RATE": 2 }));
-        assert_eq!(paper["pnl"]["net"], 1.5);
+        assert_eq!(paper["pnl"]["USDT"]["net"], 1.5, "per settlement currency");
         assert_eq!(d["brokers"][1]["enabled"], false);
         assert_eq!(d["brokers"][1]["strategies_configured"], 2);
         assert_eq!(d["canary"]["latency_us"], 12.5);

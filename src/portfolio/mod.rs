@@ -1,35 +1,42 @@
 //! Positions and PnL per book (one strategy on one broker) and instrument, fed by order
 //! events: fills move positions, cash and fees; acceptances, cancels, replaces and rejections
-//! are counted. Exact in integers.
+//! are counted. Money is in each instrument's settlement currency and never added across
+//! currencies: equity, peak and drawdown are kept per currency.
 //!
-//! Realized PnL uses FIFO lots; `equity = cash + position × mark` (fees included in cash).
-//! Identity kept at all times: `equity = realized + unrealized - fees`. Marks are the exact
-//! mid (kept doubled so it stays an integer) or the last trade price. Every fill is kept in
-//! a `RecordLog` for the reports.
+//! Realized PnL uses FIFO lots; `net = cash + value(position, mark)` (fees included in cash).
+//! Identity: `net = realized + unrealized - fees`, exact for spot and linear instruments and
+//! to the last (18th) decimal per fill for inverse ones, whose leg values are each rounded
+//! once (`domain::valuation`). Marks are the exact mid (kept doubled so it stays an integer)
+//! or the last trade price. Equity is also sampled on a fixed event-time grid (`curve`) for
+//! the analytics, and every fill is kept in a `RecordLog` for the reports.
 
+pub mod config;
 pub mod curve;
 pub mod log;
 pub mod position;
 
 use crate::domain::{
-    BookId, BrokerId, Fill, InstrumentId, InstrumentSpec, MONEY_SCALE, Money, Nanos, OrderEvent,
-    OrderEventKind, POW10, Qty, Tick,
+    BookId, BrokerId, CurrencyId, Fill, InstrumentId, InstrumentSpec, MONEY_SCALE, Money, Nanos,
+    OrderEvent, OrderEventKind, Qty, Tick, Valuation,
 };
 
 pub use curve::EquityCurve;
 pub use log::{LOG_BUFFER, RecordLog};
 pub use position::Position;
-use position::{Scale, money_x2};
+
+/// Curve columns per tracked row: net PnL, realized PnL, fees.
+pub const ROW_COLUMNS: usize = 3;
 
 /// Largest `price_precision + qty_precision` an instrument may have: doubled marks need one
 /// spare decimal in `Money`.
 pub const MAX_COMBINED_PRECISION: u8 = MONEY_SCALE - 1;
 
-/// Final figures of one book on one instrument.
+/// Final figures of one book on one instrument, in its settlement currency.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PositionReport {
     pub book: BookId,
     pub instrument: InstrumentId,
+    pub currency: CurrencyId,
     pub position: Qty,
     pub realized: Money,
     pub unrealized: Money,
@@ -43,20 +50,29 @@ pub struct PositionReport {
     pub rejections: u64,
 }
 
-/// All books' positions, total equity and drawdown, and the fill log.
+/// All books' positions, equity and drawdown per currency, the sampled equity and the fill log.
 #[derive(Debug)]
 pub struct Portfolio {
     instruments: usize,
-    scales: Vec<Scale>,
+    valuations: Vec<Valuation>,
+    /// Settlement currency per instrument.
+    currency_of: Vec<CurrencyId>,
     /// `[book * instruments + instrument]`.
     positions: Vec<Position>,
     marks_x2: Vec<i64>,
-    /// Net quantity per instrument across books, for O(1) equity updates per tick.
+    /// Net quantity per instrument across books, and its value at the mark, for O(1)
+    /// equity updates per tick.
     net_qty: Vec<i64>,
-    equity: Money,
-    peak: Money,
-    max_drawdown: Money,
+    mark_value: Vec<Money>,
+    /// Per currency.
+    equity: Vec<Money>,
+    peak: Vec<Money>,
+    max_drawdown: Vec<Money>,
+    /// (book, instrument) rows sampled into the curve after the currency totals.
+    rows: Vec<(BookId, InstrumentId)>,
     curve: EquityCurve,
+    /// Scratch row for the curve (no allocation when sampling).
+    sample: Vec<Money>,
     last_ts: Nanos,
     fills: RecordLog<Fill>,
     /// Fills per broker, for telemetry.
@@ -64,59 +80,102 @@ pub struct Portfolio {
 }
 
 impl Portfolio {
+    /// Instrument specs must have passed `InstrumentTable::apply_terms` (an instrument whose
+    /// precisions cannot be valued is valued at zero).
     pub fn new(books: usize, brokers: usize, specs: &[InstrumentSpec]) -> Portfolio {
-        let scales = specs
+        let currencies = specs
             .iter()
-            .map(|s| {
-                let shift =
-                    MONEY_SCALE - s.price_precision.min(MAX_COMBINED_PRECISION) - s.qty_precision;
-                Scale {
-                    half_unit: i128::from(POW10[shift as usize]) / 2,
-                }
-            })
-            .collect();
+            .map(|s| s.settlement.index() + 1)
+            .max()
+            .unwrap_or(1);
         Portfolio {
             instruments: specs.len(),
-            scales,
+            valuations: specs
+                .iter()
+                .map(|s| s.valuation().unwrap_or(Valuation::Linear { half_unit: 0 }))
+                .collect(),
+            currency_of: specs.iter().map(|s| s.settlement).collect(),
             // Lots preallocated: the first fills allocate nothing on the tick path.
             positions: (0..books * specs.len())
                 .map(|_| Position::with_lot_capacity(8))
                 .collect(),
             marks_x2: vec![0; specs.len()],
             net_qty: vec![0; specs.len()],
-            equity: Money::ZERO,
-            peak: Money::ZERO,
-            max_drawdown: Money::ZERO,
-            curve: EquityCurve::new(2048, 1_000_000_000),
+            mark_value: vec![Money::ZERO; specs.len()],
+            equity: vec![Money::ZERO; currencies],
+            peak: vec![Money::ZERO; currencies],
+            max_drawdown: vec![Money::ZERO; currencies],
+            rows: Vec::new(),
+            curve: EquityCurve::new(curve::SAMPLE_CAPACITY, curve::BASE_INTERVAL_NS, currencies),
+            sample: vec![Money::ZERO; currencies],
             last_ts: Nanos(0),
             fills: RecordLog::new(LOG_BUFFER),
             fills_by_broker: vec![0; brokers],
         }
     }
 
+    /// Samples these (book, instrument) rows into the curve too, after the currency totals:
+    /// `ROW_COLUMNS` values each (net, realized, fees). Call before the first tick.
+    pub fn track_rows(&mut self, rows: Vec<(BookId, InstrumentId)>) {
+        let width = self.equity.len() + ROW_COLUMNS * rows.len();
+        self.curve = EquityCurve::new(curve::SAMPLE_CAPACITY, curve::BASE_INTERVAL_NS, width);
+        self.sample = vec![Money::ZERO; width];
+        self.rows = rows;
+    }
+
     /// Moves the mark of the tick's instrument and updates equity and drawdown.
     #[inline(always)]
     pub fn on_tick(&mut self, tick: &Tick) {
+        if self.curve.due(tick.ts) {
+            self.sample_until(tick.ts);
+        }
         let i = tick.instrument.index();
         if let Some(mark) = tick.reference_x2() {
-            let old = std::mem::replace(&mut self.marks_x2[i], mark);
+            self.marks_x2[i] = mark;
             if self.net_qty[i] != 0 {
-                self.equity += money_x2(mark - old, self.net_qty[i], &self.scales[i]);
-                self.track_drawdown();
+                self.revalue(i);
             }
         }
         self.last_ts = tick.ts;
-        self.curve.observe(tick.ts, self.equity);
     }
 
+    /// Re-values instrument `i`'s net position at its mark.
     #[inline]
-    fn track_drawdown(&mut self) {
-        if self.equity > self.peak {
-            self.peak = self.equity;
+    fn revalue(&mut self, i: usize) {
+        let value = self.valuations[i].value_x2(self.net_qty[i], self.marks_x2[i]);
+        let c = self.currency_of[i].index();
+        self.equity[c] += value - std::mem::replace(&mut self.mark_value[i], value);
+        if self.equity[c] > self.peak[c] {
+            self.peak[c] = self.equity[c];
         }
-        let drawdown = self.peak - self.equity;
-        if drawdown > self.max_drawdown {
-            self.max_drawdown = drawdown;
+        let drawdown = self.peak[c] - self.equity[c];
+        if drawdown > self.max_drawdown[c] {
+            self.max_drawdown[c] = drawdown;
+        }
+    }
+
+    /// Records the state before a tick at `ts` on every grid point it passes.
+    #[cold]
+    fn sample_until(&mut self, ts: Nanos) {
+        let mut sample = std::mem::take(&mut self.sample);
+        self.fill_sample(&mut sample);
+        self.curve.record(ts, &sample);
+        self.sample = sample;
+    }
+
+    /// Currency totals, then each tracked row's net, realized and fees.
+    fn fill_sample(&self, sample: &mut [Money]) {
+        let currencies = self.equity.len();
+        sample[..currencies].copy_from_slice(&self.equity);
+        let rows = sample[currencies..].chunks_exact_mut(ROW_COLUMNS);
+        for (slot, &(book, instrument)) in rows.zip(&self.rows) {
+            let i = instrument.index();
+            let p = self.position(book, instrument);
+            slot.copy_from_slice(&[
+                p.net(self.marks_x2[i], self.valuations[i]),
+                p.realized,
+                p.fees,
+            ]);
         }
     }
 
@@ -143,19 +202,20 @@ impl Portfolio {
 
     fn on_fill(&mut self, fill: &Fill) {
         let i = fill.instrument.index();
-        let scale = self.scales[i];
+        let v = self.valuations[i];
         let signed = fill.side.sign() * fill.qty.0;
         self.positions[fill.book.0 as usize * self.instruments + i].apply(
             fill.side,
             fill.qty.0,
             fill.price.0,
             fill.fee,
-            &scale,
+            v,
         );
+        // Equity moves by what the fill pays against the mark's value, and the fee.
+        let c = self.currency_of[i].index();
+        self.equity[c] -= v.value_x2(signed, 2 * fill.price.0) + fill.fee;
         self.net_qty[i] += signed;
-        // Equity moves by what the fill gives away against the mark, and the fee.
-        self.equity += money_x2(self.marks_x2[i] - 2 * fill.price.0, signed, &scale) - fill.fee;
-        self.track_drawdown();
+        self.revalue(i);
         self.fills.record(*fill);
         if let Some(n) = self.fills_by_broker.get_mut(fill.broker.0 as usize) {
             *n += 1;
@@ -175,10 +235,11 @@ impl Portfolio {
     pub fn report(&self, book: BookId, instrument: InstrumentId) -> PositionReport {
         let p = self.position(book, instrument);
         let i = instrument.index();
-        let unrealized = p.unrealized(self.marks_x2[i], &self.scales[i]);
+        let unrealized = p.unrealized(self.marks_x2[i], self.valuations[i]);
         PositionReport {
             book,
             instrument,
+            currency: self.currency_of[i],
             position: Qty(p.qty),
             realized: p.realized,
             unrealized,
@@ -196,13 +257,20 @@ impl Portfolio {
         self.instruments
     }
 
-    /// Total equity: PnL of every book on every instrument at the current marks.
-    pub fn equity(&self) -> Money {
-        self.equity
+    /// How instrument `i`'s quantities and prices become money.
+    pub fn valuation(&self, instrument: InstrumentId) -> Valuation {
+        self.valuations[instrument.index()]
     }
 
-    pub fn max_drawdown(&self) -> Money {
-        self.max_drawdown
+    /// Total equity per currency (by `CurrencyId`): PnL of every book on every instrument at
+    /// the current marks.
+    pub fn equity(&self) -> &[Money] {
+        &self.equity
+    }
+
+    /// Largest drop from a peak of each currency's equity, tick by tick.
+    pub fn max_drawdown(&self) -> &[Money] {
+        &self.max_drawdown
     }
 
     /// Fills so far.
@@ -220,31 +288,53 @@ impl Portfolio {
         std::mem::replace(&mut self.fills, RecordLog::new(1)).into_vec()
     }
 
-    /// Equity curve including the final point.
-    pub fn curve(&self) -> Vec<(Nanos, Money)> {
-        let mut points = self.curve.points().to_vec();
-        if points.last().is_none_or(|&(ts, _)| ts != self.last_ts) {
-            points.push((self.last_ts, self.equity));
-        }
-        points
+    /// The sampled equity: per currency, then per tracked row (see `track_rows`).
+    pub fn curve(&self) -> &EquityCurve {
+        &self.curve
     }
 
-    /// Per broker: open positions and exact PnL (realized, unrealized, fees, net), written
-    /// into `out` (one entry per broker). Walks the (book, broker, instrument) triples that
-    /// can hold a position: call on request, not per tick.
+    /// The sampled rows, in `curve` column order after the currencies.
+    pub fn tracked_rows(&self) -> &[(BookId, InstrumentId)] {
+        &self.rows
+    }
+
+    /// The state at the end: currency totals, then rows (the curve's last point is a grid
+    /// point at or before it).
+    pub fn final_sample(&self) -> (Nanos, Vec<Money>) {
+        let mut row = vec![Money::ZERO; self.curve.width()];
+        self.fill_sample(&mut row);
+        (self.last_ts, row)
+    }
+
+    /// The last mark of an instrument, doubled (0 before its first price).
+    pub fn mark_x2(&self, instrument: InstrumentId) -> i64 {
+        self.marks_x2[instrument.index()]
+    }
+
+    /// Time of the last tick.
+    pub fn last_ts(&self) -> Nanos {
+        self.last_ts
+    }
+
+    /// Per broker and settlement currency: open positions and exact PnL (realized,
+    /// unrealized, fees, net), written into `out` (`[broker * currencies + currency]`).
+    /// Walks the (book, broker, instrument) triples that can hold a position: call on
+    /// request, not per tick.
     pub fn broker_pnl(
         &self,
         positions: &[(BookId, BrokerId, InstrumentId)],
         out: &mut [(u64, [Money; 4])],
     ) {
+        let currencies = self.equity.len();
         for entry in out.iter_mut() {
             *entry = (0, [Money::ZERO; 4]);
         }
         for &(book, broker, instrument) in positions {
-            let Some((open, pnl)) = out.get_mut(broker.0 as usize) else {
+            let r = self.report(book, instrument);
+            let at = broker.0 as usize * currencies + r.currency.index();
+            let Some((open, pnl)) = out.get_mut(at) else {
                 continue;
             };
-            let r = self.report(book, instrument);
             *open += u64::from(r.position.0 != 0);
             for (slot, money) in pnl
                 .iter_mut()
@@ -254,6 +344,11 @@ impl Portfolio {
             }
         }
     }
+
+    /// Number of settlement currencies (the width of `equity`).
+    pub fn currency_count(&self) -> usize {
+        self.equity.len()
+    }
 }
 
 #[cfg(test)]
@@ -262,11 +357,7 @@ mod tests {
     use crate::domain::{Price, Side};
 
     fn spec(price_precision: u8, qty_precision: u8) -> InstrumentSpec {
-        InstrumentSpec {
-            symbol: "X".into(),
-            price_precision,
-            qty_precision,
-        }
+        InstrumentSpec::new("X", price_precision, qty_precision)
     }
 
     fn fill(side: Side, qty: i64, price: i64, fee: i128) -> OrderEvent {
@@ -342,8 +433,8 @@ mod tests {
         portfolio.on_tick(&quote(9_900, 9_901));
         portfolio.on_tick(&quote(10_200, 10_200));
         // Peak 5.00, trough -0.995: drawdown 5.995.
-        assert_eq!(portfolio.max_drawdown(), Money::parse("5.995").unwrap());
-        assert_eq!(portfolio.equity(), Money::parse("2").unwrap());
+        assert_eq!(portfolio.max_drawdown(), [Money::parse("5.995").unwrap()]);
+        assert_eq!(portfolio.equity(), [Money::parse("2").unwrap()]);
     }
 
     mod property_tests {
@@ -369,7 +460,7 @@ mod tests {
                 prop_assert_eq!(position.bought - position.sold, net);
                 let mark_value = Money::notional(Price(mark), Qty(net), 2, 1);
                 prop_assert_eq!(report.net, position.cash + mark_value);
-                prop_assert_eq!(portfolio.equity(), report.net);
+                prop_assert_eq!(portfolio.equity(), [report.net]);
             }
         }
     }

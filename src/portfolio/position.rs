@@ -1,22 +1,10 @@
 //! One book's holding of one instrument: signed quantity, FIFO lots for realized PnL, cash
-//! flow and fees, exact in integers, and the counts of what happened to its orders.
+//! flow and fees, exact in integers (inverse contracts: each leg rounded once, see
+//! `domain::valuation`), and the counts of what happened to its orders.
 
 use std::collections::VecDeque;
 
-use crate::domain::{Money, Price, Side};
-
-/// `10^(MONEY_SCALE - price_precision - qty_precision) / 2`: turns a doubled price times a
-/// quantity into `Money`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Scale {
-    pub(crate) half_unit: i128,
-}
-
-/// `price_x2 / 2 × qty` as exact money.
-#[inline]
-pub(crate) fn money_x2(price_x2: i64, qty: i64, scale: &Scale) -> Money {
-    Money(i128::from(price_x2) * i128::from(qty) * scale.half_unit)
-}
+use crate::domain::{Money, Price, Side, Valuation};
 
 /// One book's holding of one instrument.
 #[derive(Clone, Debug, Default)]
@@ -29,7 +17,7 @@ pub struct Position {
     cost: i128,
     pub realized: Money,
     pub fees: Money,
-    /// Cash flow: sells minus buys minus fees.
+    /// Cash flow: sells minus buys minus fees, in the settlement currency.
     pub cash: Money,
     /// Orders the venue accepted.
     pub orders: u64,
@@ -52,9 +40,9 @@ impl Position {
         }
     }
 
-    pub(crate) fn apply(&mut self, side: Side, qty: i64, price: i64, fee: Money, scale: &Scale) {
+    pub(crate) fn apply(&mut self, side: Side, qty: i64, price: i64, fee: Money, v: Valuation) {
         let signed = side.sign() * qty;
-        self.cash -= money_x2(2 * price, signed, scale) + fee;
+        self.cash -= v.value_x2(signed, 2 * price) + fee;
         self.fees += fee;
         self.fills += 1;
         match side {
@@ -72,7 +60,7 @@ impl Position {
             }
             let closed = remaining.abs().min(front.0.abs()) * front.0.signum();
             // Closing `closed` of a lot bought at front.1 at `price`.
-            self.realized += money_x2(2 * (price - front.1), closed, scale);
+            self.realized += v.value_x2(closed, 2 * price) - v.value_x2(closed, 2 * front.1);
             self.cost -= i128::from(closed) * i128::from(front.1);
             front.0 -= closed;
             remaining += closed;
@@ -94,11 +82,20 @@ impl Position {
         self.qty += signed;
     }
 
-    /// Unrealized PnL of the open lots at a doubled mark.
-    pub(crate) fn unrealized(&self, mark_x2: i64, scale: &Scale) -> Money {
-        self.lots.iter().fold(Money::ZERO, |acc, &(qty, price)| {
-            acc + money_x2(mark_x2 - 2 * price, qty, scale)
-        })
+    /// Unrealized PnL of the open lots at a doubled mark: the position's value at the mark
+    /// minus the lots' entry values.
+    pub(crate) fn unrealized(&self, mark_x2: i64, v: Valuation) -> Money {
+        self.lots
+            .iter()
+            .fold(v.value_x2(self.qty, mark_x2), |acc, &(qty, price)| {
+                acc - v.value_x2(qty, 2 * price)
+            })
+    }
+
+    /// Net PnL at a doubled mark: cash plus the position's value.
+    #[inline]
+    pub(crate) fn net(&self, mark_x2: i64, v: Valuation) -> Money {
+        self.cash + v.value_x2(self.qty, mark_x2)
     }
 
     /// Average entry price of the open lots, rounded half-even to the price's precision;
@@ -122,22 +119,22 @@ mod tests {
 
     #[test]
     fn average_price_follows_fifo_lots() {
-        let scale = Scale { half_unit: 1 };
+        let scale = Valuation::Linear { half_unit: 1 };
         let mut p = Position::default();
         assert_eq!(p.avg_price(), None, "flat");
-        p.apply(Side::Buy, 1, 100, Money::ZERO, &scale);
-        p.apply(Side::Buy, 2, 103, Money::ZERO, &scale);
+        p.apply(Side::Buy, 1, 100, Money::ZERO, scale);
+        p.apply(Side::Buy, 2, 103, Money::ZERO, scale);
         // (100 + 206) / 3 = 102.
         assert_eq!(p.avg_price(), Some(Price(102)));
-        p.apply(Side::Sell, 1, 110, Money::ZERO, &scale);
+        p.apply(Side::Sell, 1, 110, Money::ZERO, scale);
         // The 100 lot closed first: 103 left.
         assert_eq!(p.avg_price(), Some(Price(103)));
-        p.apply(Side::Sell, 3, 90, Money::ZERO, &scale);
+        p.apply(Side::Sell, 3, 90, Money::ZERO, scale);
         // Flipped short 1 at 90.
         assert_eq!((p.qty, p.avg_price()), (-1, Some(Price(90))));
         let mut q = Position::default();
-        q.apply(Side::Buy, 2, 101, Money::ZERO, &scale);
-        q.apply(Side::Buy, 2, 102, Money::ZERO, &scale);
+        q.apply(Side::Buy, 2, 101, Money::ZERO, scale);
+        q.apply(Side::Buy, 2, 102, Money::ZERO, scale);
         assert_eq!(q.avg_price(), Some(Price(102)), "101.5 rounds half to even");
     }
 }

@@ -3,11 +3,14 @@
 //! (`text`). Money and quantities are exact decimal strings;
 //! every list is in a fixed order (never hash-map order), so equal runs give equal bytes.
 
+pub mod analytics;
 mod csv;
 pub mod plot;
+pub mod stats;
 mod text;
 
-pub use csv::{write_fills_csv, write_orders_csv};
+pub use analytics::Analytics;
+pub use csv::{write_equity_csv, write_fills_csv, write_orders_csv, write_trades_csv};
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +37,8 @@ pub struct StrategyRow {
     pub kind: &'static str,
     pub broker: String,
     pub symbol: String,
+    /// Settlement currency: every money figure of the row is in it.
+    pub currency: String,
     pub orders: u64,
     pub fills: u64,
     pub realized_pnl: String,
@@ -48,18 +53,31 @@ pub struct StrategyRow {
     pub replaces: u64,
     /// Orders refused by risk or the venue.
     pub rejections: u64,
+    /// Return, risk and trade statistics (`stats::Stats::to_json`).
+    pub stats: serde_json::Value,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct BrokerRow {
     pub name: String,
     pub configured_strategies: usize,
     pub registered_strategies: usize,
     pub orders: u64,
     pub fills: u64,
-    pub realized_pnl: String,
-    pub net_pnl: String,
+    /// Currency → realized PnL net of fees.
+    pub realized_pnl: indexmap_like::OrderedMap<String>,
+    /// Currency → net PnL.
+    pub net_pnl: indexmap_like::OrderedMap<String>,
     pub kill_switch: bool,
+}
+
+/// The total converted into `[portfolio] base_currency`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BaseRow {
+    pub currency: String,
+    pub equity: String,
+    /// Currency → rate used (base units per unit).
+    pub rates: indexmap_like::OrderedMap<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -129,8 +147,19 @@ pub struct Summary {
     pub configured_strategies: usize,
     pub registered_strategies: usize,
     pub disabled_strategies: Vec<String>,
-    pub equity: String,
-    pub max_drawdown: String,
+    /// Settlement currency → total equity (PnL at the final marks). Never added across.
+    pub equity: indexmap_like::OrderedMap<String>,
+    /// Settlement currency → largest drop of equity from a peak, tick by tick.
+    pub max_drawdown: indexmap_like::OrderedMap<String>,
+    /// The converted total when `[portfolio] base_currency` and its rates are configured.
+    pub base_currency: Option<BaseRow>,
+    /// Currencies without a rate into the base currency.
+    pub missing_rates: Vec<String>,
+    /// Interval of the equity samples behind volatility, Sharpe, Sortino and drawdown
+    /// duration in `stats`, seconds.
+    pub stats_interval_s: f64,
+    /// Settlement currency → statistics of the total.
+    pub stats: indexmap_like::OrderedMap<serde_json::Value>,
     pub strategies: Vec<StrategyRow>,
     pub brokers: Vec<BrokerRow>,
     pub latency_ns: indexmap_like::OrderedMap<LatencyRow>,
@@ -157,6 +186,16 @@ pub mod indexmap_like {
         }
     }
 
+    /// `value key, value key`: money per currency in text reports.
+    impl std::fmt::Display for OrderedMap<String> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            for (i, (k, v)) in self.0.iter().enumerate() {
+                write!(f, "{}{v} {k}", if i > 0 { ", " } else { "" })?;
+            }
+            Ok(())
+        }
+    }
+
     impl<V> OrderedMap<V> {
         pub fn get(&self, key: &str) -> Option<&V> {
             self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
@@ -180,6 +219,17 @@ impl Summary {
         feed: FeedCounts,
     ) -> Summary {
         let specs = &layout.instruments;
+        let analytics = Analytics::compute(layout, outcome);
+        let currencies = specs.currencies();
+        let currency_name =
+            |c: crate::domain::CurrencyId| currencies.get(c.index()).cloned().unwrap_or_default();
+        // Display decimals per currency: the finest instrument settling in it.
+        let mut digits_of = vec![0u8; outcome.portfolio.currency_count()];
+        for (_, spec) in specs.iter() {
+            if let Some(d) = digits_of.get_mut(spec.settlement.index()) {
+                *d = (*d).max(spec.money_precision());
+            }
+        }
         let mut strategies = Vec::new();
         let mut brokers: Vec<BrokerRow> = layout
             .brokers
@@ -190,13 +240,15 @@ impl Summary {
                 registered_strategies: 0,
                 orders: 0,
                 fills: 0,
-                realized_pnl: String::new(),
-                net_pnl: String::new(),
+                realized_pnl: Default::default(),
+                net_pnl: Default::default(),
                 kill_switch: false,
             })
             .collect();
-        let mut broker_money = vec![(Money::ZERO, Money::ZERO, 0u8); layout.brokers.len()];
-        let mut max_money_precision = 0u8;
+        let currency_count = digits_of.len();
+        let mut broker_money =
+            vec![(Money::ZERO, Money::ZERO, false); layout.brokers.len() * currency_count];
+        let mut rows = analytics.rows.iter();
         for info in &layout.strategies {
             for &book in &info.books {
                 let broker = layout.books[book.0 as usize].broker.0 as usize;
@@ -204,19 +256,22 @@ impl Summary {
                 for &instrument in &info.instruments {
                     let spec = specs.spec(instrument);
                     let digits = spec.money_precision();
-                    max_money_precision = max_money_precision.max(digits);
                     let r = outcome.portfolio.report(book, instrument);
-                    let b = &mut broker_money[broker];
+                    let b = &mut broker_money[broker * currency_count + r.currency.index()];
                     b.0 += r.realized - r.fees;
                     b.1 += r.net;
-                    b.2 = b.2.max(digits);
+                    b.2 = true;
                     brokers[broker].orders += r.orders;
                     brokers[broker].fills += r.fills;
+                    let stats = rows.next().map_or(serde_json::Value::Null, |a| {
+                        stats_json(&a.stats, digits, layout, r.currency)
+                    });
                     strategies.push(StrategyRow {
                         id: info.id.clone(),
                         kind: info.kind,
                         broker: layout.brokers[broker].clone(),
                         symbol: spec.symbol.clone(),
+                        currency: currency_name(r.currency),
                         orders: r.orders,
                         fills: r.fills,
                         realized_pnl: r.realized.display(digits).to_string(),
@@ -227,14 +282,68 @@ impl Summary {
                         cancels: r.cancels,
                         replaces: r.replaces,
                         rejections: r.rejections,
+                        stats,
                     });
                 }
             }
         }
-        for (row, (realized, net, digits)) in brokers.iter_mut().zip(broker_money) {
-            row.realized_pnl = realized.display(digits).to_string();
-            row.net_pnl = net.display(digits).to_string();
+        for (b, row) in brokers.iter_mut().enumerate() {
+            for c in 0..currency_count {
+                let (realized, net, used) = broker_money[b * currency_count + c];
+                if used {
+                    let name = currency_name(crate::domain::CurrencyId(c as u16));
+                    row.realized_pnl
+                        .0
+                        .push((name.clone(), realized.display(digits_of[c]).to_string()));
+                    row.net_pnl
+                        .0
+                        .push((name, net.display(digits_of[c]).to_string()));
+                }
+            }
         }
+        let used = &analytics.used;
+        let per_currency = |values: &[Money]| {
+            indexmap_like::OrderedMap(
+                values
+                    .iter()
+                    .enumerate()
+                    .filter(|&(c, _)| used[c])
+                    .map(|(c, m)| {
+                        (
+                            currency_name(crate::domain::CurrencyId(c as u16)),
+                            m.display(digits_of[c]).to_string(),
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        let equity = per_currency(outcome.portfolio.equity());
+        let max_drawdown = per_currency(outcome.portfolio.max_drawdown());
+        let stats = indexmap_like::OrderedMap(
+            analytics
+                .totals
+                .iter()
+                .enumerate()
+                .filter(|&(c, _)| used[c])
+                .map(|(c, s)| {
+                    let id = crate::domain::CurrencyId(c as u16);
+                    (currency_name(id), stats_json(s, digits_of[c], layout, id))
+                })
+                .collect(),
+        );
+        let base_currency = analytics.base.as_ref().map(|b| BaseRow {
+            currency: b.currency.clone(),
+            equity: b
+                .equity
+                .display(digits_of.iter().copied().max().unwrap_or(2))
+                .to_string(),
+            rates: indexmap_like::OrderedMap(
+                b.rates
+                    .iter()
+                    .map(|(c, r)| (c.clone(), r.display(0).to_string()))
+                    .collect(),
+            ),
+        });
         for (row, &killed) in brokers.iter_mut().zip(&outcome.kill_switch) {
             row.kill_switch = killed;
         }
@@ -281,16 +390,12 @@ impl Summary {
             configured_strategies: layout.configured,
             registered_strategies: layout.strategies.len(),
             disabled_strategies: layout.disabled.clone(),
-            equity: outcome
-                .portfolio
-                .equity()
-                .display(max_money_precision)
-                .to_string(),
-            max_drawdown: outcome
-                .portfolio
-                .max_drawdown()
-                .display(max_money_precision)
-                .to_string(),
+            equity,
+            max_drawdown,
+            base_currency,
+            missing_rates: analytics.missing_rates.clone(),
+            stats_interval_s: analytics.interval_s,
+            stats,
             strategies,
             brokers,
             latency_ns,
@@ -309,6 +414,29 @@ impl Summary {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
+}
+
+/// A row's or a currency's statistics as JSON, with its initial capital.
+fn stats_json(
+    stats: &stats::Stats,
+    digits: u8,
+    layout: &EngineLayout,
+    currency: crate::domain::CurrencyId,
+) -> serde_json::Value {
+    let mut json = stats.to_json();
+    let capital = layout
+        .instruments
+        .currencies()
+        .get(currency.index())
+        .and_then(|name| layout.portfolio.capital(name));
+    if let serde_json::Value::Object(map) = &mut json {
+        let _ = digits;
+        map.insert(
+            "initial_capital".into(),
+            capital.map_or(serde_json::Value::Null, |m| m.display(2).to_string().into()),
+        );
+    }
+    json
 }
 
 fn latency_row(s: crate::metrics::LatencySummary) -> LatencyRow {
@@ -367,8 +495,8 @@ fn model_rows(
     (models, indexmap_like::OrderedMap(inference))
 }
 
-/// Writes `summary.json`, `fills.csv`, `orders.csv` and `equity.svg` into `dir` (created if
-/// missing).
+/// Writes `summary.json`, `fills.csv`, `orders.csv`, `equity.csv`, `trades.csv` and
+/// `equity.svg` into `dir` (created if missing).
 ///
 /// # Errors
 /// A file cannot be written.
@@ -389,5 +517,8 @@ pub fn write_outputs(
     })?;
     write_fills_csv(&dir.join("fills.csv"), layout, &outcome.fills)?;
     write_orders_csv(&dir.join("orders.csv"), layout, &outcome.order_log)?;
-    plot::equity_svg(&dir.join("equity.svg"), &outcome.portfolio.curve())
+    let analytics = Analytics::compute(layout, outcome);
+    write_equity_csv(&dir.join("equity.csv"), layout, &analytics)?;
+    write_trades_csv(&dir.join("trades.csv"), layout, &analytics)?;
+    plot::equity_svg(&dir.join("equity.svg"), layout, &analytics)
 }

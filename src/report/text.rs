@@ -50,16 +50,27 @@ impl Summary {
         }
         let _ = writeln!(
             out,
-            "  equity {}, max drawdown {}",
+            "  equity {}; max drawdown {}",
             self.equity, self.max_drawdown
         );
+        if let Some(base) = &self.base_currency {
+            let _ = writeln!(out, "  equity in {}: {}", base.currency, base.equity);
+        }
+        if !self.missing_rates.is_empty() {
+            let _ = writeln!(
+                out,
+                "  no base-currency total: no rate for {}",
+                self.missing_rates.join(", ")
+            );
+        }
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
+            "  {:<28} {:<8} {:<14} {:<6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
             "strategy",
             "broker",
             "symbol",
+            "ccy",
             "orders",
             "fills",
             "cxl",
@@ -73,10 +84,11 @@ impl Summary {
         for s in &self.strategies {
             let _ = writeln!(
                 out,
-                "  {:<28} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
+                "  {:<28} {:<8} {:<14} {:<6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>16} {:>14} {:>16} {:>12}",
                 s.id,
                 s.broker,
                 s.symbol,
+                s.currency,
                 s.orders,
                 s.fills,
                 s.cancels,
@@ -86,6 +98,47 @@ impl Summary {
                 s.fees,
                 s.net_pnl,
                 s.position
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "  statistics (samples every {}s)  {:>9} {:>8} {:>8} {:>14} {:>6} {:>6} {:>8}",
+            self.stats_interval_s,
+            "return",
+            "sharpe",
+            "sortino",
+            "max dd",
+            "trips",
+            "win%",
+            "exposure"
+        );
+        let rows = self
+            .stats
+            .0
+            .iter()
+            .map(|(c, v)| (format!("total {c}"), v))
+            .chain(
+                self.strategies
+                    .iter()
+                    .map(|s| (format!("{} {}", s.id, s.symbol), &s.stats)),
+            );
+        for (name, v) in rows {
+            let num = |k: &str, scale: f64| {
+                v[k].as_f64()
+                    .map_or("-".to_owned(), |x| format!("{:.2}", x * scale))
+            };
+            let _ = writeln!(
+                out,
+                "  {:<40} {:>9} {:>8} {:>8} {:>14} {:>6} {:>6} {:>8}",
+                name,
+                num("return", 100.0),
+                num("sharpe", 1.0),
+                num("sortino", 1.0),
+                v["max_drawdown"].as_str().unwrap_or("-"),
+                v["round_trips"].as_u64().unwrap_or(0),
+                num("win_rate", 100.0),
+                num("exposure", 100.0),
             );
         }
         let _ = writeln!(out);

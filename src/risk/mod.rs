@@ -17,7 +17,7 @@ pub use stage::{Decision, RiskStage};
 
 use crate::domain::{
     InstrumentSpec, MONEY_SCALE, Market, Money, Order, OrderEvent, OrderEventKind, OrderRequest,
-    OrderType, POW10, Price, RejectOrigin, RequestKind, Side, Tick,
+    OrderType, POW10, Price, Qty, RejectOrigin, RequestKind, Side, Tick, Valuation,
 };
 
 const NANOS_PER_DAY: u64 = 86_400_000_000_000;
@@ -28,10 +28,12 @@ struct InstrumentLimits {
     max_position: i64,
     max_strategy_position: i64,
     max_order_qty: i64,
-    price_precision: u8,
-    qty_precision: u8,
-    /// `10^(MONEY_SCALE - price_precision - qty_precision) / 2`.
-    half_unit: i128,
+    valuation: Valuation,
+    /// Index of the settlement currency (daily loss is per currency).
+    currency: usize,
+    /// Tick and lot size, raw units.
+    tick: i64,
+    lot: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -42,27 +44,37 @@ struct BrokerRisk {
     position: Vec<i64>,
     pending: Vec<i64>,
     open_orders: u32,
-    cash: Money,
+    /// Per settlement currency.
+    cash: Vec<Money>,
     /// Instruments the broker holds a position in: equity is valued over these only.
     held: Vec<u32>,
     /// Token bucket in nano-orders (1 order = 1e9).
     tokens: u128,
     last_refill: u64,
     day: u64,
-    day_start_equity: Money,
+    /// Per settlement currency.
+    day_start_equity: Vec<Money>,
     killed: bool,
 }
 
 impl BrokerRisk {
-    /// Cash plus every held position at its mark.
-    fn equity(&self, marks_x2: &[i64]) -> Money {
-        let mut equity = self.cash;
+    /// Cash plus every held position at its mark, in `currency`.
+    fn equity(&self, currency: usize, marks_x2: &[i64]) -> Money {
+        let mut equity = self.cash[currency];
         for &i in &self.held {
-            let i = i as usize;
-            let unit = self.per_instrument[i].half_unit;
-            equity += Money(i128::from(marks_x2[i]) * i128::from(self.position[i]) * unit);
+            let l = &self.per_instrument[i as usize];
+            if l.currency == currency {
+                equity += l
+                    .valuation
+                    .value_x2(self.position[i as usize], marks_x2[i as usize]);
+            }
         }
         equity
+    }
+
+    /// Whether the loss since the day's start exceeds `max_loss` in any currency.
+    fn daily_loss_exceeds(&self, max_loss: Money, marks_x2: &[i64]) -> bool {
+        (0..self.cash.len()).any(|c| self.day_start_equity[c] - self.equity(c, marks_x2) > max_loss)
     }
 }
 
@@ -115,6 +127,11 @@ impl RiskEngine {
     /// Risk for brokers with `limits` (by `BrokerId`), `books` books (by `BookId`; requests
     /// name their broker), instruments `specs` (by `InstrumentId`).
     pub fn new(limits: &[RiskLimits], books: usize, specs: &[InstrumentSpec]) -> RiskEngine {
+        let currencies = specs
+            .iter()
+            .map(|s| s.settlement.index() + 1)
+            .max()
+            .unwrap_or(1);
         let brokers = limits
             .iter()
             .map(|l| BrokerRisk {
@@ -128,22 +145,22 @@ impl RiskEngine {
                             s.qty_precision,
                         ),
                         max_order_qty: to_raw_floor(l.max_order_qty, s.qty_precision),
-                        price_precision: s.price_precision,
-                        qty_precision: s.qty_precision,
-                        half_unit: i128::from(
-                            POW10[(MONEY_SCALE - s.price_precision - s.qty_precision) as usize],
-                        ) / 2,
+                        // Specs were validated at build (`apply_terms`); zero values nothing.
+                        valuation: s.valuation().unwrap_or(Valuation::Linear { half_unit: 0 }),
+                        currency: s.settlement.index(),
+                        tick: s.tick_size.max(1),
+                        lot: s.lot_size.max(1),
                     })
                     .collect(),
                 position: vec![0; specs.len()],
                 pending: vec![0; specs.len()],
                 open_orders: 0,
-                cash: Money::ZERO,
+                cash: vec![Money::ZERO; currencies],
                 held: Vec::with_capacity(specs.len()),
                 tokens: u128::from(l.max_orders_per_second.unwrap_or(0)) * 1_000_000_000,
                 last_refill: 0,
                 day: u64::MAX,
-                day_start_equity: Money::ZERO,
+                day_start_equity: vec![Money::ZERO; currencies],
                 killed: l.kill_switch,
             })
             .collect();
@@ -179,7 +196,9 @@ impl RiskEngine {
         for b in &mut self.brokers {
             if b.day != day {
                 b.day = day;
-                b.day_start_equity = b.equity(&self.marks_x2);
+                for c in 0..b.cash.len() {
+                    b.day_start_equity[c] = b.equity(c, &self.marks_x2);
+                }
             }
         }
     }
@@ -278,7 +297,7 @@ impl RiskEngine {
                 return Err(RejectReason::KillSwitch);
             }
         } else if let Some(max_loss) = b.limits.max_daily_loss
-            && b.day_start_equity - b.equity(&self.marks_x2) > max_loss
+            && b.daily_loss_exceeds(max_loss, &self.marks_x2)
         {
             b.killed = true;
             return Err(RejectReason::DailyLoss);
@@ -294,6 +313,16 @@ impl RiskEngine {
                 Some(_) => Ok(()),
                 None => Err(RejectReason::NoMarket),
             };
+        }
+        // The instrument's steps first: an order the exchange cannot take uses no token.
+        let steps = &b.per_instrument[c.instrument];
+        if c.qty % steps.lot != 0 {
+            return Err(RejectReason::LotSize);
+        }
+        if let OrderType::Limit(limit) = c.order_type
+            && limit.0 % steps.tick != 0
+        {
+            return Err(RejectReason::TickSize);
         }
         if let Some(rate) = b.limits.max_orders_per_second {
             let capacity = u128::from(rate) * 1_000_000_000;
@@ -318,12 +347,7 @@ impl RiskEngine {
         }
         let price = market_price(*tick).ok_or(RejectReason::NoMarket)?;
         if let Some(max) = b.limits.max_notional
-            && Money::notional(
-                price,
-                crate::domain::Qty(c.qty),
-                l.price_precision,
-                l.qty_precision,
-            ) > max
+            && l.valuation.quote_notional(Qty(c.qty), price) > max
         {
             return Err(RejectReason::MaxNotional);
         }
@@ -390,8 +414,7 @@ impl RiskEngine {
                 *p += signed;
             }
             let l = broker.per_instrument[i];
-            broker.cash -=
-                Money(i128::from(2 * e.price.0) * i128::from(signed) * l.half_unit) + e.fee;
+            broker.cash[l.currency] -= l.valuation.value(Qty(signed), e.price) + e.fee;
         }
     }
 
@@ -421,11 +444,7 @@ mod tests {
     use crate::domain::{BookId, BrokerId, ClientOrderId, InstrumentId, Nanos, Qty, TimeInForce};
 
     fn spec() -> InstrumentSpec {
-        InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: 2,
-            qty_precision: 0,
-        }
+        InstrumentSpec::new("X", 2, 0)
     }
 
     fn order(side: Side, qty: i64, ts: u64) -> Order {

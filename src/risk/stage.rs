@@ -107,11 +107,7 @@ mod tests {
     use crate::risk::RiskLimits;
 
     fn stage(limits: RiskLimits) -> (RiskStage, Market) {
-        let spec = InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: 2,
-            qty_precision: 0,
-        };
+        let spec = InstrumentSpec::new("X", 2, 0);
         let mut stage = RiskStage::new(RiskEngine::new(&[limits], 2, &[spec]), 1);
         let tick = Tick::quote(
             Nanos(0),

@@ -48,6 +48,8 @@ pub struct EngineLayout {
     pub disabled: Vec<String>,
     /// Model load results of the ML strategies, registered or not.
     pub model_checks: Vec<crate::ml::ModelCheck>,
+    /// Capital and base currency of the reports.
+    pub portfolio: crate::portfolio::config::PortfolioConfig,
 }
 
 impl EngineLayout {
@@ -55,6 +57,19 @@ impl EngineLayout {
     #[inline]
     pub fn strategy_of(&self, book: BookId) -> &StrategyInfo {
         &self.strategies[self.books[book.0 as usize].strategy.0 as usize]
+    }
+
+    /// The report's rows: every registered strategy's books × its instruments, in strategy
+    /// order (the order of `summary.json`'s `strategies`).
+    pub fn rows(&self) -> Vec<(BookId, crate::domain::InstrumentId)> {
+        self.strategies
+            .iter()
+            .flat_map(|info| {
+                info.books
+                    .iter()
+                    .flat_map(|&book| info.instruments.iter().map(move |&i| (book, i)))
+            })
+            .collect()
     }
 
     pub fn broker_name(&self, broker: BrokerId) -> &str {
@@ -76,7 +91,8 @@ impl EngineLayout {
     }
 }
 
-/// Per broker (open positions, PnL components), reused between PnL publishes.
+/// Per broker and settlement currency (open positions, PnL components), reused between PnL
+/// publishes.
 #[derive(Debug)]
 pub struct PnlBuffer {
     /// (book, its broker, an instrument its strategy trades): where positions can be.
@@ -99,7 +115,10 @@ impl PnlBuffer {
             .collect();
         PnlBuffer {
             positions,
-            totals: vec![(0, [Money::ZERO; 4]); layout.brokers.len()],
+            totals: vec![
+                (0, [Money::ZERO; 4]);
+                layout.brokers.len() * layout.instruments.currencies().len().max(1)
+            ],
         }
     }
 }

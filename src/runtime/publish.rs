@@ -40,10 +40,15 @@ pub fn portfolio(
     let requested = t.snapshot_generation();
     if requested != *published {
         portfolio.broker_pnl(&buffer.positions, &mut buffer.totals);
-        for (broker, (open, pnl)) in t.brokers.iter().zip(&buffer.totals) {
-            broker.open_positions.store(*open, Relaxed);
-            for (cell, &v) in broker.pnl.iter().zip(pnl) {
-                store_f64(cell, v.to_f64());
+        let currencies = portfolio.currency_count();
+        for (broker, totals) in t.brokers.iter().zip(buffer.totals.chunks(currencies)) {
+            broker
+                .open_positions
+                .store(totals.iter().map(|(open, _)| open).sum(), Relaxed);
+            for (cells, (_, pnl)) in broker.pnl.iter().zip(totals) {
+                for (cell, &v) in cells.iter().zip(pnl) {
+                    store_f64(cell, v.to_f64());
+                }
             }
         }
         *published = requested;

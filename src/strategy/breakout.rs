@@ -74,11 +74,7 @@ mod tests {
             price_precision: 0,
             qty: Qty(1),
         };
-        let spec = InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: 0,
-            qty_precision: 0,
-        };
+        let spec = InstrumentSpec::new("X", 0, 0);
         let strategy = Breakout::new(window, PriceSource::Last, Mode::LongFlat, &[slot]);
         let mut h = Harness::with_kind(StrategyKind::Breakout(strategy), &[spec]);
         let ticks: Vec<Tick> = prices

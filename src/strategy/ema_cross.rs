@@ -163,11 +163,7 @@ mod tests {
             price_precision: precision,
             qty: Qty(qty),
         };
-        let spec = InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: precision,
-            qty_precision: 0,
-        };
+        let spec = InstrumentSpec::new("X", precision, 0);
         Harness::with_kind(
             StrategyKind::EmaCross(EmaCross::new(fast, slow, source, mode, &[slot])),
             &[spec],

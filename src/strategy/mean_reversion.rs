@@ -87,11 +87,7 @@ mod tests {
             price_precision: 0,
             qty: Qty(1),
         };
-        let spec = InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: 0,
-            qty_precision: 0,
-        };
+        let spec = InstrumentSpec::new("X", 0, 0);
         let strategy = MeanReversion::new(
             window,
             entry_z,

@@ -134,11 +134,7 @@ mod tests {
                 Mode::LongFlat,
                 &[spec],
             );
-            let spec = InstrumentSpec {
-                symbol: "X".into(),
-                price_precision: 0,
-                qty_precision: 0,
-            };
+            let spec = InstrumentSpec::new("X", 0, 0);
             let mut h = Harness::with_kind(StrategyKind::Momentum(strategy), &[spec]);
             let ticks: Vec<Tick> = case.prices.iter().map(|&p| trade(p)).collect();
             let got = h.sides(&ticks);

@@ -587,11 +587,7 @@ mod tests {
         plan: fn(&Context<'_>, &mut Actions, u64),
     ) -> (Harness, std::sync::Arc<parking_lot::Mutex<Vec<String>>>) {
         let log = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
-        let spec = InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: 0,
-            qty_precision: 0,
-        };
+        let spec = InstrumentSpec::new("X", 0, 0);
         let strategy = Probe {
             log: std::sync::Arc::clone(&log),
             plan,
@@ -688,11 +684,7 @@ mod tests {
 
     #[test]
     fn a_tripped_kill_switch_flattens_every_book_of_its_broker() {
-        let spec = InstrumentSpec {
-            symbol: "X".into(),
-            price_precision: 0,
-            qty_precision: 0,
-        };
+        let spec = InstrumentSpec::new("X", 0, 0);
         let mut table = InstrumentTable::new();
         table.intern("X");
         let rule = |qty| {

@@ -18,7 +18,7 @@
 //!     }
 //! }
 //!
-//! let spec = InstrumentSpec { symbol: "X".into(), price_precision: 2, qty_precision: 0 };
+//! let spec = InstrumentSpec::new("X", 2, 0);
 //! let mut h = Harness::new(Box::new(BuyOnce), &[spec]);
 //! let quote = Tick::quote(Nanos(1), InstrumentId(0), Some(Price(100)), Some(Price(101)), None, None);
 //! let id = h.tick(quote)[0].id;
