@@ -115,9 +115,10 @@ impl Portfolio {
     }
 
     /// Samples these (book, instrument) rows into the curve too, after the currency totals:
-    /// `ROW_COLUMNS` values each (net, realized, fees). Call before the first tick.
+    /// `ROW_COLUMNS` values each (net, realized, fees); then every instrument's doubled mark
+    /// (`Money(mark_x2)`, raw, 0 before its first price). Call before the first tick.
     pub fn track_rows(&mut self, rows: Vec<(BookId, InstrumentId)>) {
-        let width = self.equity.len() + ROW_COLUMNS * rows.len();
+        let width = self.equity.len() + ROW_COLUMNS * rows.len() + self.instruments;
         self.curve = EquityCurve::new(curve::SAMPLE_CAPACITY, curve::BASE_INTERVAL_NS, width);
         self.sample = vec![Money::ZERO; width];
         self.rows = rows;
@@ -167,7 +168,13 @@ impl Portfolio {
     fn fill_sample(&self, sample: &mut [Money]) {
         let currencies = self.equity.len();
         sample[..currencies].copy_from_slice(&self.equity);
-        let rows = sample[currencies..].chunks_exact_mut(ROW_COLUMNS);
+        let marks_at = currencies + ROW_COLUMNS * self.rows.len();
+        if let Some(marks) = sample.get_mut(marks_at..marks_at + self.instruments) {
+            for (slot, &mark) in marks.iter_mut().zip(&self.marks_x2) {
+                *slot = Money(i128::from(mark));
+            }
+        }
+        let rows = sample[currencies..marks_at].chunks_exact_mut(ROW_COLUMNS);
         for (slot, &(book, instrument)) in rows.zip(&self.rows) {
             let i = instrument.index();
             let p = self.position(book, instrument);

@@ -59,6 +59,12 @@ pub struct Analytics {
 }
 
 impl Analytics {
+    /// Column of an instrument's doubled mark in `values` (`price = mark_x2 / 2 /
+    /// 10^price_precision`; 0 before its first price).
+    pub fn price_column(&self, instrument: InstrumentId) -> usize {
+        self.totals.len() + ROW_COLUMNS * self.rows.len() + instrument.index()
+    }
+
     pub fn compute(layout: &EngineLayout, outcome: &RunOutcome) -> Analytics {
         let portfolio = &outcome.portfolio;
         let curve = portfolio.curve();

@@ -513,6 +513,50 @@ mod tests {
     }
 
     #[test]
+    fn tick_and_lot_sizes_are_enforced_before_the_rate_limit() {
+        let mut spec = spec();
+        (spec.tick_size, spec.lot_size) = (5, 10);
+        let limits = RiskLimits {
+            max_orders_per_second: Some(1),
+            ..RiskLimits::default()
+        };
+        let mut risk = Risk::new(RiskEngine::new(&[limits], 1, &[spec]));
+        risk.on_tick(&Tick::quote(
+            Nanos(0),
+            InstrumentId(0),
+            Some(Price(10_000)),
+            Some(Price(10_005)),
+            None,
+            None,
+        ));
+        let limit = |price, qty| Order {
+            order_type: OrderType::Limit(Price(price)),
+            ..order(Side::Buy, qty, 1)
+        };
+        let cases = [
+            (
+                "odd lot",
+                order(Side::Buy, 15, 1),
+                Err(RejectReason::LotSize),
+            ),
+            ("off tick", limit(10_003, 10), Err(RejectReason::TickSize)),
+            ("on both", limit(10_005, 20), Ok(())),
+            (
+                "rate still has no token",
+                order(Side::Buy, 10, 1),
+                Err(RejectReason::OrderRate),
+            ),
+        ];
+        for (name, o, expected) in cases {
+            assert_eq!(risk.check_order(&o), expected, "{name}");
+        }
+        assert_eq!(
+            (RejectReason::TickSize.code(), RejectReason::LotSize.code()),
+            ("TICK_SIZE", "LOT_SIZE")
+        );
+    }
+
+    #[test]
     fn limits_table() {
         struct Case {
             name: &'static str,
