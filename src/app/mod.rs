@@ -7,6 +7,7 @@ pub mod backtest;
 pub mod build;
 pub mod live;
 pub mod preflight;
+pub mod sweep;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The command line: `backtest` (the default), `convert`, `preflight`, `live`. Parsed in two
+//! The command line: `backtest` (the default), `convert`, `preflight`, `live`, `sweep`. Parsed in two
 //! steps (raw clap args, then validated settings) and handed to the run modes of `app`;
 //! errors print their whole chain and exit with code 2.
 //!
@@ -7,6 +7,7 @@
 
 mod live;
 mod progress;
+mod sweep;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ enum Command {
     /// health, validator and log channels, until SIGINT/SIGTERM; then drain, write results
     /// and exit 0.
     Live(live::LiveArgs),
+    /// Run one strategy file over a parameter grid (or a sweep file): every variant in its
+    /// own engine, in parallel, over ticks read once; a table sorted by a metric.
+    Sweep(sweep::SweepArgs),
 }
 
 /// What a run reads: data, strategies, engine config. Shared by `backtest` and `preflight`.
@@ -127,6 +131,7 @@ pub fn main(registry: Registry) -> ExitCode {
         Some(Command::Backtest(args)) => with_stderr_logs(|| backtest(args, &registry)),
         Some(Command::Convert(args)) => with_stderr_logs(|| convert(args)),
         Some(Command::Preflight(args)) => with_stderr_logs(|| preflight(args, &registry)),
+        Some(Command::Sweep(args)) => with_stderr_logs(|| sweep::sweep(args, &registry)),
     };
     match result {
         Ok(code) => code,
