@@ -107,7 +107,7 @@ impl Case {
     fn describe(&self, name: &str, ticks: &[Tick]) {
         let (_, outcome) = self
             .engine()
-            .run(&mut SliceSource::new(ticks), &mut |_, _| {})
+            .run(&mut SliceSource::new(ticks), &mut |_| {})
             .expect("a slice source cannot fail");
         eprintln!(
             "pipeline/{name}: {} ticks, {} signals, {} orders, {} fills, rejections {:?}",
@@ -137,7 +137,7 @@ fn pipeline(c: &mut Criterion) {
                 |engine| {
                     let mut source = SliceSource::new(&ticks);
                     engine
-                        .run(&mut source, &mut |_, _| {})
+                        .run(&mut source, &mut |_| {})
                         .expect("a slice source cannot fail")
                 },
                 BatchSize::PerIteration,

@@ -981,6 +981,12 @@ def parse_args(argv: list[str] | None) -> Args:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if not args.train_data.is_file():
+        print(f"error: training data {args.train_display} not found (resolved to {args.train_data}). "
+              "The default is the Binance L1 day of the team's shared data set, expected in "
+              "../shared/data beside this checkout; pass --train-data FILE to use another tick CSV.",
+              file=sys.stderr)
+        return 2
     try:
         # Before the imports: numpy itself reads SOURCE_DATE_EPOCH and crashes on junk.
         created = created_timestamp()

@@ -221,7 +221,7 @@ fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
     let mut source = SliceSource::new(ticks);
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     let (_, outcome) =
-        threaded::run_with(engine, &mut source, &mut |_, _| {}, &options, &control).expect("run");
+        threaded::run_with(engine, &mut source, &mut |_| {}, &options, &control).expect("run");
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     done.store(true, Ordering::Release);
     let (audited, handed_off) = observer.join().expect("observer");

@@ -774,7 +774,7 @@ fn backtest_counters_reach_the_exposition() {
         .observed
         .store(true, std::sync::atomic::Ordering::Release);
     let mut source = alpha_panda::runtime::SliceSource::new(&ticks);
-    let (_, outcome) = engine.run(&mut source, &mut |_, _| {}).expect("run");
+    let (_, outcome) = engine.run(&mut source, &mut |_| {}).expect("run");
     let text = rendered(&telemetry);
     let sample = |series: &str| -> f64 {
         text.lines()

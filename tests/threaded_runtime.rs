@@ -57,7 +57,7 @@ fn the_canary_waits_for_a_tick_a_strategy_trades() {
     let (_, outcome) = threaded::run_with(
         engine,
         &mut source,
-        &mut |_, _| {},
+        &mut |_| {},
         &options,
         &RunControl::new(),
     )
@@ -94,7 +94,7 @@ fn a_panicking_stage_thread_ends_the_run_with_an_error() {
         let result = threaded::run_with(
             engine,
             &mut source,
-            &mut |_, _| {},
+            &mut |_| {},
             &RunOptions::default(),
             &RunControl::new(),
         );

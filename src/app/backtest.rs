@@ -12,7 +12,7 @@ use crate::config::{BadRowPolicy, EngineConfig};
 use crate::feed::DataSource;
 use crate::ops::server::MetricsServer;
 use crate::report::{self, FeedCounts, Summary};
-use crate::runtime::{EngineLayout, RunControl, RunError, RunOutcome};
+use crate::runtime::{EngineLayout, RunControl, RunError, RunOutcome, RunProgress};
 use crate::strategy::StrategyConfig;
 
 /// A finished backtest.
@@ -24,12 +24,13 @@ pub struct Backtest {
 }
 
 impl Backtest {
-    /// Writes `summary.json`, `fills.csv`, `orders.csv` and `equity.svg` to `dir`.
+    /// Writes `summary.json`, `fills.csv`, `orders.csv`, `equity.svg` and `report.html`
+    /// (its header names what `meta` says the run read) to `dir`.
     ///
     /// # Errors
     /// The directory or a file cannot be written.
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        report::write_outputs(dir, &self.summary, &self.layout, &self.outcome)
+    pub fn write(&self, dir: &Path, meta: &report::RunMeta) -> Result<()> {
+        report::write_outputs(dir, &self.summary, &self.layout, &self.outcome, meta)
             .with_context(|| format!("writing results to {}", dir.display()))
     }
 }
@@ -47,7 +48,7 @@ pub fn run(
     sources: &[DataSource],
     serve_metrics: bool,
     on_metrics: &mut dyn FnMut(std::net::SocketAddr),
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(RunProgress),
 ) -> Result<Backtest> {
     let assembled = assemble(config, strategies, sources)?;
     let (engine, mut reader) = (assembled.engine, assembled.reader);
@@ -74,6 +75,7 @@ pub fn run(
         Err(e) => return Err(e.into()),
     };
     outcome.load += assembled.load;
+    super::write_compute_samples(config, &outcome)?;
     let stats = reader.stats();
     let counts = FeedCounts {
         quotes: stats.quotes,

@@ -19,6 +19,7 @@ use crate::ml::{InferenceMode, MlStrategy};
 use crate::portfolio::Portfolio;
 use crate::risk::{RiskEngine, RiskStage};
 use crate::runtime::{BookInfo, Engine, EngineLayout, ModelInfo, StrategyInfo};
+use crate::strategy::compute::{self, ComputeCharge, ComputeMode};
 use crate::strategy::stage::Book;
 use crate::strategy::{
     BookState, Setup, SlotSpec, StrategyConfig, StrategyKind, StrategyParams, StrategyStage,
@@ -138,6 +139,10 @@ pub fn fit_precisions(
 
 /// How ML strategies score under `config`.
 fn inference_mode(config: &EngineConfig) -> InferenceMode {
+    // Measured compute time lands on the tick that pays it only when scoring per tick.
+    if config.compute.mode == ComputeMode::Measured {
+        return InferenceMode::PerTick;
+    }
     match (config.runtime.ml_inference, config.runtime.mode) {
         (MlInference::Batched | MlInference::Auto, RuntimeMode::Inline) => InferenceMode::Batched,
         _ => InferenceMode::PerTick,
@@ -340,20 +345,44 @@ pub fn build(
     let venues = config
         .brokers
         .iter()
-        .map(|b| VenueKind::Paper(PaperVenue::new(b.latency_ns, &b.costs, b.fill_size, &specs)))
+        .map(|b| VenueKind::Paper(PaperVenue::from_config(b, &specs)))
         .collect();
+    let compute = compute_charge(config, &layout)?;
     let mut portfolio = Portfolio::new(books.len(), config.brokers.len(), &specs);
     portfolio.track_rows(layout.rows());
     Ok(Engine {
         market: Market::new(specs.len()),
         portfolio,
-        strategy: StrategyStage::new(books, instruments, flatten),
+        strategy: StrategyStage::new(books, instruments, flatten).with_compute(compute),
         risk: RiskStage::new(risk, config.brokers.len()),
         execution: ExecutionStage::new(venues),
         config: config.clone(),
         telemetry,
         layout,
     })
+}
+
+/// The compute charger of `[compute]`: the model's charge per book, a replay's samples.
+fn compute_charge(
+    config: &EngineConfig,
+    layout: &EngineLayout,
+) -> Result<ComputeCharge, ConfigErrors> {
+    let c = &config.compute;
+    let per_book = (0..layout.books.len())
+        .map(|b| c.model_ns(&layout.strategy_of(BookId(b as u32)).id))
+        .collect();
+    let replay = match (&c.samples, c.mode) {
+        (Some(path), ComputeMode::Replay) => compute::read_samples(path).map_err(|message| {
+            ConfigErrors(vec![ConfigError {
+                file: path.clone(),
+                line: 0,
+                field: "compute.samples".into(),
+                message,
+            }])
+        })?,
+        _ => Vec::new(),
+    };
+    Ok(ComputeCharge::new(c.mode, per_book, replay))
 }
 
 /// The telemetry of an engine with `layout`.

@@ -61,6 +61,8 @@ pub struct LiveRun {
     pub strategies: Vec<StrategyConfig>,
     /// Replay files; empty = `[feed] path`.
     pub data: Vec<PathBuf>,
+    /// The engine config file, named in `report.html`.
+    pub config_path: Option<PathBuf>,
     /// Set by the signal handlers (or a test) to stop the run gracefully.
     pub stop: Arc<AtomicBool>,
 }
@@ -85,6 +87,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         mut config,
         strategies,
         data,
+        config_path,
         stop,
     } = live;
     config.runtime.mode = RuntimeMode::Threaded;
@@ -183,7 +186,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         audit: Some(audit_tx),
         canary: true,
     };
-    let result = threaded::run_with(engine, &mut source, &mut |_, _| {}, &options, &control);
+    let result = threaded::run_with(engine, &mut source, &mut |_| {}, &options, &control);
     telemetry.shutting_down.store(true, Ordering::Release);
     drop(options);
     tracing::info!(target: "app", "feed stopped and rings drained; writing results");
@@ -208,7 +211,12 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
             skipped_rows: stats.skipped_rows,
         };
         let summary = Summary::build(&layout, &outcome, "threaded", counts);
-        report::write_outputs(&config.output_dir, &summary, &layout, &outcome)
+        let meta = report::RunMeta {
+            mode: "live",
+            data: sources.iter().map(DataSource::name).collect(),
+            config: config_path,
+        };
+        report::write_outputs(&config.output_dir, &summary, &layout, &outcome, &meta)
             .map_err(crate::Error::from)?;
         write_pnl_snapshot(&config.output_dir, &summary)?;
         Ok(summary)

@@ -87,6 +87,30 @@ pub fn assemble(
     })
 }
 
+/// Writes a measured run's compute charges to `[compute] samples` (one ns value per line,
+/// in the order they were charged), so `mode = "replay"` reproduces the run.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_compute_samples(
+    config: &EngineConfig,
+    outcome: &crate::runtime::RunOutcome,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::fmt::Write as _;
+    let (crate::strategy::compute::ComputeMode::Measured, Some(path)) =
+        (config.compute.mode, &config.compute.samples)
+    else {
+        return Ok(());
+    };
+    let mut text = String::with_capacity(outcome.compute.samples.len() * 8);
+    for ns in &outcome.compute.samples {
+        let _ = writeln!(text, "{ns}");
+    }
+    std::fs::write(path, text)
+        .with_context(|| format!("writing compute samples to {}", path.display()))
+}
+
 /// The embedded default data: an excerpt of the Binance L1 sample (see tests/data/README.md).
 const EMBEDDED_DATA: &[u8] = include_bytes!("../../tests/data/binance_l1_2024-08-08_excerpt.csv");
 const EMBEDDED_NAME: &str = "<embedded binance_l1_2024-08-08_excerpt.csv>";

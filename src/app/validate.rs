@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use crate::config::{ConfigError, EngineConfig, MlInference, RuntimeMode};
 use crate::domain::InstrumentTable;
 use crate::strategy::StrategyConfig;
+use crate::strategy::config::PriceSource;
 
 /// How bad one finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -165,13 +166,32 @@ pub fn instruments(strategies: &[StrategyConfig], table: &InstrumentTable) -> Ve
     let mut findings = Vec::new();
     for s in strategies {
         for (symbol, line) in &s.instruments {
-            if table.find(symbol).is_none() {
+            let Some(id) = table.find(symbol) else {
                 findings.push(Finding::at(
                     Severity::Problem,
                     s,
                     *line,
                     "instruments",
                     format!("instrument '{symbol}' is not in the data"),
+                ));
+                continue;
+            };
+            // A price the data never provides: the strategy would silently never trade.
+            let (quotes, trades) = table.data_kinds(id);
+            let missing = match s.params.price_source() {
+                Some(PriceSource::Mid) if !quotes => Some(("mid", "quotes (bid/ask)", "last")),
+                Some(PriceSource::Last) if !trades => Some(("last", "trades (last)", "mid")),
+                _ => None,
+            };
+            if let Some((source, kind, other)) = missing {
+                findings.push(Finding::at(
+                    Severity::Advisory,
+                    s,
+                    *line,
+                    "instruments",
+                    format!(
+                        "price_source = \"{source}\" but the data has no {kind} for '{symbol}': this strategy will never trade it; use price_source = \"{other}\""
+                    ),
                 ));
             }
         }

@@ -57,6 +57,7 @@ pub fn live(args: LiveArgs, registry: &Registry) -> Result<ExitCode> {
         config,
         strategies,
         data: args.data,
+        config_path: Some(args.config),
         stop,
     });
     match outcome {

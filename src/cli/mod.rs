@@ -84,7 +84,7 @@ struct PreflightArgs {
 struct BacktestArgs {
     #[command(flatten)]
     inputs: RunInputs,
-    /// Directory for summary.json, fills.csv and equity.svg.
+    /// Directory for summary.json, fills.csv, equity.svg and report.html.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print the summary as one JSON object on stdout instead of the text report.
@@ -97,6 +97,10 @@ struct BacktestArgs {
     /// (also on when the config sets `[metrics] enabled = true`).
     #[arg(long)]
     metrics: bool,
+    /// Exit 1 when a configured strategy is not registered (its instruments are not in the
+    /// data, its model did not load, ...) or never ran on a tick.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Args, Debug)]
@@ -127,8 +131,14 @@ pub fn main(registry: Registry) -> ExitCode {
     let result = match cli.command {
         // A live run installs its own log channels.
         Some(Command::Live(args)) => live::live(args, &registry),
-        None => with_stderr_logs(|| backtest(BacktestArgs::default(), &registry)),
-        Some(Command::Backtest(args)) => with_stderr_logs(|| backtest(args, &registry)),
+        None => {
+            init_logging();
+            backtest(BacktestArgs::default(), &registry)
+        }
+        Some(Command::Backtest(args)) => {
+            init_logging();
+            backtest(args, &registry)
+        }
         Some(Command::Convert(args)) => with_stderr_logs(|| convert(args)),
         Some(Command::Preflight(args)) => with_stderr_logs(|| preflight(args, &registry)),
         Some(Command::Sweep(args)) => with_stderr_logs(|| sweep::sweep(args, &registry)),
@@ -174,7 +184,9 @@ fn strategy_paths(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(vec![default])
 }
 
-fn backtest(args: BacktestArgs, registry: &Registry) -> Result<()> {
+/// Runs a backtest and prints or writes its results; exit 1 under `--strict` when a
+/// configured strategy did not take part.
+fn backtest(args: BacktestArgs, registry: &Registry) -> Result<ExitCode> {
     let paths = strategy_paths(&args.inputs.strategies)?;
     let (mut config, strategies) =
         load_configs(args.inputs.config.as_deref(), None, &paths, registry)?;
@@ -193,12 +205,17 @@ fn backtest(args: BacktestArgs, registry: &Registry) -> Result<()> {
         &sources,
         args.metrics,
         &mut |addr| eprintln!("metrics: http://{addr}/metrics"),
-        &mut |done, total| bar.update(done, total),
+        &mut |p| bar.update(p.done, p.total, p.ticks),
     );
     bar.finish();
     let backtest = result?;
     if let Some(dir) = &args.out {
-        backtest.write(dir)?;
+        let meta = crate::report::RunMeta {
+            mode: "backtest",
+            data: sources.iter().map(DataSource::name).collect(),
+            config: args.inputs.config.clone(),
+        };
+        backtest.write(dir, &meta)?;
     }
     if args.json {
         println!("{}", backtest.summary.to_json());
@@ -206,12 +223,24 @@ fn backtest(args: BacktestArgs, registry: &Registry) -> Result<()> {
         print!("{}", backtest.summary.render_text());
         if let Some(dir) = &args.out {
             println!(
-                "\n  wrote {}/summary.json, fills.csv, orders.csv, equity.svg",
+                "\n  wrote {}/summary.json, fills.csv, orders.csv, equity.svg, report.html",
                 dir.display()
             );
         }
     }
-    Ok(())
+    let summary = &backtest.summary;
+    if args.strict
+        && !(summary.disabled_strategies.is_empty() && summary.idle_strategies.is_empty())
+    {
+        for reason in &summary.disabled_strategies {
+            eprintln!("strict: not registered: {reason}");
+        }
+        for id in &summary.idle_strategies {
+            eprintln!("strict: {id} never ran on a tick (no data for its instruments)");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn convert(args: ConvertArgs) -> Result<()> {

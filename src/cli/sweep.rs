@@ -72,7 +72,7 @@ pub(crate) fn sweep(args: SweepArgs, registry: &Registry) -> Result<()> {
             sort,
         },
         registry,
-        &|done, total| bar.update(done as u64, total as u64),
+        &|done, total| bar.update(done as u64, total as u64, 0),
     );
     bar.finish();
     let sweep = result?;

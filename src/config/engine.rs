@@ -31,6 +31,8 @@ pub struct EngineConfig {
     pub instruments: Vec<InstrumentConfig>,
     /// `[data] instruments_file`, resolved against the config file's folder.
     pub instruments_file: Option<PathBuf>,
+    /// `[compute]`: compute time charged to the simulated clock.
+    pub compute: crate::strategy::compute::ComputeConfig,
     /// `[portfolio]`: capital and the base currency of the reports.
     pub portfolio: crate::portfolio::config::PortfolioConfig,
     /// In file order; the index is the `BrokerId`.
@@ -81,6 +83,7 @@ impl EngineConfig {
         for path in [
             config.feed.path.as_mut(),
             config.instruments_file.as_mut(),
+            config.compute.samples.as_mut(),
             Some(&mut config.logging.dir),
             Some(&mut config.output_dir),
         ]
@@ -143,6 +146,7 @@ impl EngineConfig {
             instruments: Vec::new(),
             instruments_file: None,
             portfolio: Default::default(),
+            compute: Default::default(),
             brokers: Vec::new(),
             feed: FeedConfig::default(),
             metrics: MetricsConfig::default(),
@@ -161,6 +165,7 @@ impl EngineConfig {
         );
         super::instruments::read(&mut root, &mut config.instruments);
         crate::portfolio::config::read(&mut root, &mut config.portfolio);
+        crate::strategy::compute::read(&mut root, &mut config.compute);
         read_brokers(&mut root, &mut config.brokers);
         crate::feed::config::read_feed(&mut root, &mut config.feed);
         crate::metrics::config::read(&mut root, &mut config.metrics);

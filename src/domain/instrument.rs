@@ -134,6 +134,9 @@ pub struct InstrumentTable {
     specs: Vec<InstrumentSpec>,
     /// Names of `CurrencyId`s, in order of first use by instrument id.
     currencies: Vec<String>,
+    /// Per instrument: (the data has quotes, the data has trades), as the scan found them;
+    /// instruments not scanned count as having both.
+    data_kinds: Vec<(bool, bool)>,
 }
 
 impl InstrumentTable {
@@ -163,6 +166,7 @@ impl InstrumentTable {
             return id;
         }
         self.specs.push(InstrumentSpec::new(symbol, 0, 0));
+        self.data_kinds.push((true, true));
         InstrumentId((self.specs.len() - 1) as u32)
     }
 
@@ -289,6 +293,21 @@ impl InstrumentTable {
             }
         };
         CurrencyId(u16::try_from(at).unwrap_or(u16::MAX))
+    }
+
+    /// Records what kinds of rows the data has for `id`.
+    pub fn set_data_kinds(&mut self, id: InstrumentId, quotes: bool, trades: bool) {
+        if let Some(kinds) = self.data_kinds.get_mut(id.index()) {
+            *kinds = (quotes, trades);
+        }
+    }
+
+    /// (the data has quotes, the data has trades) for `id`.
+    pub fn data_kinds(&self, id: InstrumentId) -> (bool, bool) {
+        self.data_kinds
+            .get(id.index())
+            .copied()
+            .unwrap_or((true, true))
     }
 
     /// Currencies some instrument settles in: ids `0..settlement_count()`.

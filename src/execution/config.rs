@@ -10,6 +10,12 @@
 //! | `credentials_env` | array of environment variable names | `[]` |
 //! | `latency_ns` | integer >= 0, ns of event time | `0` |
 //! | `fill_size` | `"order"` \| `"touch"` | `"order"` |
+//! | `latency` | order-entry latency: `"constant"` (`latency_ns`) \| `"file"` (`latency_file`) | `"constant"` |
+//! | `latency_file` | recorded latencies, `latency = "file"` only: a CSV of `percentile,latency_ns` rows or one `latency_ns` per line | — |
+//! | `md_latency` | market-data latency: `"none"` \| `"from_data"` (`local_ts - ts`) \| integer ns >= 0 \| `"file"` (`md_latency_file`) | `"none"` |
+//! | `md_latency_file` | as `latency_file`, `md_latency = "file"` only | — |
+//! | `latency_seed` | integer >= 0, seeds the draws from the latency files | `42` |
+//! | `queue` | resting limit orders: `"none"` (fill when the touch reaches them) \| `"conservative"` (behind the displayed size) | `"none"` |
 //! | `fee_bps` | bps of notional, sets both the maker and the taker rate | `0` |
 //! | `maker_fee_bps`, `taker_fee_bps` | bps of notional; each overrides `fee_bps` | `fee_bps` |
 //! | `buy_fee_bps`, `sell_fee_bps` | extra bps of notional on buys / sells (taxes, levies) | `0` |
@@ -24,9 +30,16 @@
 //! text is read, never a float). `slippage` is one string so an environment overlay replaces
 //! the whole model.
 //!
+//! A latency file's path is relative to the config file's folder; it is read here, with the
+//! config, so its bad rows are reported (`FILE:LINE: ...`) with every other config problem
+//! (formats in `execution::paper::latency`, semantics in `docs/FILL_MODELS.md`). With
+//! `latency = "file"`, `latency_ns` must be absent or 0.
+//!
 //! `[venue.NAME.instruments.SYMBOL]` overrides the cost keys (`fee_bps` … `slippage`) for one
 //! instrument; keys it does not give keep the venue's values (its `fee_bps` replaces both of
 //! the venue's maker and taker rates, unless it also gives `maker_fee_bps`/`taker_fee_bps`).
+
+use std::path::{Path, PathBuf};
 
 use crate::config::fields::Fields;
 use crate::domain::{Decimal, MONEY_SCALE, Money, POW10};
@@ -34,6 +47,10 @@ use crate::risk::RiskLimits;
 use toml::de::DeValue;
 
 use super::cost::{BPS_DECIMALS, Bps, Costs, Slippage, VenueCosts};
+use super::paper::QueueModel;
+use super::paper::latency::{
+    DEFAULT_LATENCY_SEED, LatencyFile, LatencySource, LatencyTable, TableError,
+};
 
 /// Largest `fee_per_unit` and `min_fee`, whole units of the settlement currency.
 const MAX_MONEY: i64 = 1_000_000;
@@ -59,8 +76,16 @@ pub struct BrokerConfig {
     /// Environment variables the broker needs (API keys of a live broker). Names only:
     /// values are read from the environment and never logged.
     pub credentials_env: Vec<String>,
-    /// Delay between a signal and the earliest tick that can fill it, ns of event time.
+    /// `latency_ns` as written (0 when absent); `latency` holds the order-entry model.
     pub latency_ns: u64,
+    /// Order-entry latency: `Constant(latency_ns)` or a file (`latency = "file"`).
+    pub latency: LatencySource,
+    /// Market-data latency (`md_latency`), added to the order-entry latency.
+    pub md_latency: LatencySource,
+    /// Seed of the draws from latency files (`latency_seed`).
+    pub latency_seed: u64,
+    /// How resting limit orders fill (`queue`).
+    pub queue: QueueModel,
     /// The venue's `fee_bps` as written (0 when absent); `costs` holds the full model.
     pub fee_bps: Decimal,
     pub fill_size: FillSize,
@@ -84,6 +109,15 @@ pub(crate) fn read(name: &str, venue: &mut Fields<'_, '_>) -> BrokerConfig {
         Some((size, _)) if size == "touch" => FillSize::Touch,
         _ => FillSize::Order,
     };
+    let latency = read_latency(venue, latency_ns);
+    let md_latency = read_md_latency(venue);
+    let latency_seed = venue
+        .opt_int("latency_seed", 0, i64::MAX)
+        .map_or(DEFAULT_LATENCY_SEED, |seed| seed as u64);
+    let queue = match venue.opt_choice("queue", &["none", "conservative"]) {
+        Some((model, _)) if model == "conservative" => QueueModel::Conservative,
+        _ => QueueModel::None,
+    };
     let (default, fee_bps) = read_costs(venue, Costs::default());
     let costs = VenueCosts {
         default,
@@ -94,10 +128,148 @@ pub(crate) fn read(name: &str, venue: &mut Fields<'_, '_>) -> BrokerConfig {
         enabled,
         credentials_env,
         latency_ns,
+        latency,
+        md_latency,
+        latency_seed,
+        queue,
         fee_bps: fee_bps.unwrap_or_default(),
         fill_size,
         costs,
         risk: crate::risk::RiskLimits::default(),
+    }
+}
+
+/// `latency = "constant" | "file"` with `latency_file`; `latency_ns` is the constant.
+fn read_latency(fields: &mut Fields<'_, '_>, latency_ns: u64) -> LatencySource {
+    let constant = LatencySource::Constant(latency_ns);
+    let kind = fields.opt_choice("latency", &["constant", "file"]);
+    let file_key = fields.get("latency_file").map(|v| v.span().start);
+    let Some((_, offset)) = kind.filter(|(kind, _)| kind == "file") else {
+        if let Some(at) = file_key {
+            fields.invalid(
+                "latency_file",
+                at,
+                "applies with latency = \"file\" only (add it, or remove latency_file)",
+            );
+        }
+        return constant;
+    };
+    if latency_ns != 0 {
+        let at = fields.get("latency_ns").map_or(offset, |v| v.span().start);
+        fields.invalid(
+            "latency_ns",
+            at,
+            format!(
+                "{latency_ns} conflicts with latency = \"file\" (the file gives the order-entry latency): remove it or set 0"
+            ),
+        );
+    }
+    if file_key.is_none() {
+        fields.invalid(
+            "latency",
+            offset,
+            "\"file\" needs latency_file = \"PATH\" (relative to this file)",
+        );
+        return constant;
+    }
+    read_latency_file(fields, "latency_file").map_or(constant, LatencySource::File)
+}
+
+/// `md_latency = "none" | "from_data" | "file" | N` (ns) with `md_latency_file`.
+fn read_md_latency(fields: &mut Fields<'_, '_>) -> LatencySource {
+    const KEY: &str = "md_latency";
+    const EXPECTED: &str = "expected \"none\", \"from_data\", \"file\" or an integer >= 0 (ns)";
+    let none = LatencySource::Constant(0);
+    let file_key = fields.get("md_latency_file").map(|v| v.span().start);
+    let mut wants_file = None;
+    let model = match fields.get(KEY) {
+        None => none.clone(),
+        Some(value) => {
+            let offset = value.span().start;
+            match value.get_ref() {
+                DeValue::String(text) if text == "none" => none.clone(),
+                DeValue::String(text) if text == "from_data" => LatencySource::FromData,
+                DeValue::String(text) if text == "file" => {
+                    wants_file = Some(offset);
+                    none.clone()
+                }
+                DeValue::Integer(_) => match fields.opt_int(KEY, 0, i64::MAX) {
+                    Some(ns) => LatencySource::Constant(ns as u64),
+                    None => none.clone(),
+                },
+                DeValue::String(text) => {
+                    fields.invalid(KEY, offset, format!("{EXPECTED}, found \"{text}\""));
+                    none.clone()
+                }
+                _ => {
+                    fields.invalid(KEY, offset, EXPECTED);
+                    none.clone()
+                }
+            }
+        }
+    };
+    match (wants_file, file_key) {
+        (Some(_), Some(_)) => {
+            read_latency_file(fields, "md_latency_file").map_or(none, LatencySource::File)
+        }
+        (Some(offset), None) => {
+            fields.invalid(
+                KEY,
+                offset,
+                "\"file\" needs md_latency_file = \"PATH\" (relative to this file)",
+            );
+            none
+        }
+        (None, Some(at)) => {
+            fields.invalid(
+                "md_latency_file",
+                at,
+                "applies with md_latency = \"file\" only (add it, or remove md_latency_file)",
+            );
+            model
+        }
+        (None, None) => model,
+    }
+}
+
+/// Reads the latency file `key` names, relative to the config file's folder. Its bad rows
+/// are reported at their own file and line; a missing or empty file at `key`.
+fn read_latency_file(fields: &mut Fields<'_, '_>, key: &'static str) -> Option<LatencyFile> {
+    let (written, offset) = fields.opt_str(key)?;
+    let path = resolve(fields.source().path, &written);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            fields.invalid(key, offset, format!("cannot read {}: {e}", path.display()));
+            return None;
+        }
+    };
+    match LatencyTable::parse(&path, &text) {
+        Ok(table) => Some(LatencyFile { path, table }),
+        Err(TableError::Empty) => {
+            fields.invalid(
+                key,
+                offset,
+                format!(
+                    "{} holds no latencies (expected `percentile,latency_ns` rows or one `latency_ns` per line)",
+                    path.display()
+                ),
+            );
+            None
+        }
+        Err(TableError::Rows(rows)) => {
+            fields.errors.extend(rows);
+            None
+        }
+    }
+}
+
+/// `written` relative to the folder of the config file at `config`.
+fn resolve(config: &Path, written: &str) -> PathBuf {
+    let path = PathBuf::from(written);
+    match config.parent() {
+        Some(base) if path.is_relative() => base.join(path),
+        _ => path,
     }
 }
 
@@ -265,3 +437,7 @@ fn parse_slippage(text: &str) -> Result<Slippage, Option<String>> {
         _ => Err(None),
     }
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -14,7 +14,7 @@ pub mod stage;
 use crate::domain::{Order, OrderEvent, OrderRequest, Tick};
 
 pub use config::{BrokerConfig, FillSize};
-pub use paper::PaperVenue;
+pub use paper::{PaperModels, PaperVenue};
 pub use stage::ExecutionStage;
 
 /// A broker's venue.

@@ -690,7 +690,14 @@ mod tests {
         for case in cases {
             let (csv_table, csv_ticks) = read_all(&case.csv, &[]).expect(case.name);
             let (bin_table, bin_ticks) = read_all(&case.mixed, &[]).expect(case.name);
-            assert_eq!(bin_table, csv_table, "{}: same instruments", case.name);
+            // Specs only: a binary header does not say which kinds of rows a symbol has.
+            let specs = |t: &InstrumentTable| t.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>();
+            assert_eq!(
+                specs(&bin_table),
+                specs(&csv_table),
+                "{}: same instruments",
+                case.name
+            );
             assert_eq!(bin_ticks, csv_ticks, "{}: same ticks", case.name);
             assert!(!csv_ticks.is_empty(), "{}", case.name);
         }

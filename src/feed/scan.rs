@@ -73,6 +73,8 @@ pub fn scan_instruments(
                     let Some(entry) = acc.entry(symbol.symbol.as_bytes()) else {
                         continue;
                     };
+                    // A binary header does not say which kinds a symbol has.
+                    (entry.quotes, entry.trades) = (true, true);
                     entry.price_precision = entry.price_precision.max(symbol.price_precision);
                     entry.qty_precision = entry.qty_precision.max(symbol.qty_precision);
                     let (price, qty) = entry.binary.as_ref().map_or((0, 0), |b| (b.0, b.1));
@@ -98,6 +100,7 @@ pub fn scan_instruments(
     }
     for entry in &acc.entries {
         let id = table.intern(&entry.symbol);
+        table.set_data_kinds(id, entry.quotes, entry.trades);
         let fixed = overrides.iter().find(|o| o.symbol == entry.symbol);
         let (fixed_price, fixed_qty) =
             fixed.map_or((None, None), |f| (f.price_precision, f.qty_precision));

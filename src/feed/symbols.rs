@@ -54,6 +54,9 @@ pub(super) struct ScanEntry {
     /// Largest precisions found in binary headers, with the file: a binary value cannot be
     /// checked row by row against an override the way CSV text is.
     pub(super) binary: Option<(u8, u8, Arc<str>)>,
+    /// Rows with a bid or ask, and rows with a last price (binary files: both assumed).
+    pub(super) quotes: bool,
+    pub(super) trades: bool,
 }
 
 /// Symbols in order of first appearance, across all sources.
@@ -77,6 +80,8 @@ impl ScanAccumulator {
                     price_precision: 0,
                     qty_precision: 0,
                     binary: None,
+                    quotes: false,
+                    trades: false,
                 });
                 self.index.insert(symbol)
             }

@@ -43,7 +43,8 @@ impl<T: Copy> RecordLog<T> {
     /// Off the tick path: hands a buffer at least half full to the log and allocates the
     /// next, so the tick path finds room.
     pub fn flush(&mut self) {
-        if self.pending.len() >= self.buffer / 2 {
+        // Never an empty buffer: a 1-record log would allocate on every flush.
+        if !self.pending.is_empty() && self.pending.len() >= self.buffer / 2 {
             self.hand_over();
         }
     }

@@ -1,16 +1,18 @@
 //! Run reports: the JSON summary (`--json`, `summary.json`, built here), `fills.csv` and
-//! `orders.csv` (`csv`), the equity-curve SVG (`plot`) and the human-readable text report
-//! (`text`). Money and quantities are exact decimal strings;
+//! `orders.csv` (`csv`), the equity-curve SVG (`plot`), the self-contained HTML report
+//! (`html`) and the human-readable text report (`text`). Money and quantities are exact decimal strings;
 //! every list is in a fixed order (never hash-map order), so equal runs give equal bytes.
 
 pub mod analytics;
 mod csv;
+mod html;
 pub mod plot;
 pub mod stats;
 mod text;
 
 pub use analytics::Analytics;
 pub use csv::{write_equity_csv, write_fills_csv, write_orders_csv, write_trades_csv};
+pub use html::{RunMeta, write_report};
 
 use std::path::{Path, PathBuf};
 
@@ -147,6 +149,8 @@ pub struct Summary {
     pub configured_strategies: usize,
     pub registered_strategies: usize,
     pub disabled_strategies: Vec<String>,
+    /// Registered strategies that were never run on a tick (no tick of their instruments).
+    pub idle_strategies: Vec<String>,
     /// Settlement currency → total equity (PnL at the final marks). Never added across.
     pub equity: indexmap_like::OrderedMap<String>,
     /// Settlement currency → largest drop of equity from a peak, tick by tick.
@@ -158,6 +162,9 @@ pub struct Summary {
     /// Interval of the equity samples behind volatility, Sharpe, Sortino and drawdown
     /// duration in `stats`, seconds.
     pub stats_interval_s: f64,
+    /// Compute time charged to the simulated clock (`[compute]`): `mode`, `charged` (the
+    /// measured charges recorded), `replay_exhausted` (replay charges beyond the samples).
+    pub compute: serde_json::Value,
     /// Settlement currency → statistics of the total.
     pub stats: indexmap_like::OrderedMap<serde_json::Value>,
     pub strategies: Vec<StrategyRow>,
@@ -390,11 +397,26 @@ impl Summary {
             configured_strategies: layout.configured,
             registered_strategies: layout.strategies.len(),
             disabled_strategies: layout.disabled.clone(),
+            idle_strategies: layout
+                .strategies
+                .iter()
+                .filter(|s| {
+                    s.books
+                        .iter()
+                        .all(|b| outcome.book_ticks.get(b.0 as usize).is_none_or(|&n| n == 0))
+                })
+                .map(|s| s.id.clone())
+                .collect(),
             equity,
             max_drawdown,
             base_currency,
             missing_rates: analytics.missing_rates.clone(),
             stats_interval_s: analytics.interval_s,
+            compute: serde_json::json!({
+                "mode": outcome.compute.mode.name(),
+                "charged": outcome.compute.samples.len(),
+                "replay_exhausted": outcome.compute.exhausted,
+            }),
             stats,
             strategies,
             brokers,
@@ -495,8 +517,9 @@ fn model_rows(
     (models, indexmap_like::OrderedMap(inference))
 }
 
-/// Writes `summary.json`, `fills.csv`, `orders.csv`, `equity.csv`, `trades.csv` and
-/// `equity.svg` into `dir` (created if missing).
+/// Writes `summary.json`, `fills.csv`, `orders.csv`, `equity.csv`, `trades.csv`,
+/// `equity.svg` and `report.html` (whose header names what `meta` says the run read) into
+/// `dir` (created if missing).
 ///
 /// # Errors
 /// A file cannot be written.
@@ -505,6 +528,7 @@ pub fn write_outputs(
     summary: &Summary,
     layout: &EngineLayout,
     outcome: &RunOutcome,
+    meta: &RunMeta,
 ) -> Result<(), ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_owned(),
@@ -520,5 +544,13 @@ pub fn write_outputs(
     let analytics = Analytics::compute(layout, outcome);
     write_equity_csv(&dir.join("equity.csv"), layout, &analytics)?;
     write_trades_csv(&dir.join("trades.csv"), layout, &analytics)?;
-    plot::equity_svg(&dir.join("equity.svg"), layout, &analytics)
+    plot::equity_svg(&dir.join("equity.svg"), layout, &analytics)?;
+    write_report(
+        &dir.join("report.html"),
+        summary,
+        layout,
+        outcome,
+        &analytics,
+        meta,
+    )
 }

@@ -48,6 +48,9 @@ impl Summary {
         for d in &self.disabled_strategies {
             let _ = writeln!(out, "    disabled: {d}");
         }
+        for id in &self.idle_strategies {
+            let _ = writeln!(out, "    never ran on a tick: {id}");
+        }
         let _ = writeln!(
             out,
             "  equity {}; max drawdown {}",

@@ -13,7 +13,7 @@
 //! observes it (`backtest --metrics`); buffered fills move to the fill log between chunks.
 
 use super::layout::PnlBuffer;
-use super::{Engine, EngineLayout, RunError, RunOutcome, TickSource, publish};
+use super::{Engine, EngineLayout, RunError, RunOutcome, RunProgress, TickSource, publish};
 use crate::clock::{LatencyTimer, Stopwatch};
 use crate::domain::{Market, OrderEvent, OrderRequest, RequestKind, Tick};
 use crate::metrics::telemetry::{FeedState, LatencySlot, StageName};
@@ -188,7 +188,7 @@ fn deliver(
 pub fn run(
     mut engine: Engine,
     source: &mut (dyn TickSource + Send),
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(RunProgress),
 ) -> Result<(EngineLayout, RunOutcome), RunError> {
     let timer = LatencyTimer::default();
     let mut latency = LatencyRecorder::default();
@@ -246,7 +246,11 @@ pub fn run(
             .load(std::sync::atomic::Ordering::Relaxed)
         {
             let (done, total) = source.progress();
-            progress(done, total);
+            progress(RunProgress {
+                done,
+                total,
+                ticks: seq,
+            });
             continue;
         }
         for tick in &chunk {
@@ -279,7 +283,11 @@ pub fn run(
             &mut latency_published,
         );
         let (done, total) = source.progress();
-        progress(done, total);
+        progress(RunProgress {
+            done,
+            total,
+            ticks: seq,
+        });
     }
     telemetry.set_feed_state(FeedState::Ended);
     telemetry.take_back_latency(LatencySlot::Strategy, &mut latency);

@@ -71,6 +71,15 @@ impl TickSource for crate::feed::TickReader {
     }
 }
 
+/// How far a run is: the source's progress (`done` of `total`, bytes for files) and the
+/// ticks processed so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunProgress {
+    pub done: u64,
+    pub total: u64,
+    pub ticks: u64,
+}
+
 /// Ticks from memory (tests, benches).
 #[derive(Debug)]
 pub struct SliceSource<'a> {
@@ -123,7 +132,7 @@ impl Engine {
     pub fn run(
         self,
         source: &mut (dyn TickSource + Send),
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut dyn FnMut(RunProgress),
     ) -> Result<(EngineLayout, RunOutcome), RunError> {
         match self.config.runtime.mode {
             config::RuntimeMode::Inline => inline::run(self, source, progress),
@@ -197,6 +206,19 @@ pub struct RunOutcome {
     pub latency: LatencyRecorder,
     pub ml: Vec<MlRunStats>,
     pub strategy: StrategyCounters,
+    /// Compute time charging: its mode, every measured charge in order (ns), and replay
+    /// charges asked for beyond the samples.
+    pub compute: ComputeOutcome,
+    /// Ticks each book's strategy was run on, by `BookId`.
+    pub book_ticks: Vec<u64>,
+}
+
+/// What `[compute]` charged in a run.
+#[derive(Clone, Debug, Default)]
+pub struct ComputeOutcome {
+    pub mode: crate::strategy::compute::ComputeMode,
+    pub samples: Vec<u32>,
+    pub exhausted: u64,
 }
 
 impl RunOutcome {
@@ -224,7 +246,17 @@ impl RunOutcome {
             order_log: orders,
             latency,
             ml: MlRunStats::of(strategy),
+            book_ticks: strategy.books().iter().map(|b| b.ticks).collect(),
             strategy: strategy.counters(),
+            compute: {
+                let compute = strategy.compute_mut();
+                compute.flush();
+                ComputeOutcome {
+                    mode: compute.mode(),
+                    samples: compute.take_samples(),
+                    exhausted: compute.exhausted,
+                }
+            },
         }
     }
 }

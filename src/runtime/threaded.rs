@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Sender, bounded};
 
+use super::RunProgress;
 use super::canary::{self, CANARY_LOOKAHEAD};
 use super::config::WaitPolicy;
 use super::control::RunControl;
@@ -45,7 +46,7 @@ pub struct RunOptions {
 pub fn run(
     engine: Engine,
     source: &mut (dyn TickSource + Send),
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(RunProgress),
 ) -> Result<(EngineLayout, RunOutcome), RunError> {
     run_with(
         engine,
@@ -67,7 +68,7 @@ pub fn run(
 pub fn run_with(
     engine: Engine,
     source: &mut (dyn TickSource + Send),
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(RunProgress),
     options: &RunOptions,
     control: &RunControl,
 ) -> Result<(EngineLayout, RunOutcome), RunError> {
@@ -258,7 +259,11 @@ pub fn run_with(
             }
             publish(&tick_tx, seq, &ticks_by_class);
             let (done, total) = source.progress();
-            progress(done, total);
+            progress(RunProgress {
+                done,
+                total,
+                ticks: seq,
+            });
             if at_end || control.aborted() {
                 break;
             }

@@ -54,6 +54,20 @@ pub enum StrategyParams {
     User(UserConfig),
 }
 
+impl StrategyParams {
+    /// The price a built-in rule kind reads (`None`: ML, whose sidecar names it, and user
+    /// kinds).
+    pub fn price_source(&self) -> Option<PriceSource> {
+        match self {
+            StrategyParams::EmaCross { price_source, .. }
+            | StrategyParams::Momentum { price_source, .. }
+            | StrategyParams::MeanReversion { price_source, .. }
+            | StrategyParams::Breakout { price_source, .. } => Some(*price_source),
+            StrategyParams::Ml { .. } | StrategyParams::User(_) => None,
+        }
+    }
+}
+
 /// One validated strategy file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StrategyConfig {

@@ -19,6 +19,7 @@
 pub mod actions;
 pub mod book;
 pub mod breakout;
+pub mod compute;
 pub mod config;
 pub mod context;
 pub mod ema_cross;

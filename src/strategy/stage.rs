@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 
 use super::actions::{Action, Actions, MAX_ORDER_ACTIONS_PER_TICK};
 use super::book::{BookState, MAX_OPEN_ORDERS, OrderRecord};
+use super::compute::ComputeCharge;
 use super::context::Context;
 use super::index::StrategyIndex;
 use super::timer::Timers;
@@ -51,6 +52,8 @@ pub struct Book {
     /// Order actions left in the tick `budget_seq`.
     budget: u32,
     budget_seq: u64,
+    /// Ticks of its instruments the strategy was run on.
+    pub ticks: u64,
 }
 
 impl Book {
@@ -60,6 +63,7 @@ impl Book {
             strategy,
             budget: MAX_ORDER_ACTIONS_PER_TICK,
             budget_seq: u64::MAX,
+            ticks: 0,
         }
     }
 }
@@ -104,6 +108,8 @@ struct Core {
     counters: StrategyCounters,
     /// Every order that ended, for the orders report.
     orders: RecordLog<OrderRecord>,
+    /// Compute time charged to the requests strategies write (`compute`).
+    compute: ComputeCharge,
 }
 
 impl StrategyStage {
@@ -129,9 +135,21 @@ impl StrategyStage {
                 flatten_on_kill,
                 counters: StrategyCounters::default(),
                 orders: RecordLog::new(LOG_BUFFER),
+                compute: ComputeCharge::off(),
                 books,
             },
         }
+    }
+
+    /// Charges compute time to the requests strategies write (see `strategy::compute`).
+    pub fn with_compute(mut self, compute: ComputeCharge) -> StrategyStage {
+        self.core.compute = compute;
+        self
+    }
+
+    /// The compute charger: its mode, measured samples and replay shortfall.
+    pub fn compute_mut(&mut self) -> &mut ComputeCharge {
+        &mut self.core.compute
     }
 
     pub fn books(&self) -> &[Book] {
@@ -217,6 +235,7 @@ impl StrategyStage {
     /// Off the tick path: moves buffered order records to the log.
     pub fn flush_logs(&mut self) {
         self.core.orders.flush();
+        self.core.compute.flush();
     }
 
     /// Every order of the run: those that ended, in the order they ended, then those still
@@ -315,6 +334,7 @@ impl Core {
         views: Views<'_>,
         out: &mut Vec<OrderRequest>,
     ) {
+        self.books[b].ticks += 1;
         self.callback(b, slot, views, out, |strategy, ctx, actions| {
             strategy.on_tick(ctx, tick, actions);
         });
@@ -406,16 +426,21 @@ impl Core {
             views.market,
             &self.instruments,
         );
+        let started = self.compute.start();
         call(&mut book.strategy, &ctx, &mut self.actions);
         // Nothing written: budget and ids are as they were.
         if !self.actions.is_empty() {
             book.budget = self.actions.budget();
             self.next_id = self.actions.next_id();
-            self.take_actions(b, out);
+            let charged = self.compute.charge(b, started);
+            self.take_actions(b, out, charged);
         }
     }
 
-    fn take_actions(&mut self, b: usize, out: &mut Vec<OrderRequest>) {
+    /// Turns the actions of book `b` into requests, stamped `charged` ns after the event
+    /// time (its compute time, when charged).
+    fn take_actions(&mut self, b: usize, out: &mut Vec<OrderRequest>, charged: u64) {
+        let sent = Nanos(self.now.0.saturating_add(charged));
         let book = &mut self.books[b].state;
         for &action in self.actions.as_slice() {
             match action {
@@ -428,9 +453,9 @@ impl Core {
                     tif,
                 } => {
                     self.counters.requests += 1;
-                    out.push(book.place(
-                        self.now, self.seq, id, slot, side, qty, order_type, tif, false,
-                    ));
+                    out.push(
+                        book.place(sent, self.seq, id, slot, side, qty, order_type, tif, false),
+                    );
                 }
                 Action::Modify { id, price, qty } => match book.order_mut(id) {
                     Some(order) => {
@@ -446,7 +471,7 @@ impl Core {
                             leaves: order.leaves,
                         };
                         let (slot, side) = (order.slot, order.side);
-                        out.push(book.request(self.now, self.seq, id, slot, side, kind));
+                        out.push(book.request(sent, self.seq, id, slot, side, kind));
                     }
                     None => self
                         .local
@@ -456,14 +481,7 @@ impl Core {
                     Some(order) => {
                         order.cancel_pending = true;
                         let (slot, side) = (order.slot, order.side);
-                        out.push(book.request(
-                            self.now,
-                            self.seq,
-                            id,
-                            slot,
-                            side,
-                            RequestKind::Cancel,
-                        ));
+                        out.push(book.request(sent, self.seq, id, slot, side, RequestKind::Cancel));
                     }
                     None => self
                         .local

@@ -244,7 +244,7 @@ fn run_variant(
     let engine = build(config, std::slice::from_ref(strategy), instruments.clone())
         .with_context(|| format!("variant {}", variant.id))?;
     let (layout, outcome) = engine
-        .run(&mut SliceSource::new(ticks), &mut |_, _| {})
+        .run(&mut SliceSource::new(ticks), &mut |_| {})
         .map_err(|e| anyhow::anyhow!("variant {}: {e}", variant.id))?;
     let summary = Summary::build(&layout, &outcome, "inline", FeedCounts::default());
     let single = (summary.equity.0.len() == 1).then(|| summary.equity.0[0].clone());

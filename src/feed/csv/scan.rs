@@ -69,7 +69,11 @@ fn scan_line(
     let qty = decimals(F_BID_SIZE)
         .max(decimals(F_ASK_SIZE))
         .max(decimals(F_LAST_SIZE));
+    let quote = !field(line, commas, F_BID).is_empty() || !field(line, commas, F_ASK).is_empty();
+    let trade = !field(line, commas, F_LAST).is_empty();
     if let Some(entry) = acc.entry(symbol) {
+        entry.quotes |= quote;
+        entry.trades |= trade;
         // More than MAX_PRECISION decimals cannot be represented: leave the precision alone
         // and let the parser report the row (a scan error would end even a `Skip` run).
         if price <= MAX_PRECISION {
