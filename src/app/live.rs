@@ -91,6 +91,11 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         stop,
     } = live;
     config.runtime.mode = RuntimeMode::Threaded;
+    // A live strategy's compute time is real: charging it again would delay its orders twice.
+    if config.compute.mode != crate::strategy::compute::ComputeMode::Off {
+        tracing::warn!(target: "app", mode = config.compute.mode.name(), "[compute] charges compute time in backtests only; live runs ignore it");
+        config.compute.mode = crate::strategy::compute::ComputeMode::Off;
+    }
     // Live ticks arrive far below the engine's capacity: time every one, so every order
     // has its tick-to-order latency, unless the config says otherwise.
     config.runtime.latency_sample_every.get_or_insert(1);
