@@ -47,10 +47,10 @@ use crate::risk::RiskLimits;
 use toml::de::DeValue;
 
 use super::cost::{BPS_DECIMALS, Bps, Costs, Slippage, VenueCosts};
-use super::paper::QueueModel;
 use super::paper::latency::{
     DEFAULT_LATENCY_SEED, LatencyFile, LatencySource, LatencyTable, TableError,
 };
+use super::paper::queue::QueueModel;
 
 /// Largest `fee_per_unit` and `min_fee`, whole units of the settlement currency.
 const MAX_MONEY: i64 = 1_000_000;
