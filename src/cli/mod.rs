@@ -223,7 +223,7 @@ fn backtest(args: BacktestArgs, registry: &Registry) -> Result<ExitCode> {
         print!("{}", backtest.summary.render_text());
         if let Some(dir) = &args.out {
             println!(
-                "\n  wrote {}/summary.json, fills.csv, orders.csv, equity.svg, report.html",
+                "\n  wrote {}/summary.json, fills.csv, orders.csv, equity.csv, trades.csv, equity.svg, report.html",
                 dir.display()
             );
         }

@@ -122,6 +122,12 @@ pub(crate) fn sweep(args: SweepArgs, registry: &Registry) -> Result<()> {
         "win%"
     );
     for r in sweep.rows.iter().take(30) {
+        // Short runs make small returns: enough digits to see them.
+        let pct = |k: &str| {
+            r.stats[k]
+                .as_f64()
+                .map_or("-".to_owned(), |x| format!("{:.4}", x * 100.0))
+        };
         let num = |k: &str, scale: f64| {
             r.stats[k]
                 .as_f64()
@@ -134,7 +140,7 @@ pub(crate) fn sweep(args: SweepArgs, registry: &Registry) -> Result<()> {
             r.fills,
             r.net_pnl.as_deref().unwrap_or("-"),
             r.currency.as_deref().unwrap_or("-"),
-            num("return", 100.0),
+            pct("return"),
             num("sharpe", 1.0),
             r.stats["max_drawdown"].as_str().unwrap_or("-"),
             r.stats["round_trips"].as_u64().unwrap_or(0),

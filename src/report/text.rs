@@ -127,6 +127,11 @@ impl Summary {
                     .map(|s| (format!("{} {}", s.id, s.symbol), &s.stats)),
             );
         for (name, v) in rows {
+            // Short runs make small returns: enough digits to see them.
+            let pct = |k: &str| {
+                v[k].as_f64()
+                    .map_or("-".to_owned(), |x| format!("{:.4}", x * 100.0))
+            };
             let num = |k: &str, scale: f64| {
                 v[k].as_f64()
                     .map_or("-".to_owned(), |x| format!("{:.2}", x * scale))
@@ -135,7 +140,7 @@ impl Summary {
                 out,
                 "  {:<40} {:>9} {:>8} {:>8} {:>14} {:>6} {:>6} {:>8}",
                 name,
-                num("return", 100.0),
+                pct("return"),
                 num("sharpe", 1.0),
                 num("sortino", 1.0),
                 v["max_drawdown"].as_str().unwrap_or("-"),
