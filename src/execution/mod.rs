@@ -40,7 +40,7 @@ pub enum VenueKind {
 }
 
 impl Venue for VenueKind {
-    #[inline]
+    #[inline(always)]
     fn on_tick(&mut self, tick: &Tick, events: &mut Vec<OrderEvent>) {
         match self {
             VenueKind::Paper(v) => v.on_tick(tick, events),

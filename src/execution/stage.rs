@@ -21,7 +21,7 @@ impl ExecutionStage {
     }
 
     /// Market data for every venue.
-    #[inline]
+    #[inline(always)]
     pub fn on_tick(&mut self, tick: &Tick, events: &mut Vec<OrderEvent>) {
         for venue in &mut self.venues {
             venue.on_tick(tick, events);

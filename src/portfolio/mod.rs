@@ -132,27 +132,46 @@ impl Portfolio {
         }
         let i = tick.instrument.index();
         if let Some(mark) = tick.reference_x2() {
-            self.marks_x2[i] = mark;
-            if self.net_qty[i] != 0 {
-                self.revalue(i);
+            let old = std::mem::replace(&mut self.marks_x2[i], mark);
+            let net = self.net_qty[i];
+            if net != 0 {
+                match self.valuations[i] {
+                    // Linear: the change of value is the mark's move times the position,
+                    // one exact product (as `value_x2` of the difference).
+                    Valuation::Linear { .. } => {
+                        let change = self.valuations[i].value_x2(net, mark - old);
+                        self.mark_value[i] += change;
+                        self.book_equity(i, change);
+                    }
+                    Valuation::Inverse { .. } => self.revalue(i),
+                }
             }
         }
         self.last_ts = tick.ts;
     }
 
-    /// Re-values instrument `i`'s net position at its mark.
-    #[inline]
-    fn revalue(&mut self, i: usize) {
-        let value = self.valuations[i].value_x2(self.net_qty[i], self.marks_x2[i]);
+    /// Adds `change` to the equity of instrument `i`'s currency and tracks its drawdown.
+    #[inline(always)]
+    fn book_equity(&mut self, i: usize, change: Money) {
         let c = self.currency_of[i].index();
-        self.equity[c] += value - std::mem::replace(&mut self.mark_value[i], value);
-        if self.equity[c] > self.peak[c] {
-            self.peak[c] = self.equity[c];
+        let equity = self.equity[c] + change;
+        self.equity[c] = equity;
+        if equity > self.peak[c] {
+            self.peak[c] = equity;
         }
-        let drawdown = self.peak[c] - self.equity[c];
+        let drawdown = self.peak[c] - equity;
         if drawdown > self.max_drawdown[c] {
             self.max_drawdown[c] = drawdown;
         }
+    }
+
+    /// Re-values instrument `i`'s net position at its mark (after a fill; every tick for an
+    /// inverse instrument, whose value is not linear in the mark).
+    #[inline]
+    fn revalue(&mut self, i: usize) {
+        let value = self.valuations[i].value_x2(self.net_qty[i], self.marks_x2[i]);
+        let change = value - std::mem::replace(&mut self.mark_value[i], value);
+        self.book_equity(i, change);
     }
 
     /// Records the state before a tick at `ts` on every grid point it passes.

@@ -221,7 +221,7 @@ impl PaperVenue {
     }
 
     /// Market data: resting orders the tick makes executable execute.
-    #[inline]
+    #[inline(always)]
     pub fn on_tick(&mut self, tick: &Tick, events: &mut Vec<OrderEvent>) {
         let i = tick.instrument.index();
         self.now = self.now.max(tick.ts.0);
@@ -233,10 +233,17 @@ impl PaperVenue {
         // After the orders: those arriving between the last tick and this one met the book
         // of the last tick.
         if self.observe {
-            self.data_ns[i] = tick.local_ts.0.saturating_sub(tick.ts.0);
-            if tick.kind == TickKind::Quote {
-                self.quotes[i] = *tick;
-            }
+            self.observe_tick(tick);
+        }
+    }
+
+    /// What the latency and queue models read of a tick; off the default path.
+    #[inline(never)]
+    fn observe_tick(&mut self, tick: &Tick) {
+        let i = tick.instrument.index();
+        self.data_ns[i] = tick.local_ts.0.saturating_sub(tick.ts.0);
+        if tick.kind == TickKind::Quote {
+            self.quotes[i] = *tick;
         }
     }
 
