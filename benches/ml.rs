@@ -10,7 +10,11 @@
 //! - `ml/batched/<model>`: the backtest path for one 4,096-tick chunk. That is
 //!   `begin_chunk`, `prepare_tick` for every tick, one `score_chunk` call, and then `on_tick`
 //!   consuming the scores. Its time per element is the amortised cost per tick.
-//! - `ml/features/<model>`: feature extraction alone, per tick.
+//! - `ml/features/<model>`: feature extraction alone, per tick, as the live path runs it
+//!   (`FeatureExtractor::update`).
+//! - `ml/batch_features/<model>`: the same features as the backtest extracts them
+//!   (`BatchExtractor`): `stage` for every tick of a 4,096-tick chunk, then `finish`, which
+//!   computes the price-window columns one feature at a time. Per tick; same values.
 //!
 //! Model loading and tick decoding are outside the timed region. Strategy state carries over
 //! between iterations (steady state). Before criterion starts, a p50/p99 of single scoring
@@ -25,7 +29,8 @@ use alpha_panda::clock::LatencyTimer;
 use alpha_panda::config::EngineConfig;
 use alpha_panda::domain::{BookId, BrokerId, InstrumentId, InstrumentTable, Nanos, Qty, Tick};
 use alpha_panda::feed::{DataSource, TickReader, scan_instruments};
-use alpha_panda::ml::{FeatureExtractor, InferenceMode, MlStrategy, Model};
+use alpha_panda::ml::batch::Scratch;
+use alpha_panda::ml::{BatchExtractor, FeatureExtractor, InferenceMode, MlStrategy, Model};
 use alpha_panda::portfolio::Portfolio;
 use alpha_panda::strategy::{Actions, BookState, Context, Market, SlotSpec, Strategy};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -237,6 +242,31 @@ fn bench(c: &mut Criterion) {
                     for tick in &ticks {
                         black_box(extractor.update(black_box(tick), &mut row));
                     }
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("ml/batch_features");
+        group.throughput(Throughput::Elements(ticks.len() as u64));
+        let width = schema.len();
+        let mut rows = vec![0f32; CHUNK * width];
+        let mut scratch = Scratch::new(&schema, CHUNK);
+        group.bench_function(model, |b| {
+            b.iter_batched_ref(
+                || BatchExtractor::new(&schema, slot.price_precision, CHUNK),
+                |extractor| {
+                    for chunk in ticks.chunks(CHUNK) {
+                        let mut n = 0;
+                        for tick in chunk {
+                            let at = n * width;
+                            let row = &mut rows[at..at + width];
+                            n += usize::from(extractor.stage(black_box(tick), at, row));
+                        }
+                        extractor.finish(&mut rows, &mut scratch);
+                    }
+                    black_box(&rows);
                 },
                 BatchSize::LargeInput,
             )

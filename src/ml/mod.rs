@@ -1,6 +1,8 @@
-//! ML strategies on ONNX Runtime: feature extractors, model sidecars, sessions, and the
-//! strategy that joins them. See `docs/ml/` for the feature contract and the model format.
+//! ML strategies on ONNX Runtime: feature extractors (per tick in `features`, a chunk at
+//! a time in `batch`, same values), model sidecars, sessions, and the strategy that joins
+//! them. See `docs/ml/` for the feature contract and the model format.
 
+pub mod batch;
 pub mod features;
 pub mod model;
 pub mod runtime;
@@ -9,6 +11,7 @@ pub mod strategy;
 
 use std::path::{Path, PathBuf};
 
+pub use batch::BatchExtractor;
 pub use features::{FeatureExtractor, FeatureSchema, FeatureSpec};
 pub use model::Model;
 pub use sidecar::Sidecar;

@@ -5,13 +5,16 @@
 //!
 //! Two ways to score, same signals:
 //! - **per tick** (live, and the threaded runtime): extract, then score one row at once;
-//! - **batched** (inline backtests): `prepare` runs the extractors over a whole chunk and
-//!   scores every event in one call before the chunk is dispatched; `on_tick` then only
-//!   consumes the precomputed scores in order. Features depend on ticks alone (never on
-//!   fills), so computing them ahead changes nothing.
+//! - **batched** (inline backtests): before a chunk is dispatched, `prepare_tick` stages
+//!   each of its ticks (`BatchExtractor::stage`), then `score_chunk` computes the feature
+//!   columns (`BatchExtractor::finish`) and scores every row in one call; `on_tick` then
+//!   only consumes the precomputed scores in order. Features depend on ticks alone (never
+//!   on fills), so computing them ahead changes nothing, and the batched extractor gives
+//!   the per-tick one's values to the bit.
 
 use hdrhistogram::Histogram;
 
+use super::batch::{BatchExtractor, Scratch};
 use super::features::FeatureExtractor;
 use super::model::Model;
 use crate::clock::LatencyTimer;
@@ -71,11 +74,16 @@ pub struct MlStrategy {
     mode: InferenceMode,
     entry: f64,
     exit: f64,
+    /// Per tick: one extractor per slot (empty when batched).
     extractors: Vec<FeatureExtractor>,
+    /// Batched: one extractor per slot (empty per tick), and their work space.
+    batch: Vec<BatchExtractor>,
+    scratch: Scratch,
     qty: Vec<crate::domain::Qty>,
     row: Vec<f32>,
-    /// Batched mode: rows of the prepared chunk, the seq of the tick each belongs to, and
-    /// their scores, consumed in order from `cursor`.
+    /// Batched mode: rows of the prepared chunk, row-major, `chunk` rows preallocated: the
+    /// extractors write each row in place (no copy). Then the seq of the tick each row
+    /// belongs to, and their scores, consumed in order from `cursor`.
     batch_rows: Vec<f32>,
     batch_seqs: Vec<u64>,
     batch_scores: Vec<f32>,
@@ -97,19 +105,28 @@ impl MlStrategy {
         chunk: usize,
     ) -> MlStrategy {
         let width = model.width();
-        let batch_capacity = if mode == InferenceMode::Batched {
-            chunk
-        } else {
-            0
-        };
+        let batched = mode == InferenceMode::Batched;
+        let batch_capacity = if batched { chunk } else { 0 };
+        let schema = &model.sidecar.schema;
         MlStrategy {
             extractors: slots
                 .iter()
-                .map(|s| FeatureExtractor::new(&model.sidecar.schema, s.price_precision))
+                .filter(|_| !batched)
+                .map(|s| FeatureExtractor::new(schema, s.price_precision))
                 .collect(),
+            batch: slots
+                .iter()
+                .filter(|_| batched)
+                .map(|s| BatchExtractor::new(schema, s.price_precision, chunk))
+                .collect(),
+            scratch: if batched {
+                Scratch::new(schema, chunk)
+            } else {
+                Scratch::default()
+            },
             qty: slots.iter().map(|s| s.qty).collect(),
             row: vec![0.0; width],
-            batch_rows: Vec::with_capacity(batch_capacity * width),
+            batch_rows: vec![0.0; batch_capacity * width],
             batch_seqs: Vec::with_capacity(batch_capacity),
             batch_scores: Vec::with_capacity(batch_capacity),
             batch_ok: true,
@@ -131,33 +148,44 @@ impl MlStrategy {
         self.mode
     }
 
-    /// Batched mode: starts a chunk (clears the previous one's rows).
+    /// Batched mode: starts a chunk (forgets the previous one's rows).
     pub fn begin_chunk(&mut self) {
-        self.batch_rows.clear();
         self.batch_seqs.clear();
         self.batch_scores.clear();
         self.cursor = 0;
     }
 
-    /// Batched mode: extracts features of one tick of the chunk, in chunk order.
+    /// Batched mode: stages one tick of the chunk, in chunk order (see `BatchExtractor`).
     #[inline]
     pub fn prepare_tick(&mut self, tick: &Tick, slot: usize) {
-        if self.extractors[slot].update(tick, &mut self.row) {
-            self.batch_rows.extend_from_slice(&self.row);
+        let width = self.row.len();
+        let at = self.batch_seqs.len() * width;
+        if at + width > self.batch_rows.len() {
+            // More rows than the chunk size given at construction: grow once (never in
+            // the engine, whose chunks are that size).
+            self.batch_rows.resize(at + width, 0.0);
+        }
+        if self.batch[slot].stage(tick, at, &mut self.batch_rows[at..at + width]) {
             self.batch_seqs.push(tick.seq);
         }
     }
 
-    /// Batched mode: scores every row of the chunk in one call.
+    /// Batched mode: completes the chunk's feature rows, then scores them all in one call.
     pub fn score_chunk(&mut self) {
+        let width = self.row.len();
+        for extractor in &mut self.batch {
+            extractor.finish(&mut self.batch_rows, &mut self.scratch);
+        }
         let rows = self.batch_seqs.len();
         if rows == 0 {
             return;
         }
         let start = self.timer.stamp();
-        let result = self
-            .model
-            .score_batch(&self.batch_rows, rows, &mut self.batch_scores);
+        let result = self.model.score_batch(
+            &self.batch_rows[..rows * width],
+            rows,
+            &mut self.batch_scores,
+        );
         let ns = self.timer.elapsed_ns(start, self.timer.stamp());
         self.stats.calls += 1;
         self.stats.latency.saturating_record(ns.max(1));
@@ -178,6 +206,11 @@ impl MlStrategy {
             long_exit: score <= self.exit,
             ..Signals::default()
         };
+        // Many scores fall between the thresholds (about 60% on the FX week). Without a
+        // signal the rule targets nothing whatever the exposure, so skip looking it up.
+        if !signals.long_entry && !signals.long_exit {
+            return;
+        }
         let slot = ctx.slot();
         // A refused action is counted by the buffer; there is nothing else to do about it.
         let _ = Mode::LongFlat.act(ctx, out, slot, self.qty[slot], signals);

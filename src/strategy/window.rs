@@ -31,13 +31,6 @@ impl<T: Copy> Window<T> {
         evicted
     }
 
-    /// The input pushed `back` pushes ago (0 = the newest).
-    #[inline]
-    pub(crate) fn back(&self, back: usize) -> Option<T> {
-        let len = self.values.len();
-        (back < len).then(|| self.values[len - 1 - back])
-    }
-
     #[inline]
     pub(crate) fn is_full(&self) -> bool {
         self.values.len() == self.n
