@@ -265,3 +265,7 @@ fn mul_div_half_even(a: u128, b: u64, d: u64) -> u128 {
 #[cfg(test)]
 #[path = "cost_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "cost_config_tests.rs"]
+mod config_tests;

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod features;
 pub mod model;
 pub mod runtime;
+pub mod schema;
 pub mod sidecar;
 pub mod strategy;
 
