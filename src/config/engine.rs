@@ -69,14 +69,7 @@ impl EngineConfig {
         path: &Path,
         environment: Option<Environment>,
     ) -> Result<EngineConfig, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                file: path.to_owned(),
-                line: 0,
-                field: String::new(),
-                message: format!("cannot read: {e}"),
-            }])
-        })?;
+        let text = super::read_file(path)?;
         let mut config = EngineConfig::parse_for(path, &text, environment)?;
         // Paths in a file are relative to the file, not to wherever the engine starts.
         let base = path.parent().unwrap_or(Path::new("."));

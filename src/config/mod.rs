@@ -54,6 +54,21 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// Reads a configuration file; failing that, the one error that names it.
+///
+/// # Errors
+/// The file cannot be read (missing, unreadable, not UTF-8).
+pub fn read_file(path: &std::path::Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_owned(),
+            line: 0,
+            field: String::new(),
+            message: format!("cannot read: {e}"),
+        }])
+    })
+}
+
 /// All problems found in the configuration, in file order.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigErrors(pub Vec<ConfigError>);

@@ -50,20 +50,26 @@ pub struct PositionReport {
     pub rejections: u64,
 }
 
+/// One instrument's mark and the books' net position in it, with its value at the mark, for
+/// O(1) equity updates per tick.
+#[derive(Clone, Copy, Debug)]
+struct Marked {
+    mark_x2: i64,
+    net_qty: i64,
+    mark_value: Money,
+    valuation: Valuation,
+    /// Settlement currency.
+    currency: CurrencyId,
+}
+
 /// All books' positions, equity and drawdown per currency, the sampled equity and the fill log.
 #[derive(Debug)]
 pub struct Portfolio {
     instruments: usize,
-    valuations: Vec<Valuation>,
-    /// Settlement currency per instrument.
-    currency_of: Vec<CurrencyId>,
+    /// Per instrument: one bounds check and one cache line on the tick path.
+    marks: Vec<Marked>,
     /// `[book * instruments + instrument]`.
     positions: Vec<Position>,
-    marks_x2: Vec<i64>,
-    /// Net quantity per instrument across books, and its value at the mark, for O(1)
-    /// equity updates per tick.
-    net_qty: Vec<i64>,
-    mark_value: Vec<Money>,
     /// Per currency.
     equity: Vec<Money>,
     peak: Vec<Money>,
@@ -90,23 +96,29 @@ impl Portfolio {
             .unwrap_or(1);
         Portfolio {
             instruments: specs.len(),
-            valuations: specs
+            marks: specs
                 .iter()
-                .map(|s| s.valuation().unwrap_or(Valuation::Linear { half_unit: 0 }))
+                .map(|s| Marked {
+                    mark_x2: 0,
+                    net_qty: 0,
+                    mark_value: Money::ZERO,
+                    valuation: s.valuation().unwrap_or(Valuation::Linear { half_unit: 0 }),
+                    currency: s.settlement,
+                })
                 .collect(),
-            currency_of: specs.iter().map(|s| s.settlement).collect(),
             // Lots preallocated: the first fills allocate nothing on the tick path.
             positions: (0..books * specs.len())
                 .map(|_| Position::with_lot_capacity(8))
                 .collect(),
-            marks_x2: vec![0; specs.len()],
-            net_qty: vec![0; specs.len()],
-            mark_value: vec![Money::ZERO; specs.len()],
             equity: vec![Money::ZERO; currencies],
             peak: vec![Money::ZERO; currencies],
             max_drawdown: vec![Money::ZERO; currencies],
             rows: Vec::new(),
-            curve: EquityCurve::new(curve::SAMPLE_CAPACITY, curve::BASE_INTERVAL_NS, currencies),
+            curve: EquityCurve::new(
+                curve::capacity_for(currencies),
+                curve::BASE_INTERVAL_NS,
+                currencies,
+            ),
             sample: vec![Money::ZERO; currencies],
             last_ts: Nanos(0),
             fills: RecordLog::new(LOG_BUFFER),
@@ -119,7 +131,7 @@ impl Portfolio {
     /// (`Money(mark_x2)`, raw, 0 before its first price). Call before the first tick.
     pub fn track_rows(&mut self, rows: Vec<(BookId, InstrumentId)>) {
         let width = self.equity.len() + ROW_COLUMNS * rows.len() + self.instruments;
-        self.curve = EquityCurve::new(curve::SAMPLE_CAPACITY, curve::BASE_INTERVAL_NS, width);
+        self.curve = EquityCurve::new(curve::capacity_for(width), curve::BASE_INTERVAL_NS, width);
         self.sample = vec![Money::ZERO; width];
         self.rows = rows;
     }
@@ -130,30 +142,32 @@ impl Portfolio {
         if self.curve.due(tick.ts) {
             self.sample_until(tick.ts);
         }
-        let i = tick.instrument.index();
-        if let Some(mark) = tick.reference_x2() {
-            let old = std::mem::replace(&mut self.marks_x2[i], mark);
-            let net = self.net_qty[i];
-            if net != 0 {
-                match self.valuations[i] {
-                    // Linear: the change of value is the mark's move times the position,
-                    // one exact product (as `value_x2` of the difference).
-                    Valuation::Linear { .. } => {
-                        let change = self.valuations[i].value_x2(net, mark - old);
-                        self.mark_value[i] += change;
-                        self.book_equity(i, change);
-                    }
-                    Valuation::Inverse { .. } => self.revalue(i),
+        self.last_ts = tick.ts;
+        let (Some(mark), Some(m)) = (
+            tick.reference_x2(),
+            self.marks.get_mut(tick.instrument.index()),
+        ) else {
+            return;
+        };
+        let old = std::mem::replace(&mut m.mark_x2, mark);
+        if m.net_qty != 0 {
+            match m.valuation {
+                // Linear: the change of value is the mark's move times the position, one
+                // exact product (as `value_x2` of the difference).
+                Valuation::Linear { .. } => {
+                    let change = m.valuation.value_x2(m.net_qty, mark - old);
+                    m.mark_value += change;
+                    let c = m.currency.index();
+                    self.book_equity(c, change);
                 }
+                Valuation::Inverse { .. } => self.revalue(tick.instrument.index()),
             }
         }
-        self.last_ts = tick.ts;
     }
 
-    /// Adds `change` to the equity of instrument `i`'s currency and tracks its drawdown.
+    /// Adds `change` to the equity of currency `c` and tracks its drawdown.
     #[inline(always)]
-    fn book_equity(&mut self, i: usize, change: Money) {
-        let c = self.currency_of[i].index();
+    fn book_equity(&mut self, c: usize, change: Money) {
         let equity = self.equity[c] + change;
         self.equity[c] = equity;
         if equity > self.peak[c] {
@@ -169,9 +183,11 @@ impl Portfolio {
     /// inverse instrument, whose value is not linear in the mark).
     #[inline]
     fn revalue(&mut self, i: usize) {
-        let value = self.valuations[i].value_x2(self.net_qty[i], self.marks_x2[i]);
-        let change = value - std::mem::replace(&mut self.mark_value[i], value);
-        self.book_equity(i, change);
+        let m = &mut self.marks[i];
+        let value = m.valuation.value_x2(m.net_qty, m.mark_x2);
+        let change = value - std::mem::replace(&mut m.mark_value, value);
+        let c = m.currency.index();
+        self.book_equity(c, change);
     }
 
     /// Records the state before a tick at `ts` on every grid point it passes.
@@ -189,19 +205,15 @@ impl Portfolio {
         sample[..currencies].copy_from_slice(&self.equity);
         let marks_at = currencies + ROW_COLUMNS * self.rows.len();
         if let Some(marks) = sample.get_mut(marks_at..marks_at + self.instruments) {
-            for (slot, &mark) in marks.iter_mut().zip(&self.marks_x2) {
-                *slot = Money(i128::from(mark));
+            for (slot, m) in marks.iter_mut().zip(&self.marks) {
+                *slot = Money(i128::from(m.mark_x2));
             }
         }
         let rows = sample[currencies..marks_at].chunks_exact_mut(ROW_COLUMNS);
         for (slot, &(book, instrument)) in rows.zip(&self.rows) {
-            let i = instrument.index();
+            let m = &self.marks[instrument.index()];
             let p = self.position(book, instrument);
-            slot.copy_from_slice(&[
-                p.net(self.marks_x2[i], self.valuations[i]),
-                p.realized,
-                p.fees,
-            ]);
+            slot.copy_from_slice(&[p.net(m.mark_x2, m.valuation), p.realized, p.fees]);
         }
     }
 
@@ -228,7 +240,11 @@ impl Portfolio {
 
     fn on_fill(&mut self, fill: &Fill) {
         let i = fill.instrument.index();
-        let v = self.valuations[i];
+        let Marked {
+            valuation: v,
+            currency: c,
+            ..
+        } = self.marks[i];
         let signed = fill.side.sign() * fill.qty.0;
         self.positions[fill.book.0 as usize * self.instruments + i].apply(
             fill.side,
@@ -238,9 +254,9 @@ impl Portfolio {
             v,
         );
         // Equity moves by what the fill pays against the mark's value, and the fee.
-        let c = self.currency_of[i].index();
+        let c = c.index();
         self.equity[c] -= v.value_x2(signed, 2 * fill.price.0) + fill.fee;
-        self.net_qty[i] += signed;
+        self.marks[i].net_qty += signed;
         self.revalue(i);
         self.fills.record(*fill);
         if let Some(n) = self.fills_by_broker.get_mut(fill.broker.0 as usize) {
@@ -260,12 +276,12 @@ impl Portfolio {
 
     pub fn report(&self, book: BookId, instrument: InstrumentId) -> PositionReport {
         let p = self.position(book, instrument);
-        let i = instrument.index();
-        let unrealized = p.unrealized(self.marks_x2[i], self.valuations[i]);
+        let m = &self.marks[instrument.index()];
+        let unrealized = p.unrealized(m.mark_x2, m.valuation);
         PositionReport {
             book,
             instrument,
-            currency: self.currency_of[i],
+            currency: m.currency,
             position: Qty(p.qty),
             realized: p.realized,
             unrealized,
@@ -285,7 +301,7 @@ impl Portfolio {
 
     /// How instrument `i`'s quantities and prices become money.
     pub fn valuation(&self, instrument: InstrumentId) -> Valuation {
-        self.valuations[instrument.index()]
+        self.marks[instrument.index()].valuation
     }
 
     /// Total equity per currency (by `CurrencyId`): PnL of every book on every instrument at
@@ -334,7 +350,7 @@ impl Portfolio {
 
     /// The last mark of an instrument, doubled (0 before its first price).
     pub fn mark_x2(&self, instrument: InstrumentId) -> i64 {
-        self.marks_x2[instrument.index()]
+        self.marks[instrument.index()].mark_x2
     }
 
     /// Time of the last tick.

@@ -10,7 +10,7 @@
 //! every fill. Capital comes from `[portfolio] initial_capital` of the row's currency.
 
 use crate::domain::valuation::mul_pow10_div_half_even;
-use crate::domain::{CurrencyId, InstrumentId, Money, Nanos};
+use crate::domain::{CurrencyId, Fill, InstrumentId, Money, Nanos};
 use crate::portfolio::config::Rate;
 use crate::portfolio::{Position, ROW_COLUMNS};
 use crate::runtime::{EngineLayout, RunOutcome};
@@ -87,17 +87,24 @@ impl Analytics {
         for (r, &(book, instrument)) in tracked.iter().enumerate() {
             row_of[book.0 as usize * instruments + instrument.index()] = r;
         }
-        let mut fills: Vec<Vec<TripFill>> = vec![Vec::new(); tracked.len()];
+        let row = |fill: &Fill| {
+            row_of
+                .get(fill.book.0 as usize * instruments + fill.instrument.index())
+                .copied()
+                .filter(|&r| r != usize::MAX)
+        };
+        // Sized first: growing millions of fills by doubling copies them over and over.
+        let mut counts = vec![0usize; tracked.len()];
+        for r in outcome.fills.iter().filter_map(row) {
+            counts[r] += 1;
+        }
+        let mut fills: Vec<Vec<TripFill>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
         let mut replay: Vec<Position> = vec![Position::default(); tracked.len()];
         let mut notional = vec![Money::ZERO; tracked.len()];
         for fill in &outcome.fills {
-            let Some(&r) = row_of.get(fill.book.0 as usize * instruments + fill.instrument.index())
-            else {
+            let Some(r) = row(fill) else {
                 continue;
             };
-            if r == usize::MAX {
-                continue;
-            }
             let v = portfolio.valuation(fill.instrument);
             let before = replay[r].realized;
             replay[r].apply(fill.side, fill.qty.0, fill.price.0, fill.fee, v);

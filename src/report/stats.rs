@@ -184,7 +184,8 @@ impl OpenTrip {
 /// Splits one row's fills (in time order) into round trips, in order of opening; a trip
 /// still open at the end comes last with `exit_ts = None`. See the module contract.
 pub fn round_trips(fills: &[TripFill]) -> Vec<RoundTrip> {
-    let mut trips = Vec::new();
+    // A fill opens at most one trip (a reversal closes one and opens the next).
+    let mut trips = Vec::with_capacity(fills.len());
     let mut open: Option<OpenTrip> = None;
     for fill in fills {
         let qty = i128::from(fill.qty);

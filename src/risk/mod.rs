@@ -54,27 +54,30 @@ struct BrokerRisk {
     day: u64,
     /// Per settlement currency.
     day_start_equity: Vec<Money>,
+    /// Per settlement currency: the equity of the last check.
+    scratch: Vec<Money>,
     killed: bool,
 }
 
 impl BrokerRisk {
-    /// Cash plus every held position at its mark, in `currency`.
-    fn equity(&self, currency: usize, marks_x2: &[i64]) -> Money {
-        let mut equity = self.cash[currency];
+    /// Cash plus every held position at its mark, per currency, into `scratch`: one pass over
+    /// the held instruments, no allocation.
+    fn value_equities(&mut self, marks_x2: &[i64]) {
+        self.scratch.copy_from_slice(&self.cash);
         for &i in &self.held {
-            let l = &self.per_instrument[i as usize];
-            if l.currency == currency {
-                equity += l
-                    .valuation
-                    .value_x2(self.position[i as usize], marks_x2[i as usize]);
-            }
+            let i = i as usize;
+            let l = &self.per_instrument[i];
+            self.scratch[l.currency] += l.valuation.value_x2(self.position[i], marks_x2[i]);
         }
-        equity
     }
 
     /// Whether the loss since the day's start exceeds `max_loss` in any currency.
-    fn daily_loss_exceeds(&self, max_loss: Money, marks_x2: &[i64]) -> bool {
-        (0..self.cash.len()).any(|c| self.day_start_equity[c] - self.equity(c, marks_x2) > max_loss)
+    fn daily_loss_exceeds(&mut self, max_loss: Money, marks_x2: &[i64]) -> bool {
+        self.value_equities(marks_x2);
+        self.day_start_equity
+            .iter()
+            .zip(&self.scratch)
+            .any(|(&start, &equity)| start - equity > max_loss)
     }
 }
 
@@ -161,6 +164,7 @@ impl RiskEngine {
                 last_refill: 0,
                 day: u64::MAX,
                 day_start_equity: vec![Money::ZERO; currencies],
+                scratch: vec![Money::ZERO; currencies],
                 killed: l.kill_switch,
             })
             .collect();
@@ -196,9 +200,8 @@ impl RiskEngine {
         for b in &mut self.brokers {
             if b.day != day {
                 b.day = day;
-                for c in 0..b.cash.len() {
-                    b.day_start_equity[c] = b.equity(c, &self.marks_x2);
-                }
+                b.value_equities(&self.marks_x2);
+                b.day_start_equity.copy_from_slice(&b.scratch);
             }
         }
     }

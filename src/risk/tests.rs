@@ -49,6 +49,18 @@ impl Risk {
         self.engine.on_tick(tick);
     }
 
+    /// A quote of instrument 0 at `ts`.
+    fn quote(&mut self, ts: u64, bid: i64, ask: i64) {
+        self.on_tick(&Tick::quote(
+            Nanos(ts),
+            InstrumentId(0),
+            Some(Price(bid)),
+            Some(Price(ask)),
+            None,
+            None,
+        ));
+    }
+
     fn check_order(&mut self, order: &Order) -> Result<(), RejectReason> {
         self.engine.check_order(order, &self.market)
     }
@@ -60,14 +72,7 @@ impl Risk {
 
 fn engine(limits: RiskLimits) -> Risk {
     let mut risk = Risk::new(RiskEngine::new(&[limits], 1, &[spec()]));
-    risk.on_tick(&Tick::quote(
-        Nanos(0),
-        InstrumentId(0),
-        Some(Price(10_000)),
-        Some(Price(10_002)),
-        None,
-        None,
-    ));
+    risk.quote(0, 10_000, 10_002);
     risk
 }
 
@@ -80,14 +85,7 @@ fn tick_and_lot_sizes_are_enforced_before_the_rate_limit() {
         ..RiskLimits::default()
     };
     let mut risk = Risk::new(RiskEngine::new(&[limits], 1, &[spec]));
-    risk.on_tick(&Tick::quote(
-        Nanos(0),
-        InstrumentId(0),
-        Some(Price(10_000)),
-        Some(Price(10_005)),
-        None,
-        None,
-    ));
+    risk.quote(0, 10_000, 10_005);
     let limit = |price, qty| Order {
         order_type: OrderType::Limit(Price(price)),
         ..order(Side::Buy, qty, 1)
@@ -208,37 +206,16 @@ fn price_band_and_daily_loss_latch() {
         &[spec()],
     ));
     // A quote whose ask is 3% above its mid: a fat-finger market BUY.
-    risk.on_tick(&Tick::quote(
-        Nanos(0),
-        InstrumentId(0),
-        Some(Price(10_000)),
-        Some(Price(10_600)),
-        None,
-        None,
-    ));
+    risk.quote(0, 10_000, 10_600);
     assert_eq!(
         risk.check_order(&order(Side::Buy, 1, 0)),
         Err(RejectReason::PriceBand)
     );
-    risk.on_tick(&Tick::quote(
-        Nanos(1),
-        InstrumentId(0),
-        Some(Price(10_000)),
-        Some(Price(10_002)),
-        None,
-        None,
-    ));
+    risk.quote(1, 10_000, 10_002);
     assert_eq!(risk.check_order(&order(Side::Buy, 1, 1)), Ok(()));
     risk.on_event(&filled(Side::Buy, 1, 10_002));
     // Mid falls by 2.00: loss 2.01 > 1 → daily loss, then the latch holds.
-    risk.on_tick(&Tick::quote(
-        Nanos(2),
-        InstrumentId(0),
-        Some(Price(9_800)),
-        Some(Price(9_802)),
-        None,
-        None,
-    ));
+    risk.quote(2, 9_800, 9_802);
     assert_eq!(
         risk.check_order(&order(Side::Sell, 1, 2)),
         Err(RejectReason::DailyLoss)
@@ -265,14 +242,7 @@ fn a_tripped_switch_lets_reducing_orders_through_unless_blocking_all() {
         assert_eq!(risk.check_order(&order(Side::Buy, 2, 0)), Ok(()));
         risk.on_event(&filled(Side::Buy, 2, 10_002));
         // Mid down 2.00 on 2 units: a loss over 1 trips the switch on the next order.
-        risk.on_tick(&Tick::quote(
-            Nanos(1),
-            InstrumentId(0),
-            Some(Price(9_800)),
-            Some(Price(9_802)),
-            None,
-            None,
-        ));
+        risk.quote(1, 9_800, 9_802);
         assert_eq!(
             risk.check_order(&order(Side::Buy, 1, 1)),
             Err(RejectReason::DailyLoss),

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
+use crate::config::ConfigErrors;
 use crate::config::fields::{Fields, Source, parse_document};
-use crate::config::{ConfigError, ConfigErrors};
 use crate::domain::fixed::parse_mantissa;
 
 /// Most variants a sweep may have: beyond this, use a random search.
@@ -92,14 +92,7 @@ impl Grid {
     /// # Errors
     /// Every problem, with file, line and field.
     pub fn from_file(path: &Path) -> Result<Grid, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                file: path.to_owned(),
-                line: 0,
-                field: String::new(),
-                message: format!("cannot read: {e}"),
-            }])
-        })?;
+        let text = crate::config::read_file(path)?;
         let source = Source { path, text: &text };
         let doc = parse_document(&source).map_err(ConfigErrors)?;
         let mut errors = Vec::new();

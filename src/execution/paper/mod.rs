@@ -45,6 +45,7 @@
 //!   order's first fill, side-dependent charges), rounded half-even to the `Money` unit.
 
 pub mod latency;
+pub mod models;
 pub mod queue;
 
 use std::collections::VecDeque;
@@ -58,6 +59,7 @@ use crate::domain::{
 };
 
 pub use latency::{Latency, LatencyModel};
+pub use models::PaperModels;
 pub use queue::QueueModel;
 
 #[derive(Clone, Copy, Debug)]
@@ -76,35 +78,6 @@ struct Resting {
 impl Resting {
     fn leaves(&self) -> i64 {
         self.order.qty.0 - self.filled
-    }
-}
-
-/// The paper venue's latency and queue models (costs and fill size aside).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PaperModels {
-    /// Order-entry latency.
-    pub latency: Latency,
-    /// Market-data latency, added to the order-entry latency.
-    pub md_latency: Latency,
-    pub queue: QueueModel,
-}
-
-impl PaperModels {
-    /// One constant order-entry latency, no market-data latency, no queue: the defaults.
-    pub fn constant(latency_ns: u64) -> PaperModels {
-        PaperModels {
-            latency: Latency::Constant(latency_ns),
-            ..PaperModels::default()
-        }
-    }
-
-    /// The models `[venue.NAME]` configures, their generators seeded from `latency_seed`.
-    pub fn from_config(broker: &BrokerConfig) -> PaperModels {
-        PaperModels {
-            latency: Latency::new(&broker.latency, broker.latency_seed),
-            md_latency: Latency::new(&broker.md_latency, latency::md_seed(broker.latency_seed)),
-            queue: broker.queue,
-        }
     }
 }
 
