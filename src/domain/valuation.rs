@@ -86,15 +86,13 @@ impl Valuation {
     pub fn value_x2(self, qty: i64, price_x2: i64) -> Money {
         match self {
             Valuation::Linear { half_unit } => {
-                // i64 × i64 is exact in i128. Overflow-checked i128 multiplication is a
-                // library call (~10x a plain one, on every marked tick): take the plain
-                // product when both factors are below 2^63, so it cannot overflow.
+                // i64 × i64 is exact in i128, and one widening multiply. Overflow-checked
+                // i128 multiplication is a library call (~10x that, on every marked tick):
+                // take the plain product when both factors fit i64, so it cannot overflow.
                 let pq = i128::from(price_x2) * i128::from(qty);
-                const SMALL: u128 = 1 << 63;
-                if pq.unsigned_abs() < SMALL && half_unit.unsigned_abs() < SMALL {
-                    Money(pq * half_unit)
-                } else {
-                    Money(pq.saturating_mul(half_unit))
+                match (i64::try_from(pq), i64::try_from(half_unit)) {
+                    (Ok(a), Ok(b)) => Money(i128::from(a) * i128::from(b)),
+                    _ => Money(pq.saturating_mul(half_unit)),
                 }
             }
             Valuation::Inverse {

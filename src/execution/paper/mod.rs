@@ -90,7 +90,8 @@ pub struct PaperVenue {
     /// Event time of the latest tick seen (any instrument), ns.
     now: u64,
     queue: QueueModel,
-    /// Ticks are observed (data latency, quotes) for `md_latency = "from_data"` or a queue.
+    /// Ticks are observed (data latency, quotes, touch size used) for `md_latency =
+    /// "from_data"`, a queue or `fill_size = "touch"`.
     observe: bool,
     fill_size: FillSize,
     /// Per instrument: how a fill's notional is valued (settlement currency), its costs,
@@ -142,7 +143,8 @@ impl PaperVenue {
             models.latency.fixed().is_none() || models.md_latency.fixed().is_none();
         let observe = models.md_latency == Latency::FromData
             || models.latency == Latency::FromData
-            || models.queue != QueueModel::None;
+            || models.queue != QueueModel::None
+            || fill_size == FillSize::Touch;
         PaperVenue {
             latency: models.latency,
             md_latency: models.md_latency,
@@ -198,7 +200,9 @@ impl PaperVenue {
     pub fn on_tick(&mut self, tick: &Tick, events: &mut Vec<OrderEvent>) {
         let i = tick.instrument.index();
         self.now = self.now.max(tick.ts.0);
-        self.used[i] = [0, 0];
+        if self.observe {
+            self.used[i] = [0, 0];
+        }
         // Most ticks find nothing resting: that check stays inline, the work does not.
         if !self.resting[i].is_empty() {
             self.execute_resting(tick, events);
@@ -313,7 +317,7 @@ impl PaperVenue {
             queue::Step::Fill(beyond) => r.leaves().min(beyond - self.used[i][side]),
         };
         if qty > 0 {
-            self.used[i][side] += qty;
+            self.used[i][side] = self.used[i][side].saturating_add(qty);
             self.fill(r, tick, price, qty, Liquidity::Maker, events);
         }
     }
@@ -537,7 +541,7 @@ impl PaperVenue {
                 return;
             }
         }
-        self.used[i][side] += qty;
+        self.used[i][side] = self.used[i][side].saturating_add(qty);
         let liquidity = if resting {
             Liquidity::Maker
         } else {
