@@ -102,9 +102,55 @@ pub fn unix_now_secs() -> f64 {
     unix_now_ns() as f64 / 1e9
 }
 
+/// Receive time of live data, ns since the Unix epoch: the wall clock read once, then moved
+/// by the monotonic clock, so stamps never go back (a recording replays in order) even
+/// when NTP steps the wall clock.
+#[derive(Clone, Copy, Debug)]
+pub struct ReceiveClock {
+    origin_ns: u64,
+    origin: Instant,
+}
+
+impl ReceiveClock {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the clock module is where wall time is read"
+    )]
+    pub fn new() -> ReceiveClock {
+        ReceiveClock {
+            origin_ns: unix_now_ns(),
+            origin: Instant::now(),
+        }
+    }
+
+    /// Now, ns since the epoch; never less than an earlier call's answer.
+    pub fn now_ns(&self) -> u64 {
+        let elapsed = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.origin_ns.saturating_add(elapsed)
+    }
+}
+
+impl Default for ReceiveClock {
+    fn default() -> Self {
+        ReceiveClock::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receive_clock_is_monotonic_and_near_the_wall_clock() {
+        let clock = ReceiveClock::new();
+        let mut last = clock.now_ns();
+        assert!(last.abs_diff(unix_now_ns()) < 1_000_000_000);
+        for _ in 0..1000 {
+            let now = clock.now_ns();
+            assert!(now >= last);
+            last = now;
+        }
+    }
 
     #[test]
     fn event_clock_never_goes_back() {

@@ -19,6 +19,7 @@ mod csv;
 mod reader;
 mod replay;
 mod scan;
+pub mod socket;
 mod stream;
 mod symbols;
 
