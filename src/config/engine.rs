@@ -73,8 +73,15 @@ impl EngineConfig {
         let mut config = EngineConfig::parse_for(path, &text, environment)?;
         // Paths in a file are relative to the file, not to wherever the engine starts.
         let base = path.parent().unwrap_or(Path::new("."));
+        let kite = config.feed.kite.as_mut();
+        let (kite_instruments, kite_record) = match kite {
+            Some(k) => (Some(&mut k.instruments), k.record.as_mut()),
+            None => (None, None),
+        };
         for path in [
             config.feed.path.as_mut(),
+            kite_instruments,
+            kite_record,
             config.instruments_file.as_mut(),
             config.compute.samples.as_mut(),
             Some(&mut config.logging.dir),

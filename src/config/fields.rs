@@ -154,6 +154,34 @@ impl<'s, 'a> Fields<'s, 'a> {
         self.opt_str(key)
     }
 
+    /// The name of an environment variable (`[A-Z_][A-Z0-9_]*`): where a secret is, never
+    /// the secret. A value that is not such a name is refused without being quoted, since it
+    /// may be the secret pasted in by mistake.
+    pub fn opt_env_name(&mut self, key: &'s str) -> Option<(String, usize)> {
+        let (name, offset) = self.opt_str(key)?;
+        if is_env_name(&name) {
+            Some((name, offset))
+        } else {
+            self.invalid(
+                key,
+                offset,
+                "expected the name of an environment variable ([A-Z_][A-Z0-9_]*), not its value \
+                 (the value is not shown: it may be a secret)",
+            );
+            None
+        }
+    }
+
+    /// A required `opt_env_name`.
+    pub fn req_env_name(&mut self, key: &'s str) -> Option<(String, usize)> {
+        if self.table.get(key).is_none() {
+            self.mark(key);
+            self.missing(key, "the name of an environment variable");
+            return None;
+        }
+        self.opt_env_name(key)
+    }
+
     /// A string chosen from `choices`.
     pub fn opt_choice(&mut self, key: &'s str, choices: &[&str]) -> Option<(String, usize)> {
         let (text, offset) = self.opt_str(key)?;
@@ -334,4 +362,13 @@ fn describe(value: &DeValue<'_>) -> String {
         DeValue::Array(_) => "an array".to_owned(),
         DeValue::Table(_) => "a table".to_owned(),
     }
+}
+
+/// Whether `name` is a conventional environment variable name: `[A-Z_][A-Z0-9_]*`.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
