@@ -24,6 +24,8 @@ fn default_run_reports_everything_on_embedded_data() {
         "ema_cross_btcusdt_spot",
         "latency (ns)",
         "strategy",
+        // The excerpt spans minutes: its annualised ratios are flagged.
+        "min of data; under a day they say little",
     ] {
         assert!(text.contains(needle), "report lacks {needle:?}:\n{text}");
     }
@@ -50,10 +52,17 @@ fn json_summary_has_the_documented_fields() {
         "latency_ns",
         "models",
         "inference",
+        "stats_interval_s",
+        "stats_span_s",
     ] {
         assert!(summary.get(key).is_some(), "missing {key}");
     }
     assert_eq!(summary["ticks"], 40_000);
+    let span = summary["stats_span_s"].as_f64().expect("seconds");
+    assert!(
+        (10.0..3600.0).contains(&span),
+        "the excerpt spans about a minute: {span}"
+    );
     let rows = summary["strategies"].as_array().expect("array");
     assert_eq!(rows.len(), 8, "5 rule and 3 ML strategies");
     let models = summary["models"].as_array().expect("models");

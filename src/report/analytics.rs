@@ -49,6 +49,8 @@ pub struct Analytics {
     pub used: Vec<bool>,
     /// Sampling interval of the series the statistics use, seconds.
     pub interval_s: f64,
+    /// Event time the series spans, seconds.
+    pub span_s: f64,
     /// Grid times then the final state's time.
     pub times: Vec<Nanos>,
     /// `times.len()` rows of the curve's columns (the last is the final state).
@@ -192,6 +194,7 @@ impl Analytics {
             totals,
             used,
             interval_s,
+            span_s: span_ns as f64 / 1e9,
             times,
             values,
             base,

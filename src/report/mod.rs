@@ -162,6 +162,9 @@ pub struct Summary {
     /// Interval of the equity samples behind volatility, Sharpe, Sortino and drawdown
     /// duration in `stats`, seconds.
     pub stats_interval_s: f64,
+    /// Event time those samples span, seconds: ratios annualised from less than a day of
+    /// data say little (the text report says so).
+    pub stats_span_s: f64,
     /// Compute time charged to the simulated clock (`[compute]`): `mode`, `charged` (the
     /// measured charges recorded), `replay_exhausted` (replay charges beyond the samples).
     pub compute: serde_json::Value,
@@ -412,6 +415,7 @@ impl Summary {
             base_currency,
             missing_rates: analytics.missing_rates.clone(),
             stats_interval_s: analytics.interval_s,
+            stats_span_s: analytics.span_s,
             compute: serde_json::json!({
                 "mode": outcome.compute.mode.name(),
                 "charged": outcome.compute.samples.len(),

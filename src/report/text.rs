@@ -104,6 +104,17 @@ impl Summary {
             );
         }
         let _ = writeln!(out);
+        if self.stats_span_s < 86_400.0 {
+            let span = if self.stats_span_s < 3600.0 {
+                format!("{:.1} min", self.stats_span_s / 60.0)
+            } else {
+                format!("{:.1} h", self.stats_span_s / 3600.0)
+            };
+            let _ = writeln!(
+                out,
+                "  note: volatility, Sharpe and Sortino are annualised from {span} of data; under a day they say little"
+            );
+        }
         let _ = writeln!(
             out,
             "  statistics (samples every {}s)  {:>9} {:>8} {:>8} {:>14} {:>6} {:>6} {:>8}",
