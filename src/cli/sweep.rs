@@ -150,6 +150,18 @@ pub(crate) fn sweep(args: SweepArgs, registry: &Registry) -> Result<()> {
     if sweep.rows.len() > 30 {
         println!("  ... {} more (see --out)", sweep.rows.len() - 30);
     }
+    if let Some(r) = sweep
+        .rows
+        .iter()
+        .find(|r| r.net_pnl.is_none() && r.currencies.len() > 1)
+    {
+        println!(
+            "\n  net_pnl and statistics are empty: variant {} settles in {} currencies ({}),\n  which are never added. Name the currencies in [instruments.SYMBOL] (quote_currency = \"USD\"\n  on USD-quoted pairs totals them in USD), or set [portfolio] base_currency with rates\n  (docs/RESEARCH.md).",
+            r.variant.id,
+            r.currencies.len(),
+            r.currencies.join(", ")
+        );
+    }
     if let Some(dir) = &args.out {
         println!(
             "\n  wrote {}/sweep.csv, sweep.json, sweep.html, variants/",

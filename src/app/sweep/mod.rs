@@ -65,6 +65,9 @@ pub struct VariantRow {
     pub currency: Option<String>,
     /// The summary's `stats` of the variant's currency (`Null` across currencies).
     pub stats: serde_json::Value,
+    /// The settlement currencies it trades (more than one and no base total: `net_pnl` and
+    /// `stats` are empty, and the CLI says why).
+    pub currencies: Vec<String>,
 }
 
 /// How the table is sorted: a column name, descending unless `ascending`.
@@ -247,6 +250,7 @@ fn run_variant(
         .run(&mut SliceSource::new(ticks), &mut |_| {})
         .map_err(|e| anyhow::anyhow!("variant {}: {e}", variant.id))?;
     let summary = Summary::build(&layout, &outcome, "inline", FeedCounts::default());
+    let currencies = summary.equity.0.iter().map(|(c, _)| c.clone()).collect();
     let single = (summary.equity.0.len() == 1).then(|| summary.equity.0[0].clone());
     let (net_pnl, currency, stats) = match (single, &summary.base_currency) {
         (Some((currency, equity)), _) => {
@@ -266,6 +270,7 @@ fn run_variant(
         net_pnl,
         currency,
         stats,
+        currencies,
     })
 }
 
@@ -315,6 +320,7 @@ mod tests {
             net_pnl: pnl.map(str::to_owned),
             currency: None,
             stats: serde_json::Value::Null,
+            currencies: vec![],
         }
     }
 
