@@ -12,6 +12,9 @@ use hdrhistogram::Histogram;
 /// A measured hop of the pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
+    /// Exchange timestamp to local receipt of market data (live socket feeds whose packets
+    /// carry an exchange time; Kite's is whole seconds).
+    Feed,
     /// Ring wait between the feed and the strategy stage (threaded runtime).
     FeedToStrategy,
     /// Dispatch of one tick to every strategy on its instrument.
@@ -29,7 +32,8 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 8] = [
+        Stage::Feed,
         Stage::FeedToStrategy,
         Stage::Strategy,
         Stage::StrategyToRisk,
@@ -41,6 +45,7 @@ impl Stage {
 
     pub fn name(self) -> &'static str {
         match self {
+            Stage::Feed => "feed",
             Stage::FeedToStrategy => "feed_to_strategy",
             Stage::Strategy => "strategy",
             Stage::StrategyToRisk => "strategy_to_risk",

@@ -136,16 +136,28 @@ pub enum DlqKind {
     Inference,
     /// An audit event dropped because the audit ring was full (fills stay in fills.csv).
     AuditDropped,
+    /// A live feed message that could not be decoded or parsed (its first bytes are logged).
+    FeedMessage,
+    /// Live market data dropped because the feed → engine ring was full (oldest first).
+    FeedDropped,
 }
 
 impl DlqKind {
-    pub const ALL: [DlqKind; 3] = [DlqKind::BadRow, DlqKind::Inference, DlqKind::AuditDropped];
+    pub const ALL: [DlqKind; 5] = [
+        DlqKind::BadRow,
+        DlqKind::Inference,
+        DlqKind::AuditDropped,
+        DlqKind::FeedMessage,
+        DlqKind::FeedDropped,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             DlqKind::BadRow => "bad_row",
             DlqKind::Inference => "inference",
             DlqKind::AuditDropped => "audit_dropped",
+            DlqKind::FeedMessage => "feed_message",
+            DlqKind::FeedDropped => "feed_dropped",
         }
     }
 }
@@ -299,7 +311,7 @@ pub struct Telemetry {
     pub ring_sent: [Published; 5],
     pub ring_received: [Published; 5],
     pub ring_full: [Published; 5],
-    pub dlq: [AtomicU64; 3],
+    pub dlq: [AtomicU64; 5],
     pub brokers: Vec<BrokerTelemetry>,
     feed_state: AtomicU8,
     pub preflight_ok: AtomicBool,
@@ -312,7 +324,7 @@ pub struct Telemetry {
     pub validator: Mutex<ValidatorState>,
     snapshot_generation: AtomicU64,
     /// Latency hand-off per recording thread (strategy, risk, execution).
-    latency_slots: [Handoff<LatencyRecorder>; 3],
+    latency_slots: [Handoff<LatencyRecorder>; 4],
     /// ML scoring latency hand-off per ML strategy, in strategy order.
     pub inference: Vec<(String, Handoff<hdrhistogram::Histogram<u64>>)>,
 }
@@ -323,6 +335,8 @@ pub enum LatencySlot {
     Strategy = 0,
     Risk = 1,
     Execution = 2,
+    /// A live socket feed's thread (`Stage::Feed`).
+    Feed = 3,
 }
 
 impl Telemetry {

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+pub mod kite;
+
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
