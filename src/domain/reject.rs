@@ -34,10 +34,15 @@ pub enum RejectReason {
     TickSize,
     /// A quantity that is not a whole number of the instrument's lot size.
     LotSize,
+    /// A live broker refused the order (its message is logged on the `trading` channel).
+    BrokerRejected,
+    /// A live broker could not be reached or asked to slow down, or its session expired; the
+    /// order was not placed (never retried blind: that could double it).
+    BrokerUnavailable,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 15] = [
+    pub const ALL: [RejectReason; 17] = [
         RejectReason::KillSwitch,
         RejectReason::DailyLoss,
         RejectReason::OrderRate,
@@ -53,6 +58,8 @@ impl RejectReason {
         RejectReason::InvalidModify,
         RejectReason::TickSize,
         RejectReason::LotSize,
+        RejectReason::BrokerRejected,
+        RejectReason::BrokerUnavailable,
     ];
 
     pub fn code(self) -> &'static str {
@@ -72,6 +79,8 @@ impl RejectReason {
             RejectReason::InvalidModify => "INVALID_MODIFY",
             RejectReason::TickSize => "TICK_SIZE",
             RejectReason::LotSize => "LOT_SIZE",
+            RejectReason::BrokerRejected => "BROKER_REJECTED",
+            RejectReason::BrokerUnavailable => "BROKER_UNAVAILABLE",
         }
     }
 
@@ -79,7 +88,9 @@ impl RejectReason {
         match self {
             RejectReason::UnknownOrder
             | RejectReason::InvalidOrder
-            | RejectReason::InvalidModify => RejectOrigin::Venue,
+            | RejectReason::InvalidModify
+            | RejectReason::BrokerRejected
+            | RejectReason::BrokerUnavailable => RejectOrigin::Venue,
             _ => RejectOrigin::Risk,
         }
     }

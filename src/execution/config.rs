@@ -92,11 +92,16 @@ pub struct BrokerConfig {
     /// Commission and slippage, per instrument.
     pub costs: VenueCosts,
     pub risk: RiskLimits,
+    /// `kind = "kite"`: Zerodha Kite Connect (the paper keys above then model its shadow).
+    pub kite: Option<super::kite::config::KiteVenueConfig>,
 }
 
 /// Reads one `[venue.NAME]` table (risk limits are read from `[risk.NAME]` later).
 pub(crate) fn read(name: &str, venue: &mut Fields<'_, '_>) -> BrokerConfig {
-    let _ = venue.opt_choice("kind", &["paper"]);
+    let kite = match venue.opt_choice("kind", &["paper", "kite"]) {
+        Some((kind, _)) if kind == "kite" => super::kite::config::read(venue),
+        _ => None,
+    };
     let enabled = venue.opt_bool("enabled").unwrap_or(true);
     let credentials_env = venue
         .opt_str_list("credentials_env")
@@ -136,6 +141,7 @@ pub(crate) fn read(name: &str, venue: &mut Fields<'_, '_>) -> BrokerConfig {
         fill_size,
         costs,
         risk: crate::risk::RiskLimits::default(),
+        kite,
     }
 }
 

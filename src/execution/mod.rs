@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod cost;
+pub mod kite;
 pub mod paper;
 pub mod stage;
 
@@ -35,8 +36,14 @@ pub trait Venue {
 
 /// The venues config can pick, dispatched by `match`.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the paper venue runs on every tick: inline, not behind a pointer; one per broker"
+)]
 pub enum VenueKind {
     Paper(PaperVenue),
+    /// Zerodha Kite Connect (live runs only).
+    Kite(Box<kite::KiteVenue>),
 }
 
 impl Venue for VenueKind {
@@ -44,6 +51,7 @@ impl Venue for VenueKind {
     fn on_tick(&mut self, tick: &Tick, events: &mut Vec<OrderEvent>) {
         match self {
             VenueKind::Paper(v) => v.on_tick(tick, events),
+            VenueKind::Kite(v) => v.on_tick(tick, events),
         }
     }
 
@@ -51,6 +59,7 @@ impl Venue for VenueKind {
     fn submit(&mut self, order: &Order, market: &Tick, events: &mut Vec<OrderEvent>) {
         match self {
             VenueKind::Paper(v) => v.submit(order, market, events),
+            VenueKind::Kite(v) => v.submit(order, market, events),
         }
     }
 
@@ -58,12 +67,21 @@ impl Venue for VenueKind {
     fn amend(&mut self, request: &OrderRequest, market: &Tick, events: &mut Vec<OrderEvent>) {
         match self {
             VenueKind::Paper(v) => v.amend(request, market, events),
+            VenueKind::Kite(v) => v.amend(request, market, events),
         }
     }
 
     fn open_orders(&self) -> usize {
         match self {
             VenueKind::Paper(v) => v.open_orders(),
+            VenueKind::Kite(v) => v.open_orders(),
+        }
+    }
+
+    fn poll(&mut self, events: &mut Vec<OrderEvent>) {
+        match self {
+            VenueKind::Paper(_) => {}
+            VenueKind::Kite(v) => v.poll(events),
         }
     }
 }

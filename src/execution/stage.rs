@@ -47,6 +47,18 @@ impl ExecutionStage {
         }
     }
 
+    /// Puts `venue` in place of broker `broker`'s (a live broker replacing the paper venue
+    /// the build made); false when there is no such broker.
+    pub fn replace_venue(&mut self, broker: usize, venue: VenueKind) -> bool {
+        match self.venues.get_mut(broker) {
+            Some(slot) => {
+                *slot = venue;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Events venues received since the last poll (live brokers).
     pub fn poll(&mut self, events: &mut Vec<OrderEvent>) {
         for venue in &mut self.venues {
