@@ -5,6 +5,7 @@
 //! A user's crate runs the same command line with its own strategy kinds registered:
 //! `alpha_panda::cli::main(registry)` from its `main`.
 
+mod kite;
 mod live;
 mod progress;
 mod sweep;
@@ -47,6 +48,8 @@ enum Command {
     /// Run one strategy file over a parameter grid (or a sweep file): every variant in its
     /// own engine, in parallel, over ticks read once; a table sorted by a metric.
     Sweep(sweep::SweepArgs),
+    /// Zerodha Kite helpers: `kite session --request-token T` (the daily login).
+    Kite(kite::KiteArgs),
 }
 
 /// What a run reads: data, strategies, engine config. Shared by `backtest` and `preflight`.
@@ -142,6 +145,7 @@ pub fn main(registry: Registry) -> ExitCode {
         Some(Command::Convert(args)) => with_stderr_logs(|| convert(args)),
         Some(Command::Preflight(args)) => with_stderr_logs(|| preflight(args, &registry)),
         Some(Command::Sweep(args)) => with_stderr_logs(|| sweep::sweep(args, &registry)),
+        Some(Command::Kite(args)) => with_stderr_logs(|| kite::kite(args)),
     };
     match result {
         Ok(code) => code,
