@@ -16,6 +16,7 @@
 mod binary;
 pub mod config;
 mod csv;
+pub mod kite;
 mod reader;
 mod replay;
 mod scan;
