@@ -18,13 +18,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::bounded;
 
-use crate::config::{ConfigErrors, EngineConfig, RuntimeMode};
+use crate::config::{ConfigErrors, EngineConfig, FeedKind, RuntimeMode};
+use crate::execution::VenueKind;
+use crate::execution::kite::{KiteVenue, OrdersMode};
+use crate::feed::kite::live::{KiteFeedStart, KiteSource};
 use crate::feed::{DataSource, ReplaySource};
+use crate::metrics::telemetry::LatencySlot;
 use crate::ops::audit::{AUDIT_RING, write_audit};
 use crate::ops::preflight::{self, PreflightInput, PreflightReport};
 use crate::ops::server::MetricsServer;
 use crate::report::{self, FeedCounts, Summary};
-use crate::runtime::{AuditEvent, RunControl, RunError, RunOptions, threaded};
+use crate::runtime::{AuditEvent, RunControl, RunError, RunOptions, TickSource, threaded};
 use crate::strategy::StrategyConfig;
 
 /// Why a live run did not start or did not finish cleanly.
@@ -41,6 +45,14 @@ pub enum LiveError {
     },
     #[error("no replay data: set [feed] path in the engine config or pass --data FILE")]
     NoData,
+    #[error(
+        "venue '{0}' is Kite with orders = \"off\": the engine refuses to start rather than send real orders by accident. Set orders = \"live\" in [venue.{0}] to trade, or use kind = \"paper\" to paper trade on live data"
+    )]
+    OrdersOff(String),
+    #[error(
+        "the environment variable {0} is not set or empty (it holds a Kite credential; see `alpha-panda kite session`)"
+    )]
+    Credentials(String),
     #[error(transparent)]
     Config(#[from] ConfigErrors),
     #[error(transparent)]
@@ -91,6 +103,14 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         stop,
     } = live;
     config.runtime.mode = RuntimeMode::Threaded;
+    if let Some(broker) = config.brokers.iter().find(|b| {
+        b.enabled
+            && b.kite
+                .as_ref()
+                .is_some_and(|k| k.orders != OrdersMode::Live)
+    }) {
+        return Err(LiveError::OrdersOff(broker.name.clone()));
+    }
     // A live strategy's compute time is real: charging it again would delay its orders twice.
     if config.compute.mode != crate::strategy::compute::ComputeMode::Off {
         tracing::warn!(target: "app", mode = config.compute.mode.name(), "[compute] charges compute time in backtests only; live runs ignore it");
@@ -99,15 +119,24 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
     // Live ticks arrive far below the engine's capacity: time every one, so every order
     // has its tick-to-order latency, unless the config says otherwise.
     config.runtime.latency_sample_every.get_or_insert(1);
-    let paths = if data.is_empty() {
-        config.feed.path.clone().into_iter().collect::<Vec<_>>()
+    let kite = config
+        .feed
+        .kite
+        .clone()
+        .filter(|_| config.feed.kind == FeedKind::Kite);
+    let sources: Vec<DataSource> = if kite.is_some() {
+        Vec::new()
     } else {
-        data
+        let paths = if data.is_empty() {
+            config.feed.path.clone().into_iter().collect::<Vec<_>>()
+        } else {
+            data
+        };
+        if paths.is_empty() {
+            return Err(LiveError::NoData);
+        }
+        paths.into_iter().map(DataSource::File).collect()
     };
-    if paths.is_empty() {
-        return Err(LiveError::NoData);
-    }
-    let sources: Vec<DataSource> = paths.into_iter().map(DataSource::File).collect();
 
     let report = preflight::run(&PreflightInput {
         config: &config,
@@ -135,10 +164,19 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         });
     }
 
-    let assembled = super::assemble(&config, &strategies, &sources)?;
-    let (mut engine, reader) = (assembled.engine, assembled.reader);
+    let (mut engine, feed) = match &kite {
+        Some(kite) => {
+            let fit = super::kite::fit_instruments(&config, kite, &strategies)?;
+            let engine = super::build(&fit.config, &strategies, fit.table.clone())?;
+            (engine, Feed::Kite(Box::new(fit)))
+        }
+        None => {
+            let assembled = super::assemble(&config, &strategies, &sources)?;
+            (assembled.engine, Feed::Replay(assembled.reader))
+        }
+    };
     if let Some(t) = Arc::get_mut(&mut engine.telemetry) {
-        t.shape.feed_kind = "replay";
+        t.shape.feed_kind = if kite.is_some() { "kite" } else { "replay" };
     }
     let telemetry = Arc::clone(&engine.telemetry);
     telemetry.preflight_ok.store(true, Ordering::Release);
@@ -180,13 +218,56 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         speed = config.feed.speed,
         "live run starting"
     );
-    let mut source = ReplaySource::new(
-        reader,
-        config.feed.speed,
-        config.feed.at_end,
-        Arc::clone(&control),
-        Arc::clone(&telemetry),
-    );
+    let mut source = match feed {
+        Feed::Replay(reader) => LiveSource::Replay(Box::new(ReplaySource::new(
+            reader,
+            config.feed.speed,
+            config.feed.at_end,
+            Arc::clone(&control),
+            Arc::clone(&telemetry),
+        ))),
+        Feed::Kite(fit) => {
+            let Some(kite) = &kite else {
+                unreachable!("a Kite feed comes from a Kite config");
+            };
+            LiveSource::Kite(KiteSource::start(KiteFeedStart {
+                config: kite,
+                api_key: secret(&kite.api_key_env)?,
+                access_token: secret(&kite.access_token_env)?,
+                tokens: fit.tokens.clone(),
+                instruments: &fit.table,
+                telemetry: Arc::clone(&telemetry),
+                control: Arc::clone(&control),
+            })?)
+        }
+    };
+    // Live brokers take the place of the paper venues the build made.
+    for (b, broker) in config.brokers.iter().enumerate() {
+        let (Some(k), true) = (&broker.kite, broker.enabled) else {
+            continue;
+        };
+        let updates = match &source {
+            LiveSource::Kite(feed) => Some(feed.order_updates()),
+            LiveSource::Replay(_) => None,
+        };
+        let specs: Vec<_> = engine
+            .layout
+            .instruments
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect();
+        let venue = KiteVenue::start(
+            k,
+            &secret(&k.api_key_env)?,
+            &secret(&k.access_token_env)?,
+            &specs,
+            updates,
+        )?;
+        engine
+            .execution
+            .replace_venue(b, VenueKind::Kite(Box::new(venue)));
+        tracing::warn!(target: "trading", broker = %broker.name, root = %k.root_url, product = %k.product, "LIVE ORDERS: broker {} sends real orders to Kite", broker.name);
+    }
     let options = RunOptions {
         audit: Some(audit_tx),
         canary: true,
@@ -208,13 +289,13 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
             (Err(LiveError::from(fatal)), None)
         }
     };
-    let written = finished.and_then(|(layout, outcome)| {
-        let stats = source.reader().stats();
-        let counts = FeedCounts {
-            quotes: stats.quotes,
-            trades: stats.trades,
-            skipped_rows: stats.skipped_rows,
-        };
+    if let LiveSource::Kite(kite) = &mut source {
+        kite.shutdown();
+    }
+    let written = finished.and_then(|(layout, mut outcome)| {
+        let counts = source.counts();
+        // The feed thread's exchange → receive latency joins the run's histograms.
+        telemetry.read_latency(LatencySlot::Feed, |feed| outcome.latency.merge(feed));
         let summary = Summary::build(&layout, &outcome, "threaded", counts);
         let meta = report::RunMeta {
             mode: "live",
@@ -249,6 +330,63 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         canary_passed,
         output_dir: config.output_dir,
     })
+}
+
+/// Where a live run's ticks come from, as the config chose.
+enum Feed {
+    Replay(crate::feed::TickReader),
+    Kite(Box<super::kite::KiteInstrumentsFit>),
+}
+
+/// The started feed.
+enum LiveSource {
+    Replay(Box<ReplaySource>),
+    Kite(KiteSource),
+}
+
+impl LiveSource {
+    /// Quotes, trades and skipped rows delivered, for the summary.
+    fn counts(&self) -> FeedCounts {
+        match self {
+            LiveSource::Replay(replay) => {
+                let stats = replay.reader().stats();
+                FeedCounts {
+                    quotes: stats.quotes,
+                    trades: stats.trades,
+                    skipped_rows: stats.skipped_rows,
+                }
+            }
+            LiveSource::Kite(kite) => {
+                let c = kite.counters();
+                FeedCounts {
+                    quotes: c.quotes.load(Ordering::Relaxed),
+                    trades: c.trades.load(Ordering::Relaxed),
+                    skipped_rows: c.dropped.load(Ordering::Relaxed),
+                }
+            }
+        }
+    }
+}
+
+impl TickSource for LiveSource {
+    fn read_chunk(
+        &mut self,
+        buf: &mut Vec<crate::domain::Tick>,
+        max: usize,
+    ) -> Result<usize, crate::Error> {
+        match self {
+            LiveSource::Replay(s) => s.read_chunk(buf, max),
+            LiveSource::Kite(s) => s.read_chunk(buf, max),
+        }
+    }
+}
+
+/// A credential from the environment variable the config names; the value is never logged.
+fn secret(name: &str) -> Result<String, LiveError> {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => Ok(value),
+        _ => Err(LiveError::Credentials(name.to_owned())),
+    }
 }
 
 /// Writes `pnl_snapshot.json`: positions and PnL per book and broker, exact decimals.

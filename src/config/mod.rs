@@ -17,7 +17,9 @@ pub use instruments::InstrumentConfig;
 
 // Section types, re-exported where callers have always found them.
 pub use crate::execution::BrokerConfig;
-pub use crate::feed::config::{AtEnd, BadRowPolicy, FeedConfig, FeedKind};
+pub use crate::feed::config::{
+    AtEnd, BadRowPolicy, FeedConfig, FeedKind, KiteFeedConfig, TickerMode,
+};
 pub use crate::metrics::config::MetricsConfig;
 pub use crate::ops::logging::{LogFormat, LoggingConfig};
 pub use crate::ops::validator::ValidatorConfig;

@@ -343,6 +343,22 @@ fn check_instruments(
     sources: &[DataSource],
 ) -> Findings {
     let mut f = Findings::default();
+    if let (crate::config::FeedKind::Kite, Some(kite)) = (config.feed.kind, &config.feed.kite) {
+        match crate::app::kite::fit_instruments(config, kite, strategies) {
+            Ok(fit) => {
+                for finding in validate::instruments(strategies, &fit.table) {
+                    f.push(finding.severity, finding.render());
+                }
+                f.summary = format!(
+                    "{} from the Kite instruments file {}",
+                    counted(fit.tokens.len(), "instrument", "instruments"),
+                    kite.instruments.display()
+                );
+            }
+            Err(errors) => f.push(Severity::Fatal, errors.to_string()),
+        }
+        return f;
+    }
     if sources.is_empty() {
         f.push(
             Severity::Fatal,
@@ -382,6 +398,28 @@ fn process_env_has(name: &str) -> bool {
 fn check_credentials(config: &EngineConfig, is_set: &dyn Fn(&str) -> bool) -> Findings {
     let mut f = Findings::default();
     let mut checked = 0;
+    let feed: Vec<String> = config
+        .feed
+        .kite
+        .iter()
+        .filter(|_| config.feed.kind == crate::config::FeedKind::Kite)
+        .flat_map(|k| [k.api_key_env.clone(), k.access_token_env.clone()])
+        .collect();
+    let missing_feed: Vec<&str> = feed
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !is_set(name))
+        .collect();
+    checked += feed.len();
+    if !missing_feed.is_empty() {
+        f.push(
+            Severity::Problem,
+            format!(
+                "the Kite feed is missing credentials: {} not set or empty",
+                missing_feed.join(", ")
+            ),
+        );
+    }
     for broker in config.brokers.iter().filter(|b| b.enabled) {
         let mut missing = Vec::new();
         for name in &broker.credentials_env {

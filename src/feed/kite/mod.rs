@@ -56,6 +56,7 @@
 mod decode;
 mod dump;
 mod instruments;
+pub mod live;
 mod record;
 
 pub use decode::{

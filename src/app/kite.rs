@@ -1,0 +1,110 @@
+//! Start-up of a run on Zerodha's Kite ticker: the instruments come from Kite's instruments
+//! dump (`[feed] instruments`) instead of a scan of tick files. One place for it, used by
+//! `live` and by preflight.
+//!
+//! Rules: each strategy instrument must be in the dump (`EXCHANGE:TRADINGSYMBOL`); its price
+//! precision is the one Kite's wire integers have (7 on CDS, 4 on BCD/NCO, 2 elsewhere) and
+//! may not be widened (the wire integer is the raw price); tick and lot size and the INR
+//! quote currency come from the dump unless `[instruments.SYMBOL]` names the instrument.
+
+use std::collections::BTreeSet;
+
+use super::fit_precisions;
+use crate::config::TickerMode;
+use crate::config::{ConfigError, ConfigErrors, EngineConfig, InstrumentConfig, KiteFeedConfig};
+use crate::domain::InstrumentTable;
+use crate::feed::kite::{KiteInstruments, TokenMap};
+use crate::strategy::StrategyConfig;
+
+/// The run's instruments at their final precisions, and the tokens to subscribe.
+#[derive(Debug)]
+pub struct KiteInstrumentsFit {
+    pub table: InstrumentTable,
+    pub tokens: TokenMap,
+    /// The config with Kite's terms added for instruments it does not name.
+    pub config: EngineConfig,
+}
+
+/// Builds the instrument table of a Kite run.
+///
+/// # Errors
+/// An unreadable or invalid dump, a strategy instrument not in it, or precisions that do not
+/// fit (each with file and line).
+pub fn fit_instruments(
+    config: &EngineConfig,
+    kite: &KiteFeedConfig,
+    strategies: &[StrategyConfig],
+) -> Result<KiteInstrumentsFit, ConfigErrors> {
+    let dump_error = |message: String| {
+        ConfigErrors(vec![ConfigError {
+            file: kite.instruments.clone(),
+            line: 0,
+            field: String::new(),
+            message,
+        }])
+    };
+    let dump = KiteInstruments::load(&kite.instruments).map_err(|e| dump_error(e.to_string()))?;
+    let mut seen = BTreeSet::new();
+    let symbols: Vec<&str> = strategies
+        .iter()
+        .flat_map(|s| s.instruments.iter().map(|(sym, _)| sym.as_str()))
+        .filter(|sym| seen.insert(*sym))
+        .collect();
+    let specs = dump
+        .specs(&symbols)
+        .map_err(|e| dump_error(e.to_string()))?;
+    let mut table = InstrumentTable::new();
+    let mut config = config.clone();
+    // Quotes need depth (full mode); every mode has the last price.
+    let quotes = kite.mode == TickerMode::Full;
+    for spec in &specs {
+        let id = table.intern(&spec.symbol);
+        table
+            .widen(id, spec.price_precision, spec.qty_precision)
+            .map_err(|e| dump_error(e.to_string()))?;
+        table.set_data_kinds(id, quotes, true);
+        if config.instruments.iter().all(|c| c.symbol != spec.symbol)
+            && let Some(k) = dump.get(&spec.symbol)
+        {
+            config.instruments.push(InstrumentConfig {
+                symbol: spec.symbol.clone(),
+                price_precision: Some(spec.price_precision),
+                qty_precision: None,
+                terms: k.terms(),
+                file: kite.instruments.clone(),
+                line: usize::try_from(k.line).unwrap_or(usize::MAX),
+            });
+        }
+    }
+    fit_precisions(&mut table, &config, strategies)?;
+    let mut errors = Vec::new();
+    for spec in &specs {
+        let Some(id) = table.find(&spec.symbol) else {
+            continue;
+        };
+        let fitted = table.spec(id).price_precision;
+        if fitted != spec.price_precision {
+            errors.push(ConfigError {
+                file: kite.instruments.clone(),
+                line: 0,
+                field: format!("instruments.{}", spec.symbol),
+                message: format!(
+                    "price precision {fitted}, but Kite sends {} decimals for this segment: remove the \
+                     setting that widens it (price_precision or a finer tick_size)",
+                    spec.price_precision
+                ),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    let tokens = dump
+        .token_map(&table)
+        .map_err(|e| dump_error(e.to_string()))?;
+    Ok(KiteInstrumentsFit {
+        table,
+        tokens,
+        config,
+    })
+}

@@ -1,0 +1,441 @@
+//! The live Kite feed: the ticker socket's thread decodes every binary message into ticks and
+//! hands them to the engine through a bounded ring; `KiteSource` is the engine's end of it.
+//!
+//! Contract:
+//! - The socket thread never blocks on the engine: when the ring is full it drops the
+//!   oldest queued market data (counted as `feed_dropped` dead letters) to make room.
+//!   Order updates never share that ring: they go, unconditionally, to their own channel.
+//! - Every (re)connect subscribes the run's tokens and sets the configured mode (JSON text
+//!   messages), so a reconnect re-subscribes; ticks carry the local receive time
+//!   (`ReceiveClock`, monotonic), the exchange time feeds the `feed` latency histogram.
+//! - Text messages: `{"type":"order",...}` goes to the order channel; `{"type":"error",...}`
+//!   is logged on the `error` channel and counted; anything else that is not a known
+//!   message is counted (`feed_message` dead letters) and its first bytes logged.
+//! - `record` writes one CSV row per decoded packet (see `record`), flushed at least every
+//!   `RECORD_FLUSH` and at stop.
+//! - `KiteSource::read_chunk` waits for ticks in slices of at most `WAIT`, so a stop request
+//!   is seen within that time: the socket thread closes the link, the ticks it queued are
+//!   delivered, then the stream ends (0 ticks).
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded, unbounded};
+
+use super::{Decoder, Recorder, TokenMap};
+use crate::clock::{ReceiveClock, Stopwatch};
+use crate::config::{KiteFeedConfig, TickerMode};
+use crate::domain::{InstrumentTable, Nanos, Tick};
+use crate::feed::socket::{self, Disconnect, SocketConfig, SocketHandler};
+use crate::metrics::telemetry::{DlqKind, FeedState, LatencySlot, Telemetry};
+use crate::metrics::{LatencyRecorder, Stage};
+use crate::runtime::{RunControl, TickSource};
+
+/// Ticks queued between the socket thread and the engine.
+pub const RING: usize = 16_384;
+/// Longest wait of `read_chunk` for a tick before it looks at the stop flag.
+pub const WAIT: Duration = Duration::from_millis(20);
+/// Longest time a recorded row waits in the recorder's buffer.
+pub const RECORD_FLUSH: Duration = Duration::from_millis(500);
+/// Malformed messages whose first bytes are logged (the rest are only counted).
+const LOGGED_MALFORMED: u64 = 20;
+
+/// What the feed has seen, readable from any thread.
+#[derive(Debug, Default)]
+pub struct KiteCounters {
+    pub connects: AtomicU64,
+    pub messages: AtomicU64,
+    pub packets: AtomicU64,
+    pub ticks: AtomicU64,
+    pub quotes: AtomicU64,
+    pub trades: AtomicU64,
+    /// Market data dropped because the ring to the engine was full.
+    pub dropped: AtomicU64,
+    /// Packets of tokens the run did not subscribe.
+    pub unknown_tokens: AtomicU64,
+    /// Binary messages that could not be decoded to their end, and unknown packet lengths.
+    pub decode_errors: AtomicU64,
+    /// `{"type":"error"}` messages from Kite.
+    pub kite_errors: AtomicU64,
+    /// Text that is neither an order update nor an error.
+    pub malformed: AtomicU64,
+    pub order_updates: AtomicU64,
+    /// Connected and subscribed right now.
+    pub subscribed: AtomicBool,
+}
+
+/// What starting the feed needs besides the config section.
+#[derive(Debug)]
+pub struct KiteFeedStart<'a> {
+    pub config: &'a KiteFeedConfig,
+    pub api_key: String,
+    pub access_token: String,
+    pub tokens: TokenMap,
+    pub instruments: &'a InstrumentTable,
+    pub telemetry: Arc<Telemetry>,
+    pub control: Arc<RunControl>,
+}
+
+/// The engine's end of the feed.
+#[derive(Debug)]
+pub struct KiteSource {
+    ticks: Receiver<Tick>,
+    orders: Receiver<String>,
+    control: Arc<RunControl>,
+    telemetry: Arc<Telemetry>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<FeedHandler>>,
+    counters: Arc<KiteCounters>,
+}
+
+impl KiteSource {
+    /// Opens the recording (if any) and starts the socket thread.
+    ///
+    /// # Errors
+    /// The recording cannot be created, or the thread cannot be spawned.
+    pub fn start(start: KiteFeedStart<'_>) -> std::io::Result<KiteSource> {
+        let KiteFeedStart {
+            config,
+            api_key,
+            access_token,
+            tokens,
+            instruments,
+            telemetry,
+            control,
+        } = start;
+        let recorder = config.record.as_deref().map(open_recording).transpose()?;
+        let (tick_tx, tick_rx) = bounded(RING);
+        let (order_tx, order_rx) = unbounded();
+        let counters = Arc::new(KiteCounters::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler = FeedHandler {
+            decoder: Decoder::new(),
+            subscriptions: subscriptions(&tokens, config.mode),
+            tokens,
+            symbols: instruments.iter().map(|(_, s)| s.symbol.clone()).collect(),
+            clock: ReceiveClock::new(),
+            ring: Ring {
+                ticks: tick_tx,
+                oldest: tick_rx.clone(),
+            },
+            orders: order_tx,
+            recorder,
+            last_flush: Stopwatch::start(),
+            latency: LatencyRecorder::default(),
+            latency_generation: 0,
+            telemetry: Arc::clone(&telemetry),
+            counters: Arc::clone(&counters),
+        };
+        let url = format!(
+            "{}{}api_key={api_key}&access_token={access_token}",
+            config.url,
+            if config.url.contains('?') { "&" } else { "?" }
+        );
+        let socket = SocketConfig {
+            url,
+            dead_after: Duration::from_secs(5),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(60),
+            name: "alpha-panda-kite-feed".into(),
+        };
+        let thread = socket::spawn(socket, handler, Arc::clone(&stop))?;
+        Ok(KiteSource {
+            ticks: tick_rx,
+            orders: order_rx,
+            control,
+            telemetry,
+            stop,
+            thread: Some(thread),
+            counters,
+        })
+    }
+
+    pub fn counters(&self) -> &Arc<KiteCounters> {
+        &self.counters
+    }
+
+    /// Order updates from the ticker socket (raw JSON text), for the Kite venue.
+    pub fn order_updates(&self) -> Receiver<String> {
+        self.orders.clone()
+    }
+
+    /// Stops the socket thread and flushes the recording; idempotent.
+    pub fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take()
+            && let Ok(mut handler) = thread.join()
+        {
+            handler.finish();
+        }
+    }
+}
+
+impl Drop for KiteSource {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl TickSource for KiteSource {
+    fn read_chunk(&mut self, buf: &mut Vec<Tick>, max: usize) -> Result<usize, crate::Error> {
+        buf.clear();
+        loop {
+            if self.control.stop_requested() {
+                self.telemetry.shutting_down.store(true, Ordering::Release);
+                // The socket thread stops first; what it queued is still delivered, so the
+                // engine processes exactly the packets the recording holds.
+                self.shutdown();
+                while buf.len() < max {
+                    match self.ticks.try_recv() {
+                        Ok(tick) => buf.push(tick),
+                        Err(_) => break,
+                    }
+                }
+                return Ok(buf.len());
+            }
+            match self.ticks.recv_timeout(WAIT) {
+                Ok(tick) => {
+                    buf.push(tick);
+                    break;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(0),
+            }
+        }
+        while buf.len() < max {
+            match self.ticks.try_recv() {
+                Ok(tick) => buf.push(tick),
+                Err(_) => break,
+            }
+        }
+        Ok(buf.len())
+    }
+}
+
+fn open_recording(path: &Path) -> std::io::Result<Recorder<File>> {
+    Recorder::create(path).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot create the recording {}: {e}", path.display()),
+        )
+    })
+}
+
+/// Subscribe, then set the mode, for every token (Kite starts a token in `quote`).
+fn subscriptions(tokens: &TokenMap, mode: TickerMode) -> Vec<String> {
+    let list = tokens
+        .tokens()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        format!("{{\"a\":\"subscribe\",\"v\":[{list}]}}"),
+        format!("{{\"a\":\"mode\",\"v\":[\"{}\",[{list}]]}}", mode.name()),
+    ]
+}
+
+/// The socket thread's state.
+struct FeedHandler {
+    decoder: Decoder,
+    subscriptions: Vec<String>,
+    tokens: TokenMap,
+    /// Engine symbol per `InstrumentId`, for the recording.
+    symbols: Vec<String>,
+    clock: ReceiveClock,
+    ring: Ring,
+    orders: Sender<String>,
+    recorder: Option<Recorder<File>>,
+    last_flush: Stopwatch,
+    latency: LatencyRecorder,
+    latency_generation: u64,
+    telemetry: Arc<Telemetry>,
+    counters: Arc<KiteCounters>,
+}
+
+/// The socket thread's end of the ring to the engine.
+struct Ring {
+    ticks: Sender<Tick>,
+    /// The engine's end too: popping from it drops the oldest tick when the ring is full.
+    oldest: Receiver<Tick>,
+}
+
+impl Ring {
+    /// Never blocks: a full ring loses its oldest tick instead.
+    fn push(&self, mut tick: Tick, counters: &KiteCounters, telemetry: &Telemetry) {
+        loop {
+            match self.ticks.try_send(tick) {
+                Ok(()) => return,
+                Err(TrySendError::Full(back)) => {
+                    tick = back;
+                    if self.oldest.try_recv().is_ok() {
+                        counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        telemetry.count_dlq(DlqKind::FeedDropped, 1);
+                    }
+                }
+                Err(TrySendError::Disconnected(_)) => return,
+            }
+        }
+    }
+}
+
+impl FeedHandler {
+    fn malformed(&mut self, what: &str, bytes: &[u8]) {
+        let n = self.counters.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+        self.telemetry.count_dlq(DlqKind::FeedMessage, 1);
+        if n <= LOGGED_MALFORMED {
+            let head = &bytes[..bytes.len().min(64)];
+            tracing::warn!(target: "error", count = n, len = bytes.len(), head = %String::from_utf8_lossy(head), "kite feed: {what}");
+        }
+    }
+
+    fn flush_recording(&mut self, force: bool) {
+        if let Some(recorder) = &mut self.recorder
+            && (force || self.last_flush.elapsed() >= RECORD_FLUSH)
+        {
+            if let Err(e) = recorder.flush() {
+                tracing::error!(target: "error", "kite feed: the recording stopped: {e}");
+                self.recorder = None;
+            }
+            self.last_flush = Stopwatch::start();
+        }
+    }
+
+    /// At stop: the recording flushed, every latency recorded handed to telemetry (folded
+    /// first, so the slot is free for the last interval).
+    fn finish(&mut self) {
+        self.flush_recording(true);
+        self.telemetry.read_latency(LatencySlot::Feed, |_| ());
+        let _ = self
+            .telemetry
+            .hand_off_latency(LatencySlot::Feed, &mut self.latency);
+        self.telemetry.read_latency(LatencySlot::Feed, |_| ());
+    }
+}
+
+impl SocketHandler for FeedHandler {
+    fn on_connected(&mut self) -> Vec<String> {
+        let n = self.counters.connects.fetch_add(1, Ordering::Relaxed) + 1;
+        self.counters.subscribed.store(true, Ordering::Release);
+        self.telemetry.set_feed_state(FeedState::Live);
+        tracing::info!(target: "market_data", connects = n, tokens = self.tokens.len(), "kite ticker connected; subscribing");
+        self.subscriptions.clone()
+    }
+
+    fn on_binary(&mut self, bytes: &[u8]) {
+        let received = Nanos(self.clock.now_ns());
+        self.counters.messages.fetch_add(1, Ordering::Relaxed);
+        let errors_before = self.decoder.stats().unknown_lengths;
+        let mut failed = None;
+        let mut decoded = 0u64;
+        let Self {
+            decoder,
+            tokens,
+            symbols,
+            ring,
+            recorder,
+            latency,
+            telemetry,
+            counters,
+            ..
+        } = self;
+        for packet in decoder.packets(bytes) {
+            let packet = match packet {
+                Ok(packet) => packet,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            decoded += 1;
+            let Some(id) = tokens.get(packet.token) else {
+                counters.unknown_tokens.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            if let Some(r) = recorder
+                && let Some(symbol) = symbols.get(id.index())
+                && let Err(e) = r.record(received, symbol, &packet)
+            {
+                tracing::error!(target: "error", "kite feed: the recording stopped: {e}");
+                *recorder = None;
+            }
+            let Some(ticks) = packet.to_ticks(id, received) else {
+                continue;
+            };
+            if let Some(exchange) = ticks.exchange_ts {
+                latency.record(Stage::Feed, received.0.saturating_sub(exchange.0));
+            }
+            for tick in [Some(ticks.first), ticks.second].into_iter().flatten() {
+                counters.ticks.fetch_add(1, Ordering::Relaxed);
+                let kind = if tick.is_trade() {
+                    &counters.trades
+                } else {
+                    &counters.quotes
+                };
+                kind.fetch_add(1, Ordering::Relaxed);
+                ring.push(tick, counters, telemetry);
+            }
+        }
+        self.counters.packets.fetch_add(decoded, Ordering::Relaxed);
+        let unknown = self.decoder.stats().unknown_lengths - errors_before;
+        if unknown > 0 {
+            self.counters
+                .decode_errors
+                .fetch_add(unknown, Ordering::Relaxed);
+        }
+        if let Some(e) = failed {
+            self.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
+            self.malformed(&e.to_string(), bytes);
+        }
+        let requested = self.telemetry.snapshot_generation();
+        if requested != self.latency_generation
+            && self
+                .telemetry
+                .hand_off_latency(LatencySlot::Feed, &mut self.latency)
+        {
+            self.latency_generation = requested;
+        }
+        self.flush_recording(false);
+    }
+
+    fn on_text(&mut self, text: &str) {
+        self.counters.messages.fetch_add(1, Ordering::Relaxed);
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(text);
+        match parsed.as_ref().ok().and_then(|v| v.get("type")?.as_str()) {
+            Some("order") => {
+                self.counters.order_updates.fetch_add(1, Ordering::Relaxed);
+                let _ = self.orders.send(text.to_owned());
+            }
+            Some("error") => {
+                let n = self.counters.kite_errors.fetch_add(1, Ordering::Relaxed) + 1;
+                let message = parsed
+                    .as_ref()
+                    .ok()
+                    .and_then(|v| v.get("data").map(ToString::to_string))
+                    .unwrap_or_default();
+                tracing::error!(target: "error", count = n, "kite ticker error: {message}");
+            }
+            // Kite sends other informational messages (e.g. "message"): not ours to act on.
+            Some(_) => {}
+            None => self.malformed("text message that is not Kite JSON", text.as_bytes()),
+        }
+    }
+
+    fn on_disconnected(&mut self, why: &Disconnect, retry_in: Duration) {
+        self.counters.subscribed.store(false, Ordering::Release);
+        self.flush_recording(true);
+        match why {
+            Disconnect::Refused(status @ (401 | 403)) => tracing::error!(
+                target: "error",
+                status,
+                "kite ticker refused the access token: log in again (alpha-panda kite session) and restart; retrying in {retry_in:?}"
+            ),
+            other => tracing::warn!(
+                target: "market_data",
+                "kite ticker disconnected ({other:?}); reconnecting in {retry_in:?}"
+            ),
+        }
+    }
+}

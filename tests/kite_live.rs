@@ -1,0 +1,529 @@
+//! `alpha-panda live` on the Kite ticker, against the Kite emulator on loopback: paper
+//! trading on (emulated) live Zerodha data. The real binary subscribes, decodes, trades on
+//! the paper venue, survives a dropped connection (re-subscribing, no tick twice), records
+//! every packet, and stops on SIGTERM; the recording backtests to the same orders and fills.
+//! No credential appears in anything it writes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::kite::{Emulator, kite_python};
+use common::{csv_rows, free_port, project_root};
+use serde_json::Value;
+
+const API_KEY: &str = "kite_emulator_key";
+const ACCESS_TOKEN: &str = "kite_emulator_token";
+/// Token of NSE:RELIANCE in tests/data/kite/instruments.csv.
+const RELIANCE: &str = "738561";
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+fn get_json(url: &str) -> Option<Value> {
+    let mut response = agent().get(url).call().ok()?;
+    serde_json::from_str(&response.body_mut().read_to_string().ok()?).ok()
+}
+
+fn post(url: &str) {
+    let _ = agent().post(url).send_empty();
+}
+
+/// Polls until `accept` holds, up to `limit` (a guard against a hang, not a timing claim).
+fn wait_until(what: &str, limit: Duration, mut accept: impl FnMut() -> bool) {
+    let step = Duration::from_millis(100);
+    let mut waited = Duration::ZERO;
+    while waited < limit {
+        if accept() {
+            return;
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+fn emulator_stats(emulator: &Emulator) -> Value {
+    get_json(&format!("{}/_emulator/stats", emulator.http))
+        .map_or(Value::Null, |v| v["data"].clone())
+}
+
+/// A child stopped with SIGTERM (then killed) when dropped.
+struct Live(Option<Child>);
+
+impl Live {
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.0.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        for _ in 0..600 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("live did not stop within 30 s of SIGTERM");
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn write_files(dir: &Path, ws: &str, port: u16) -> (PathBuf, PathBuf) {
+    write_files_with(dir, ws, port, "paper", "kind = \"paper\"\n")
+}
+
+/// The engine config (broker `broker`, its `[venue]` keys) and an EMA 2/5 strategy on
+/// NSE:RELIANCE trading on it.
+fn write_files_with(
+    dir: &Path,
+    ws: &str,
+    port: u16,
+    broker: &str,
+    venue: &str,
+) -> (PathBuf, PathBuf) {
+    let instruments = project_root().join("tests/data/kite/instruments.csv");
+    let engine = format!(
+        r#"environment = "development"
+
+[runtime]
+mode = "threaded"
+
+[feed]
+kind = "kite"
+url = "{ws}"
+api_key_env = "KITE_API_KEY"
+access_token_env = "KITE_ACCESS_TOKEN"
+instruments = "{instruments}"
+mode = "full"
+record = "{dir}/ticks.csv"
+
+[metrics]
+addr = "127.0.0.1:{port}"
+
+[logging]
+dir = "{dir}/logs"
+format = "json"
+console = false
+
+[output]
+dir = "{dir}/out"
+
+[venue.{broker}]
+{venue}
+[risk.{broker}]
+max_position = "1000"
+max_open_orders = 100
+max_orders_per_second = 1000
+price_band_bps = 10000
+"#,
+        instruments = instruments.display(),
+        dir = dir.display(),
+    );
+    let strategy = format!(
+        r#"id = "ema_reliance"
+kind = "ema_cross"
+instruments = ["NSE:RELIANCE"]
+brokers = ["{broker}"]
+
+[params]
+fast = 2
+slow = 5
+quantity = "1"
+price_source = "mid"
+"#
+    );
+    let engine_path = dir.join("engine.toml");
+    let strategy_path = dir.join("ema_reliance.toml");
+    std::fs::write(&engine_path, engine).expect("engine.toml");
+    std::fs::write(&strategy_path, strategy).expect("strategy");
+    (engine_path, strategy_path)
+}
+
+/// Every file under `dir`, as text (lossy).
+fn all_text(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(all_text(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn paper_trading_on_the_kite_ticker_survives_a_drop_and_records_what_it_traded() {
+    let Some(python) = kite_python("kite_live") else {
+        return;
+    };
+    let sample = [
+        "--instruments",
+        "tests/data/kite/instruments.csv",
+        "--ticks",
+        "tests/data/kite/ticks.csv",
+    ];
+    let mut emulator = Emulator::start(
+        &python,
+        &[&sample[..], &["--loop", "--interval-ms", "5"]].concat(),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let (engine, strategy) = write_files(dir.path(), &emulator.ws, port);
+    let mut live = Live(Some(
+        Command::new(assert_cmd::cargo::cargo_bin!("alpha-panda"))
+            .current_dir(project_root())
+            .args(["live", "--config"])
+            .arg(&engine)
+            .arg("--strategies")
+            .arg(&strategy)
+            .env("KITE_API_KEY", API_KEY)
+            .env("KITE_ACCESS_TOKEN", ACCESS_TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("live starts"),
+    ));
+    let health = format!("http://127.0.0.1:{port}/health/ready");
+    wait_until(
+        "ready (connected, canary passed)",
+        Duration::from_secs(120),
+        || {
+            agent()
+                .get(&health)
+                .call()
+                .is_ok_and(|r| r.status().as_u16() == 200)
+        },
+    );
+    let packets = |stats: &Value| {
+        stats["ticker"]["packets_sent"][RELIANCE]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    wait_until("packets before the drop", Duration::from_secs(60), || {
+        packets(&emulator_stats(&emulator)) > 100
+    });
+    post(&format!("{}/_emulator/drop", emulator.http));
+    wait_until(
+        "a second connection, subscribed",
+        Duration::from_secs(60),
+        || {
+            let stats = emulator_stats(&emulator);
+            stats["ticker"]["connections_total"].as_u64() >= Some(2)
+                && stats["ticker"]["connections_open"].as_u64() == Some(1)
+        },
+    );
+    let after_drop = packets(&emulator_stats(&emulator));
+    wait_until(
+        "packets after the reconnect",
+        Duration::from_secs(60),
+        || packets(&emulator_stats(&emulator)) > after_drop + 100,
+    );
+    // Pause the tape so the recording and the engine see the same packets, then stop.
+    post(&format!("{}/_emulator/pause_ticks", emulator.http));
+    let stats = emulator_stats(&emulator);
+    let status = live.terminate();
+    assert!(status.success(), "live exits 0 on SIGTERM: {status:?}");
+
+    // Every connection subscribed our token and set full mode.
+    let connections = stats["ticker"]["connections"]
+        .as_array()
+        .expect("connections");
+    assert!(connections.len() >= 2, "{stats}");
+    for c in connections {
+        let log = c.to_string();
+        assert!(
+            log.contains("subscribe") && log.contains(RELIANCE) && log.contains("full"),
+            "{c}"
+        );
+    }
+    // No packet lost or doubled across the reconnect: one recorded row per packet sent.
+    let recorded = csv_rows(&dir.path().join("ticks.csv"));
+    assert_eq!(
+        recorded.len() as u64,
+        packets(&stats),
+        "rows recorded vs packets sent"
+    );
+    assert!(recorded.iter().all(|r| r["symbol"] == "NSE:RELIANCE"));
+    assert!(recorded.iter().all(|r| !r["exchange_ts_ns"].is_empty()));
+
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).expect("summary.json"),
+    )
+    .expect("json");
+    let fills = summary["fills"].as_u64().expect("fills");
+    assert!(fills > 0, "the EMA cross traded the live feed: {summary}");
+    eprintln!(
+        "kite_live: {} packets recorded, {fills} fills, {} connections",
+        recorded.len(),
+        connections.len()
+    );
+    assert!(
+        summary["latency_ns"]["feed"]["count"].as_u64() > Some(0),
+        "feed latency recorded"
+    );
+
+    // The recording backtests to the same orders and fills.
+    let backtest = dir.path().join("backtest");
+    let output = common::bin()
+        .args(["backtest", "--data"])
+        .arg(dir.path().join("ticks.csv"))
+        .arg("--strategies")
+        .arg(&strategy)
+        .arg("--out")
+        .arg(&backtest)
+        .output()
+        .expect("backtest runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let strip = |rows: Vec<std::collections::BTreeMap<String, String>>| {
+        rows.into_iter()
+            .map(|r| {
+                (
+                    r["side"].clone(),
+                    r["qty"].clone(),
+                    r["price"].clone(),
+                    r["ts_ns"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        strip(csv_rows(&backtest.join("fills.csv"))),
+        strip(csv_rows(&dir.path().join("out/fills.csv"))),
+        "the recording replays the live session's fills"
+    );
+
+    // Credentials never leave the environment.
+    for (path, text) in all_text(dir.path()) {
+        assert!(
+            !text.contains(ACCESS_TOKEN) && !text.contains(API_KEY),
+            "{} holds a credential",
+            path.display()
+        );
+    }
+    emulator.stop();
+}
+
+/// Every `n` order requests the emulator saw, at most `limit` in any one second.
+fn max_in_one_second(stats: &Value) -> usize {
+    let times: Vec<f64> = stats["order_requests"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["monotonic"].as_f64().or_else(|| r["t"].as_f64()))
+                .collect()
+        })
+        .unwrap_or_default();
+    (0..times.len())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|t| **t - times[i] < 1.0)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn live_orders_go_to_kite_fill_come_back_and_stop_when_the_token_expires() {
+    let Some(python) = kite_python("kite_live") else {
+        return;
+    };
+    let sample = [
+        "--instruments",
+        "tests/data/kite/instruments.csv",
+        "--ticks",
+        "tests/data/kite/ticks.csv",
+    ];
+    let mut emulator = Emulator::start(
+        &python,
+        &[&sample[..], &["--loop", "--interval-ms", "2"]].concat(),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let venue = format!(
+        "kind = \"kite\"\nroot_url = \"{}\"\napi_key_env = \"KITE_API_KEY\"\naccess_token_env = \"KITE_ACCESS_TOKEN\"\nproduct = \"MIS\"\norders = \"live\"\npoll_ms = 200\n",
+        emulator.http
+    );
+    let (engine, strategy) = write_files_with(dir.path(), &emulator.ws, port, "zerodha", &venue);
+
+    // orders = "off" (the default) refuses to start, and says how to enable it.
+    let off = std::fs::read_to_string(&engine)
+        .expect("engine")
+        .replace("orders = \"live\"\n", "");
+    let off_path = dir.path().join("off.toml");
+    std::fs::write(&off_path, off).expect("off.toml");
+    let refused = common::bin()
+        .args(["live", "--config"])
+        .arg(&off_path)
+        .arg("--strategies")
+        .arg(&strategy)
+        .env("KITE_API_KEY", API_KEY)
+        .env("KITE_ACCESS_TOKEN", ACCESS_TOKEN)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "orders = off must not start");
+    assert!(stderr.contains("orders = \"live\""), "{stderr}");
+
+    let mut live = Live(Some(
+        Command::new(assert_cmd::cargo::cargo_bin!("alpha-panda"))
+            .current_dir(project_root())
+            .args(["live", "--config"])
+            .arg(&engine)
+            .arg("--strategies")
+            .arg(&strategy)
+            .env("KITE_API_KEY", API_KEY)
+            .env("KITE_ACCESS_TOKEN", ACCESS_TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("live starts"),
+    ));
+    let placed = |stats: &Value| stats["orders"]["placed"].as_u64().unwrap_or(0);
+    wait_until("orders placed at Kite", Duration::from_secs(120), || {
+        placed(&emulator_stats(&emulator)) >= 6
+    });
+    // The next order Kite refuses reaches the strategy as a rejection.
+    let _ = agent()
+        .post(&format!("{}/_emulator/reject_next", emulator.http))
+        .header("Content-Type", "application/json")
+        .send(r#"{"message": "Insufficient funds (emulated)"}"#);
+    let before = placed(&emulator_stats(&emulator));
+    wait_until(
+        "an order after the rejection",
+        Duration::from_secs(60),
+        || placed(&emulator_stats(&emulator)) >= before + 3,
+    );
+    // The session expires: trading on Kite stops, with a clear message.
+    post(&format!("{}/_emulator/expire_token", emulator.http));
+    std::thread::sleep(Duration::from_secs(2));
+    let stats = emulator_stats(&emulator);
+    post(&format!("{}/_emulator/pause_ticks", emulator.http));
+    let status = live.terminate();
+    assert!(status.success(), "live exits 0 on SIGTERM: {status:?}");
+
+    assert!(
+        max_in_one_second(&stats) <= 10,
+        "Kite's 10 orders/s: {}",
+        stats["order_requests"]
+    );
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).expect("summary.json"),
+    )
+    .expect("json");
+    let fills = summary["fills"].as_u64().expect("fills");
+    assert!(
+        fills >= 5,
+        "Kite's fills came back as engine fills: {summary}"
+    );
+    eprintln!(
+        "kite_live: {} orders placed at Kite, {fills} fills, rejections {}, at most {} order requests in 1 s, {} refused with 429",
+        placed(&stats),
+        summary["rejections"],
+        max_in_one_second(&stats),
+        stats["order_requests"]
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|r| r["limited"] == true).count())
+    );
+    let rows = csv_rows(&dir.path().join("out/fills.csv"));
+    assert!(
+        rows.iter().all(
+            |r| r["broker"] == "zerodha" && r["price"].parse::<f64>().is_ok_and(|p| p > 2000.0)
+        )
+    );
+    let logs = all_text(&dir.path().join("logs"))
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<String>();
+    assert!(
+        logs.contains("Insufficient funds (emulated)"),
+        "Kite's rejection message is logged"
+    );
+    assert!(
+        logs.contains("BROKER_REJECTED"),
+        "the rejection reached the engine as BROKER_REJECTED"
+    );
+    assert!(
+        logs.contains("log in again"),
+        "an expired token says what to do"
+    );
+    for (path, text) in all_text(dir.path()) {
+        assert!(
+            !text.contains(ACCESS_TOKEN) && !text.contains(API_KEY),
+            "{} holds a credential",
+            path.display()
+        );
+    }
+    emulator.stop();
+}
+
+#[test]
+fn kite_session_exchanges_a_request_token_once() {
+    let Some(python) = kite_python("kite_live") else {
+        return;
+    };
+    let mut emulator = Emulator::start(&python, &[]);
+    let session = |token: &str, secret: &str| {
+        common::bin()
+            .args(["kite", "session", "--request-token", token, "--root-url"])
+            .arg(&emulator.http)
+            .env("KITE_API_KEY", API_KEY)
+            .env("KITE_API_SECRET", secret)
+            .output()
+            .expect("runs")
+    };
+    let ok = session("request-1", "kite_emulator_secret");
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let token = stdout
+        .trim()
+        .strip_prefix("export KITE_ACCESS_TOKEN=")
+        .unwrap_or_else(|| panic!("an export line: {stdout}"));
+    assert!(token.len() >= 16, "{stdout}");
+    // A request token works once; a wrong secret fails the checksum. Neither prints a token.
+    for (request, secret, expected) in [
+        (
+            "request-1",
+            "kite_emulator_secret",
+            "Token is invalid or has expired",
+        ),
+        ("request-2", "wrong", "Invalid `checksum`"),
+    ] {
+        let out = session(request, secret);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(expected) && out.stdout.is_empty(),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("kite_emulator_secret"), "{stderr}");
+    }
+    emulator.stop();
+}
