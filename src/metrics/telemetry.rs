@@ -174,6 +174,8 @@ pub enum FeedState {
     Ended = 2,
     /// Shut down.
     Stopped = 3,
+    /// A live socket feed lost its connection and is reconnecting.
+    Disconnected = 4,
 }
 
 impl FeedState {
@@ -183,6 +185,7 @@ impl FeedState {
             FeedState::Live => "live",
             FeedState::Ended => "ended",
             FeedState::Stopped => "stopped",
+            FeedState::Disconnected => "disconnected",
         }
     }
 
@@ -191,6 +194,7 @@ impl FeedState {
             1 => FeedState::Live,
             2 => FeedState::Ended,
             3 => FeedState::Stopped,
+            4 => FeedState::Disconnected,
             _ => FeedState::Starting,
         }
     }

@@ -425,6 +425,10 @@ impl SocketHandler for FeedHandler {
 
     fn on_disconnected(&mut self, why: &Disconnect, retry_in: Duration) {
         self.counters.subscribed.store(false, Ordering::Release);
+        // Not ready while the link is down (`/health/ready` says "feed is disconnected").
+        if !self.telemetry.shutting_down.load(Ordering::Acquire) {
+            self.telemetry.set_feed_state(FeedState::Disconnected);
+        }
         self.flush_recording(true);
         match why {
             Disconnect::Refused(status @ (401 | 403)) => tracing::error!(
