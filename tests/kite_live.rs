@@ -527,3 +527,133 @@ fn kite_session_exchanges_a_request_token_once() {
     }
     emulator.stop();
 }
+
+#[test]
+fn reconciliation_seeds_a_position_and_production_refuses_an_unknown_open_order() {
+    let Some(python) = kite_python("kite_live") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The account holds 5 NSE:INFY and has an open INFY order nobody in this run placed.
+    let state = dir.path().join("state.json");
+    std::fs::write(
+        &state,
+        r#"{"orders": [{"order_id": "260612000000777", "exchange": "NSE", "tradingsymbol": "INFY",
+             "transaction_type": "BUY", "quantity": 1, "product": "MIS", "order_type": "LIMIT",
+             "price": 1400.0, "status": "OPEN", "tag": "manual"}],
+           "trades": [],
+           "positions": [{"exchange": "NSE", "tradingsymbol": "INFY", "product": "CNC",
+             "quantity": 5, "average_price": 1550.0}]}"#,
+    )
+    .expect("state");
+    let args = [
+        "--instruments",
+        "tests/data/kite/instruments.csv",
+        "--ticks",
+        "tests/data/kite/ticks.csv",
+        "--loop",
+        "--interval-ms",
+        "5",
+        "--state",
+    ];
+    let state_arg = state.display().to_string();
+    let mut emulator = Emulator::start(&python, &[&args[..], &[state_arg.as_str()]].concat());
+    let port = free_port();
+    let venue = format!(
+        "kind = \"kite\"\nroot_url = \"{}\"\napi_key_env = \"KITE_API_KEY\"\naccess_token_env = \"KITE_ACCESS_TOKEN\"\norders = \"live\"\n",
+        emulator.http
+    );
+    let (engine, strategy) = write_files_with(dir.path(), &emulator.ws, port, "zerodha", &venue);
+    let strategy_text = std::fs::read_to_string(&strategy)
+        .expect("strategy")
+        .replace("NSE:RELIANCE", "NSE:INFY")
+        .replace("price_source = \"mid\"", "price_source = \"last\"");
+    std::fs::write(&strategy, strategy_text).expect("strategy");
+    let run = |engine: &Path| {
+        common::bin()
+            .args(["live", "--config"])
+            .arg(engine)
+            .arg("--strategies")
+            .arg(&strategy)
+            .env("KITE_API_KEY", API_KEY)
+            .env("KITE_ACCESS_TOKEN", ACCESS_TOKEN)
+            .timeout(Duration::from_secs(120))
+            .output()
+            .expect("runs")
+    };
+    // Production: the unknown open order on INFY stops the start, and says why.
+    let production = dir.path().join("production.toml");
+    std::fs::write(
+        &production,
+        std::fs::read_to_string(&engine).expect("engine").replace(
+            "environment = \"development\"",
+            "environment = \"production\"",
+        ),
+    )
+    .expect("production.toml");
+    let refused = run(&production);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("production refuses to trade") && stderr.contains("260612000000777"),
+        "{stderr}"
+    );
+
+    // Development: the position is seeded into the one book trading INFY; trading goes on.
+    let mut live = Live(Some(
+        Command::new(assert_cmd::cargo::cargo_bin!("alpha-panda"))
+            .current_dir(project_root())
+            .args(["live", "--config"])
+            .arg(&engine)
+            .arg("--strategies")
+            .arg(&strategy)
+            .env("KITE_API_KEY", API_KEY)
+            .env("KITE_ACCESS_TOKEN", ACCESS_TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("live starts"),
+    ));
+    let health = format!("http://127.0.0.1:{port}/health/ready");
+    wait_until("ready", Duration::from_secs(120), || {
+        agent()
+            .get(&health)
+            .call()
+            .is_ok_and(|r| r.status().as_u16() == 200)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    post(&format!("{}/_emulator/pause_ticks", emulator.http));
+    assert!(live.terminate().success());
+    let logs = all_text(&dir.path().join("logs"))
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<String>();
+    assert!(logs.contains("seeded into book"), "seeded: {logs}");
+    assert!(
+        logs.contains("reconciliation mismatch"),
+        "the open order is reported"
+    );
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).expect("summary.json"),
+    )
+    .expect("json");
+    let row = &summary["strategies"][0];
+    let position: i64 = row["position"]
+        .as_str()
+        .expect("position")
+        .parse()
+        .expect("int");
+    let fills: i64 = csv_rows(&dir.path().join("out/fills.csv"))
+        .iter()
+        .map(|r| {
+            let q: i64 = r["qty"].parse().expect("qty");
+            if r["side"] == "BUY" { q } else { -q }
+        })
+        .sum();
+    assert_eq!(
+        position,
+        5 + fills,
+        "the seeded 5 plus this run's fills: {row}"
+    );
+    emulator.stop();
+}

@@ -108,3 +108,71 @@ pub fn fit_instruments(
         config,
     })
 }
+
+/// Reconciles broker `b` with Kite before trading (see `execution::kite::reconcile`): seeds
+/// the positions it can attribute into the engine, logs the report. Returns the mismatches.
+///
+/// # Errors
+/// Kite cannot be asked (the engine must not trade blind on a live broker).
+pub fn reconcile_broker(
+    engine: &mut crate::runtime::Engine,
+    b: usize,
+    root: &str,
+    authorization: &str,
+) -> Result<Vec<String>, String> {
+    use crate::domain::{
+        BookId, BrokerId, ClientOrderId, Fill, Liquidity, Money, Nanos, Price, Qty, Side,
+    };
+    use crate::execution::kite::{reconcile, rest};
+    let get = |path: &str| rest::get_data(root, authorization, path);
+    let (orders, trades, positions) = (
+        get("/orders")?,
+        get("/trades")?,
+        get("/portfolio/positions")?,
+    );
+    let layout = &engine.layout;
+    let broker = BrokerId(b as u32);
+    let books_on = |instrument| -> Vec<BookId> {
+        layout
+            .books
+            .iter()
+            .enumerate()
+            .filter(|(_, info)| {
+                info.broker == broker
+                    && layout.strategies[info.strategy.0 as usize]
+                        .instruments
+                        .contains(&instrument)
+            })
+            .map(|(i, _)| BookId(i as u32))
+            .collect()
+    };
+    let found = reconcile::reconcile(&orders, &trades, &positions, &layout.instruments, books_on)?;
+    let name = layout.broker_name(broker).to_owned();
+    for line in &found.report {
+        tracing::info!(target: "trading", broker = %name, "reconciliation: {line}");
+    }
+    for seed in &found.seeds {
+        let side = if seed.qty > 0 { Side::Buy } else { Side::Sell };
+        engine.portfolio.seed(&Fill {
+            order_id: ClientOrderId(u64::MAX),
+            correlation: 0,
+            ts: Nanos(0),
+            book: seed.book,
+            broker,
+            instrument: seed.instrument,
+            side,
+            qty: Qty(seed.qty.abs()),
+            price: Price(seed.price),
+            fee: Money::ZERO,
+            liquidity: Liquidity::Taker,
+        });
+        engine.risk.engine.seed_position(
+            b,
+            seed.book.0 as usize,
+            seed.instrument.index(),
+            seed.qty,
+            Price(seed.price),
+        );
+    }
+    Ok(found.mismatches)
+}

@@ -49,6 +49,8 @@ pub enum LiveError {
         "venue '{0}' is Kite with orders = \"off\": the engine refuses to start rather than send real orders by accident. Set orders = \"live\" in [venue.{0}] to trade, or use kind = \"paper\" to paper trade on live data"
     )]
     OrdersOff(String),
+    #[error("reconciliation with Kite for venue '{0}' failed: {1}")]
+    Reconcile(String, String),
     #[error(
         "the environment variable {0} is not set or empty (it holds a Kite credential; see `alpha-panda kite session`)"
     )]
@@ -256,13 +258,23 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
             .iter()
             .map(|(_, s)| s.clone())
             .collect();
-        let venue = KiteVenue::start(
-            k,
-            &secret(&k.api_key_env)?,
-            &secret(&k.access_token_env)?,
-            &specs,
-            updates,
-        )?;
+        let (api_key, token) = (secret(&k.api_key_env)?, secret(&k.access_token_env)?);
+        let authorization = format!("token {api_key}:{token}");
+        let mismatches = super::kite::reconcile_broker(&mut engine, b, &k.root_url, &authorization)
+            .map_err(|why| LiveError::Reconcile(broker.name.clone(), why))?;
+        for m in &mismatches {
+            tracing::warn!(target: "trading", broker = %broker.name, "reconciliation mismatch: {m}");
+        }
+        if !mismatches.is_empty() && config.environment == crate::config::Environment::Production {
+            return Err(LiveError::Reconcile(
+                broker.name.clone(),
+                format!(
+                    "production refuses to trade on what it cannot explain:\n  {}",
+                    mismatches.join("\n  ")
+                ),
+            ));
+        }
+        let venue = KiteVenue::start(k, &api_key, &token, &specs, updates)?;
         engine
             .execution
             .replace_venue(b, VenueKind::Kite(Box::new(venue)));

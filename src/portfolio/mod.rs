@@ -239,6 +239,28 @@ impl Portfolio {
     }
 
     fn on_fill(&mut self, fill: &Fill) {
+        self.book_fill(fill);
+        self.fills.record(*fill);
+        if let Some(n) = self.fills_by_broker.get_mut(fill.broker.0 as usize) {
+            *n += 1;
+        }
+    }
+
+    /// A position held at the broker before the run (reconciliation): booked like a fill at
+    /// its average price, without a fee, and not logged as one of this run's fills.
+    /// Before any tick, the mark starts at that price, so equity does not swing by the
+    /// position's whole value until the first tick.
+    pub fn seed(&mut self, fill: &Fill) {
+        if let Some(m) = self.marks.get_mut(fill.instrument.index())
+            && m.mark_x2 == 0
+        {
+            m.mark_x2 = 2 * fill.price.0;
+        }
+        self.book_fill(fill);
+    }
+
+    /// Moves position, cash and equity by one fill.
+    fn book_fill(&mut self, fill: &Fill) {
         let i = fill.instrument.index();
         let Marked {
             valuation: v,
@@ -258,10 +280,6 @@ impl Portfolio {
         self.equity[c] -= v.value_x2(signed, 2 * fill.price.0) + fill.fee;
         self.marks[i].net_qty += signed;
         self.revalue(i);
-        self.fills.record(*fill);
-        if let Some(n) = self.fills_by_broker.get_mut(fill.broker.0 as usize) {
-            *n += 1;
-        }
     }
 
     /// Off the tick path: moves buffered fills to the log (see `RecordLog`).

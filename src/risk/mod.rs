@@ -421,6 +421,35 @@ impl RiskEngine {
         }
     }
 
+    /// A position held at the broker before the run (reconciliation), bought at `price`:
+    /// risk counts it as if filled, without an order.
+    pub fn seed_position(&mut self, b: usize, book: usize, i: usize, signed: i64, price: Price) {
+        let cell = book * self.instruments + i;
+        // Valued at its price until the first tick marks it: the day's baseline must not
+        // start a whole position's value low (it would hide that much loss).
+        if let Some(mark) = self.marks_x2.get_mut(i)
+            && *mark == 0
+        {
+            *mark = 2 * price.0;
+        }
+        let Some(broker) = self.brokers.get_mut(b) else {
+            return;
+        };
+        let before = broker.position[i];
+        broker.position[i] += signed;
+        match (before, broker.position[i]) {
+            (0, 0) => {}
+            (0, _) => broker.held.push(i as u32),
+            (_, 0) => broker.held.retain(|&h| h as usize != i),
+            _ => {}
+        }
+        if let Some(p) = self.book_position.get_mut(cell) {
+            *p += signed;
+        }
+        let l = broker.per_instrument[i];
+        broker.cash[l.currency] -= l.valuation.value(Qty(signed), price);
+    }
+
     pub fn kill_switch_tripped(&self, broker: usize) -> bool {
         self.brokers[broker].killed
     }

@@ -7,6 +7,7 @@
 //! order events once each by the `tracker`.
 
 pub mod config;
+pub mod reconcile;
 pub mod rest;
 pub mod tracker;
 pub mod venue;

@@ -263,6 +263,34 @@ fn find_by_tag(rest: &Rest, agent: &ureq::Agent, tag: &str) -> Option<String> {
         .and_then(|o| o.get("order_id")?.as_str().map(str::to_owned))
 }
 
+/// One `GET` at start-up (reconciliation), outside the thread: Kite's `data`, or why not.
+///
+/// # Errors
+/// No answer, or Kite's error (type and message).
+pub fn get_data(root: &str, authorization: &str, path: &str) -> Result<Value, String> {
+    let rest = Rest {
+        root: root.to_owned(),
+        authorization: authorization.to_owned(),
+        max_per_second: 10,
+        poll: Duration::from_secs(1),
+        open: Arc::default(),
+        halted: Arc::default(),
+        stop: Arc::default(),
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(15)))
+        .build()
+        .into();
+    match call(&rest, &agent, "GET", path, &[]) {
+        Outcome::Ok(data) => Ok(data),
+        Outcome::Refused(status, kind, message) => {
+            Err(format!("GET {path}: HTTP {status} {kind}: {message}"))
+        }
+        Outcome::Unknown(why) => Err(why),
+    }
+}
+
 /// One request; Kite's `data` on success.
 fn call(
     rest: &Rest,
