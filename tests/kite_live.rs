@@ -364,7 +364,7 @@ fn live_orders_go_to_kite_fill_come_back_and_stop_when_the_token_expires() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let venue = format!(
-        "kind = \"kite\"\nroot_url = \"{}\"\napi_key_env = \"KITE_API_KEY\"\naccess_token_env = \"KITE_ACCESS_TOKEN\"\nproduct = \"MIS\"\norders = \"live\"\npoll_ms = 200\n",
+        "kind = \"kite\"\nroot_url = \"{}\"\napi_key_env = \"KITE_API_KEY\"\naccess_token_env = \"KITE_ACCESS_TOKEN\"\nproduct = \"MIS\"\norders = \"live\"\npoll_ms = 200\nshadow = true\n",
         emulator.http
     );
     let (engine, strategy) = write_files_with(dir.path(), &emulator.ws, port, "zerodha", &venue);
@@ -406,6 +406,13 @@ fn live_orders_go_to_kite_fill_come_back_and_stop_when_the_token_expires() {
     wait_until("orders placed at Kite", Duration::from_secs(120), || {
         placed(&emulator_stats(&emulator)) >= 6
     });
+    // The shadow paper venue's comparison is live in /health/detailed.
+    let detailed = get_json(&format!("http://127.0.0.1:{port}/health/detailed")).expect("detailed");
+    assert!(
+        detailed["shadow"]["zerodha"]["ema_reliance"]["orders"].as_u64() > Some(0),
+        "{}",
+        detailed["shadow"]
+    );
     // The next order Kite refuses reaches the strategy as a rejection.
     let _ = agent()
         .post(&format!("{}/_emulator/reject_next", emulator.http))
@@ -448,6 +455,19 @@ fn live_orders_go_to_kite_fill_come_back_and_stop_when_the_token_expires() {
             .as_array()
             .map_or(0, |a| a.iter().filter(|r| r["limited"] == true).count())
     );
+    // Real against simulated fills, per strategy.
+    let shadow = &summary["shadow"]["zerodha"]["ema_reliance"];
+    assert!(shadow["orders"].as_u64() >= Some(5), "{shadow}");
+    for key in [
+        "fill_rate_real",
+        "fill_rate_sim",
+        "price_diff_ticks_mean",
+        "latency_to_fill_ns_p50_real",
+        "latency_to_fill_ns_p50_sim",
+    ] {
+        assert!(shadow[key].is_number(), "{key} in {shadow}");
+    }
+    eprintln!("kite_live shadow: {shadow}");
     let rows = csv_rows(&dir.path().join("out/fills.csv"));
     assert!(
         rows.iter().all(

@@ -20,6 +20,7 @@ use crossbeam_channel::bounded;
 
 use crate::config::{ConfigErrors, EngineConfig, FeedKind, RuntimeMode};
 use crate::execution::VenueKind;
+use crate::execution::kite::shadow::Shadow;
 use crate::execution::kite::{KiteVenue, OrdersMode};
 use crate::feed::kite::live::{KiteFeedStart, KiteSource};
 use crate::feed::{DataSource, ReplaySource};
@@ -274,7 +275,20 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
                 ),
             ));
         }
-        let venue = KiteVenue::start(k, &api_key, &token, &specs, updates)?;
+        let shadow = k.shadow.then(|| {
+            let names = (0..engine.layout.books.len())
+                .map(|i| engine.layout.book_name(crate::domain::BookId(i as u32)))
+                .collect();
+            let ticks = specs.iter().map(|s| s.tick_size).collect();
+            Shadow::new(crate::execution::PaperVenue::from_config(broker, &specs), names, ticks)
+        });
+        if let Some(shadow) = &shadow {
+            telemetry
+                .shadow
+                .lock()
+                .push((broker.name.clone(), shadow.report()));
+        }
+        let venue = KiteVenue::start(k, &api_key, &token, &specs, updates, shadow)?;
         engine
             .execution
             .replace_venue(b, VenueKind::Kite(Box::new(venue)));
@@ -308,7 +322,8 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         let counts = source.counts();
         // The feed thread's exchange → receive latency joins the run's histograms.
         telemetry.read_latency(LatencySlot::Feed, |feed| outcome.latency.merge(feed));
-        let summary = Summary::build(&layout, &outcome, "threaded", counts);
+        let mut summary = Summary::build(&layout, &outcome, "threaded", counts);
+        summary.shadow = telemetry.shadow_report();
         let meta = report::RunMeta {
             mode: "live",
             data: sources.iter().map(DataSource::name).collect(),

@@ -320,6 +320,8 @@ pub struct Telemetry {
     feed_state: AtomicU8,
     pub preflight_ok: AtomicBool,
     pub canary: Mutex<Option<CanaryResult>>,
+    /// Shadowed live venues: broker name → the shadow's report (`execution::kite::shadow`).
+    pub shadow: Mutex<Vec<(String, std::sync::Arc<Mutex<serde_json::Value>>)>>,
     pub shutting_down: AtomicBool,
     /// Someone reads this telemetry (a metrics endpoint runs). Backtests publish only then.
     pub observed: AtomicBool,
@@ -375,6 +377,7 @@ impl Telemetry {
             feed_state: AtomicU8::new(FeedState::Starting as u8),
             preflight_ok: AtomicBool::new(false),
             canary: Mutex::new(None),
+            shadow: Mutex::new(Vec::new()),
             shutting_down: AtomicBool::new(false),
             observed: AtomicBool::new(false),
             last_activity_ns: Default::default(),
@@ -479,6 +482,19 @@ impl Telemetry {
             reasons.push("shutting down".to_owned());
         }
         reasons
+    }
+
+    /// Every shadowed venue's comparison, by broker (`None` without a shadow).
+    pub fn shadow_report(&self) -> Option<serde_json::Value> {
+        let shadows = self.shadow.lock();
+        (!shadows.is_empty()).then(|| {
+            serde_json::Value::Object(
+                shadows
+                    .iter()
+                    .map(|(name, report)| (name.clone(), report.lock().clone()))
+                    .collect(),
+            )
+        })
     }
 
     pub fn ready(&self) -> bool {

@@ -204,6 +204,7 @@ pub fn detailed(t: &Telemetry, control: &RunControl) -> Value {
         "validator": validator,
         "latency": latency,
         "inference": inference,
+        "shadow": t.shadow_report(),
     })
 }
 

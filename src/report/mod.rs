@@ -177,6 +177,10 @@ pub struct Summary {
     pub models: Vec<ModelRow>,
     /// Strategy id → inference counters and timings.
     pub inference: indexmap_like::OrderedMap<InferenceRow>,
+    /// Live runs with a shadowed Kite venue: broker → per book, real against simulated fills
+    /// (`execution::kite::shadow`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<serde_json::Value>,
 }
 
 /// A JSON object with keys in insertion order (serde_json's map would sort them).
@@ -434,6 +438,7 @@ impl Summary {
             ),
             models,
             inference,
+            shadow: None,
         }
     }
 

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod reconcile;
 pub mod rest;
+pub mod shadow;
 pub mod tracker;
 pub mod venue;
 pub mod wire;

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::config::KiteVenueConfig;
 use super::rest::{self, Answer, Command, Rest};
+use super::shadow::Shadow;
 use super::tracker::Tracker;
 use super::wire::parse_order;
 use crate::clock::ReceiveClock;
@@ -47,6 +48,8 @@ pub struct KiteVenue {
     thread: Option<std::thread::JoinHandle<()>>,
     scratch: Vec<Answer>,
     cancel_on_stop: bool,
+    /// `shadow = true`: the paper venue that gets the same orders and ticks.
+    shadow: Option<Shadow>,
 }
 
 impl KiteVenue {
@@ -60,6 +63,7 @@ impl KiteVenue {
         access_token: &str,
         specs: &[InstrumentSpec],
         updates: Option<Receiver<String>>,
+        shadow: Option<Shadow>,
     ) -> std::io::Result<KiteVenue> {
         let listings = specs
             .iter()
@@ -107,6 +111,7 @@ impl KiteVenue {
             thread: Some(thread),
             scratch: Vec::new(),
             cancel_on_stop: config.cancel_on_stop,
+            shadow,
         })
     }
 
@@ -198,11 +203,18 @@ impl Drop for KiteVenue {
 }
 
 impl crate::execution::Venue for KiteVenue {
-    fn on_tick(&mut self, _: &Tick, _: &mut Vec<OrderEvent>) {}
+    fn on_tick(&mut self, tick: &Tick, _: &mut Vec<OrderEvent>) {
+        if let Some(shadow) = &mut self.shadow {
+            shadow.on_tick(tick);
+        }
+    }
 
-    fn submit(&mut self, order: &Order, _: &Tick, events: &mut Vec<OrderEvent>) {
+    fn submit(&mut self, order: &Order, market: &Tick, events: &mut Vec<OrderEvent>) {
         self.tracker.placed(*order);
         let now = self.now();
+        if let Some(shadow) = &mut self.shadow {
+            shadow.submit(order, market, now.0);
+        }
         let (Some(listing), false) = (self.listings.get(order.instrument.index()), self.halted())
         else {
             self.tracker
@@ -257,7 +269,10 @@ impl crate::execution::Venue for KiteVenue {
         }
     }
 
-    fn amend(&mut self, request: &OrderRequest, _: &Tick, events: &mut Vec<OrderEvent>) {
+    fn amend(&mut self, request: &OrderRequest, market: &Tick, events: &mut Vec<OrderEvent>) {
+        if let Some(shadow) = &mut self.shadow {
+            shadow.amend(request, market);
+        }
         let client = request.id.0;
         let now = self.now();
         let kite_id = self.tracker.kite_id_of(client).map(str::to_owned);
@@ -305,6 +320,24 @@ impl crate::execution::Venue for KiteVenue {
     }
 
     fn poll(&mut self, events: &mut Vec<OrderEvent>) {
+        let from = events.len();
+        self.poll_real(events);
+        if let Some(shadow) = &mut self.shadow
+            && events.len() > from
+        {
+            let now = self.clock.now_ns();
+            shadow.observe_real(&events[from..], now);
+        }
+    }
+
+    fn open_orders(&self) -> usize {
+        self.tracker.open_count()
+    }
+}
+
+impl KiteVenue {
+    /// Kite's answers and order updates since the last call, as engine events.
+    fn poll_real(&mut self, events: &mut Vec<OrderEvent>) {
         let mut answers = std::mem::take(&mut self.scratch);
         answers.extend(self.answers.try_iter());
         for answer in answers.drain(..) {
@@ -344,9 +377,5 @@ impl crate::execution::Venue for KiteVenue {
         }
         self.open
             .store(self.tracker.open_count(), Ordering::Release);
-    }
-
-    fn open_orders(&self) -> usize {
-        self.tracker.open_count()
     }
 }
