@@ -130,6 +130,13 @@ impl ReceiveClock {
     }
 }
 
+/// The process's one receive clock, so stamps taken on different threads (the feed's
+/// socket read, the REST thread's send) compare exactly.
+pub fn receive_now_ns() -> u64 {
+    static CLOCK: std::sync::OnceLock<ReceiveClock> = std::sync::OnceLock::new();
+    CLOCK.get_or_init(ReceiveClock::new).now_ns()
+}
+
 impl Default for ReceiveClock {
     fn default() -> Self {
         ReceiveClock::new()

@@ -455,6 +455,10 @@ fn live_orders_go_to_kite_fill_come_back_and_stop_when_the_token_expires() {
             .as_array()
             .map_or(0, |a| a.iter().filter(|r| r["limited"] == true).count())
     );
+    // Socket read to order request sent, measured on the one receive clock.
+    let wire = &summary["latency_ns"]["tick_to_wire"];
+    assert!(wire["count"].as_u64() >= Some(5), "{wire}");
+    eprintln!("kite_live tick_to_wire: {wire}");
     // Real against simulated fills, per strategy.
     let shadow = &summary["shadow"]["zerodha"]["ema_reliance"];
     assert!(shadow["orders"].as_u64() >= Some(5), "{shadow}");

@@ -280,7 +280,11 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
                 .map(|i| engine.layout.book_name(crate::domain::BookId(i as u32)))
                 .collect();
             let ticks = specs.iter().map(|s| s.tick_size).collect();
-            Shadow::new(crate::execution::PaperVenue::from_config(broker, &specs), names, ticks)
+            Shadow::new(
+                crate::execution::PaperVenue::from_config(broker, &specs),
+                names,
+                ticks,
+            )
         });
         if let Some(shadow) = &shadow {
             telemetry
@@ -288,7 +292,15 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
                 .lock()
                 .push((broker.name.clone(), shadow.report()));
         }
-        let venue = KiteVenue::start(k, &api_key, &token, &specs, updates, shadow)?;
+        let venue = KiteVenue::start(
+            k,
+            &api_key,
+            &token,
+            &specs,
+            updates,
+            shadow,
+            Some(Arc::clone(&telemetry)),
+        )?;
         engine
             .execution
             .replace_venue(b, VenueKind::Kite(Box::new(venue)));
@@ -322,6 +334,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         let counts = source.counts();
         // The feed thread's exchange → receive latency joins the run's histograms.
         telemetry.read_latency(LatencySlot::Feed, |feed| outcome.latency.merge(feed));
+        telemetry.read_latency(LatencySlot::Wire, |wire| outcome.latency.merge(wire));
         let mut summary = Summary::build(&layout, &outcome, "threaded", counts);
         summary.shadow = telemetry.shadow_report();
         let meta = report::RunMeta {

@@ -29,10 +29,13 @@ pub enum Stage {
     Execution,
     /// From the start of the tick's processing to the order handed to the venue.
     TickToOrder,
+    /// Live brokers: from the socket read of the tick behind an order to the order's HTTP
+    /// request leaving for the broker (the REST thread's send).
+    TickToWire,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 9] = [
         Stage::Feed,
         Stage::FeedToStrategy,
         Stage::Strategy,
@@ -41,6 +44,7 @@ impl Stage {
         Stage::RiskToExecution,
         Stage::Execution,
         Stage::TickToOrder,
+        Stage::TickToWire,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +57,7 @@ impl Stage {
             Stage::RiskToExecution => "risk_to_execution",
             Stage::Execution => "execution",
             Stage::TickToOrder => "tick_to_order",
+            Stage::TickToWire => "tick_to_wire",
         }
     }
 }

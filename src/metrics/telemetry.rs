@@ -330,7 +330,7 @@ pub struct Telemetry {
     pub validator: Mutex<ValidatorState>,
     snapshot_generation: AtomicU64,
     /// Latency hand-off per recording thread (strategy, risk, execution).
-    latency_slots: [Handoff<LatencyRecorder>; 4],
+    latency_slots: [Handoff<LatencyRecorder>; 5],
     /// ML scoring latency hand-off per ML strategy, in strategy order.
     pub inference: Vec<(String, Handoff<hdrhistogram::Histogram<u64>>)>,
 }
@@ -343,6 +343,8 @@ pub enum LatencySlot {
     Execution = 2,
     /// A live socket feed's thread (`Stage::Feed`).
     Feed = 3,
+    /// A live broker's REST thread (`Stage::TickToWire`).
+    Wire = 4,
 }
 
 impl Telemetry {

@@ -20,6 +20,8 @@ use serde_json::Value;
 use super::wire::error_of;
 use crate::clock::Stopwatch;
 use crate::domain::RejectReason;
+use crate::metrics::telemetry::{LatencySlot, Telemetry};
+use crate::metrics::{LatencyRecorder, Stage};
 
 /// What the venue asks the thread to do.
 #[derive(Clone, Debug)]
@@ -29,6 +31,9 @@ pub enum Command {
         /// The form fields (exchange, tradingsymbol, ..., tag).
         form: Vec<(&'static str, String)>,
         tag: String,
+        /// Receive time of the tick behind the order (`clock::receive_now_ns`), for
+        /// `tick_to_wire`; 0 when unknown.
+        tick_ns: u64,
     },
     Modify {
         client: u64,
@@ -78,6 +83,8 @@ pub struct Rest {
     /// Set on `TokenException`.
     pub halted: Arc<AtomicBool>,
     pub stop: Arc<AtomicBool>,
+    /// Where `tick_to_wire` is handed off (live runs).
+    pub telemetry: Option<Arc<Telemetry>>,
 }
 
 enum Outcome {
@@ -90,6 +97,22 @@ enum Outcome {
 
 /// Runs the thread until `stop` and the command channel is drained.
 pub fn run(rest: &Rest, commands: &Receiver<Command>, answers: &Sender<Answer>) {
+    let mut wire = LatencyRecorder::default();
+    run_loop(rest, commands, answers, &mut wire);
+    // Everything recorded reaches telemetry: fold what is pending, then hand off the rest.
+    if let Some(t) = &rest.telemetry {
+        t.read_latency(LatencySlot::Wire, |_| ());
+        let _ = t.hand_off_latency(LatencySlot::Wire, &mut wire);
+        t.read_latency(LatencySlot::Wire, |_| ());
+    }
+}
+
+fn run_loop(
+    rest: &Rest,
+    commands: &Receiver<Command>,
+    answers: &Sender<Answer>,
+    wire: &mut LatencyRecorder,
+) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(7)))
@@ -100,7 +123,12 @@ pub fn run(rest: &Rest, commands: &Receiver<Command>, answers: &Sender<Answer>) 
     let mut last_poll = Duration::ZERO;
     loop {
         match commands.recv_timeout(rest.poll.min(Duration::from_millis(100))) {
-            Ok(command) => handle(rest, &agent, &clock, &mut sent, command, answers),
+            Ok(command) => {
+                handle(rest, &agent, &clock, &mut sent, command, answers, wire);
+                if let Some(t) = &rest.telemetry {
+                    let _ = t.hand_off_latency(LatencySlot::Wire, wire);
+                }
+            }
             Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {
                 if rest.stop.load(Ordering::Acquire) {
@@ -125,6 +153,7 @@ fn handle(
     sent: &mut VecDeque<Duration>,
     command: Command,
     answers: &Sender<Answer>,
+    wire: &mut LatencyRecorder,
 ) {
     if rest.halted.load(Ordering::Acquire) {
         let answer = match command {
@@ -147,7 +176,18 @@ fn handle(
     }
     throttle(clock, sent, rest.max_per_second);
     let answer = match command {
-        Command::Place { client, form, tag } => {
+        Command::Place {
+            client,
+            form,
+            tag,
+            tick_ns,
+        } => {
+            if tick_ns > 0 {
+                wire.record(
+                    Stage::TickToWire,
+                    crate::clock::receive_now_ns().saturating_sub(tick_ns),
+                );
+            }
             match call(rest, agent, "POST", "/orders/regular", &form) {
                 Outcome::Ok(data) => match data.get("order_id").and_then(Value::as_str) {
                     Some(id) => Answer::Placed {
@@ -276,6 +316,7 @@ pub fn get_data(root: &str, authorization: &str, path: &str) -> Result<Value, St
         open: Arc::default(),
         halted: Arc::default(),
         stop: Arc::default(),
+        telemetry: None,
     };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)

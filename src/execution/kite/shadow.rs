@@ -104,7 +104,12 @@ impl Shadow {
     }
 
     pub fn submit(&mut self, order: &Order, market: &Tick, now_ns: u64) {
-        let tick = self.ticks.get(order.instrument.index()).copied().unwrap_or(1).max(1);
+        let tick = self
+            .ticks
+            .get(order.instrument.index())
+            .copied()
+            .unwrap_or(1)
+            .max(1);
         self.orders.insert(
             order.id.0,
             Tracked {

@@ -13,7 +13,6 @@ use super::rest::{self, Answer, Command, Rest};
 use super::shadow::Shadow;
 use super::tracker::Tracker;
 use super::wire::parse_order;
-use crate::clock::ReceiveClock;
 use crate::domain::fixed::DecimalDisplay;
 use crate::domain::{
     InstrumentSpec, Nanos, Order, OrderEvent, OrderEventKind, OrderRequest, OrderType,
@@ -41,7 +40,6 @@ pub struct KiteVenue {
     tag_prefix: String,
     product: String,
     market_protection: i64,
-    clock: ReceiveClock,
     open: Arc<AtomicUsize>,
     halted: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -64,6 +62,7 @@ impl KiteVenue {
         specs: &[InstrumentSpec],
         updates: Option<Receiver<String>>,
         shadow: Option<Shadow>,
+        telemetry: Option<Arc<crate::metrics::telemetry::Telemetry>>,
     ) -> std::io::Result<KiteVenue> {
         let listings = specs
             .iter()
@@ -89,12 +88,12 @@ impl KiteVenue {
             open: Arc::clone(&open),
             halted: Arc::clone(&halted),
             stop: Arc::clone(&stop),
+            telemetry,
         };
         let thread = std::thread::Builder::new()
             .name("alpha-panda-kite-rest".into())
             .spawn(move || rest::run(&rest, &command_rx, &answer_tx))?;
-        let clock = ReceiveClock::new();
-        let run = (clock.now_ns() / 1_000_000_000) as u32;
+        let run = (crate::clock::receive_now_ns() / 1_000_000_000) as u32;
         Ok(KiteVenue {
             commands: Some(command_tx),
             answers: answer_rx,
@@ -104,7 +103,6 @@ impl KiteVenue {
             tag_prefix: format!("ap{run:08x}-"),
             product: config.product.clone(),
             market_protection: config.market_protection,
-            clock,
             open,
             halted,
             stop,
@@ -147,7 +145,7 @@ impl KiteVenue {
     }
 
     fn now(&self) -> Nanos {
-        Nanos(self.clock.now_ns())
+        Nanos(crate::clock::receive_now_ns())
     }
 
     fn price_text(&self, order_type: OrderType, instrument: usize) -> Option<String> {
@@ -260,6 +258,7 @@ impl crate::execution::Venue for KiteVenue {
                 client: order.id.0,
                 form,
                 tag,
+                tick_ns: order.ts.0,
             })
             .is_ok()
         });
@@ -325,8 +324,7 @@ impl crate::execution::Venue for KiteVenue {
         if let Some(shadow) = &mut self.shadow
             && events.len() > from
         {
-            let now = self.clock.now_ns();
-            shadow.observe_real(&events[from..], now);
+            shadow.observe_real(&events[from..], crate::clock::receive_now_ns());
         }
     }
 

@@ -26,7 +26,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded, unbounded};
 
 use super::{Decoder, Recorder, TokenMap};
-use crate::clock::{ReceiveClock, Stopwatch};
+use crate::clock::Stopwatch;
 use crate::config::{KiteFeedConfig, TickerMode};
 use crate::domain::{InstrumentTable, Nanos, Tick};
 use crate::feed::socket::{self, Disconnect, SocketConfig, SocketHandler};
@@ -116,7 +116,6 @@ impl KiteSource {
             subscriptions: subscriptions(&tokens, config.mode),
             tokens,
             symbols: instruments.iter().map(|(_, s)| s.symbol.clone()).collect(),
-            clock: ReceiveClock::new(),
             ring: Ring {
                 ticks: tick_tx,
                 oldest: tick_rx.clone(),
@@ -244,7 +243,6 @@ struct FeedHandler {
     tokens: TokenMap,
     /// Engine symbol per `InstrumentId`, for the recording.
     symbols: Vec<String>,
-    clock: ReceiveClock,
     ring: Ring,
     orders: Sender<String>,
     recorder: Option<Recorder<File>>,
@@ -325,7 +323,7 @@ impl SocketHandler for FeedHandler {
     }
 
     fn on_binary(&mut self, bytes: &[u8]) {
-        let received = Nanos(self.clock.now_ns());
+        let received = Nanos(crate::clock::receive_now_ns());
         self.counters.messages.fetch_add(1, Ordering::Relaxed);
         let errors_before = self.decoder.stats().unknown_lengths;
         let mut failed = None;
