@@ -325,7 +325,7 @@ fn paper_trading_on_the_kite_ticker_survives_a_drop_and_records_what_it_traded()
     emulator.stop();
 }
 
-/// Every `n` order requests the emulator saw, at most `limit` in any one second.
+/// The most order requests the emulator saw within any one second.
 fn max_in_one_second(stats: &Value) -> usize {
     let times: Vec<f64> = stats["order_requests"]
         .as_array()

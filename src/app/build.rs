@@ -345,7 +345,12 @@ pub fn build(
     let venues = config
         .brokers
         .iter()
-        .map(|b| VenueKind::Paper(PaperVenue::from_config(b, &specs)))
+        .map(|b| {
+            if b.kite.is_some() {
+                warn!(target: "app", broker = %b.name, "broker {} is Kite: until `live` connects it, its paper models stand in (backtests simulate it)", b.name);
+            }
+            VenueKind::Paper(PaperVenue::from_config(b, &specs))
+        })
         .collect();
     let compute = compute_charge(config, &layout)?;
     let mut portfolio = Portfolio::new(books.len(), config.brokers.len(), &specs);

@@ -404,6 +404,16 @@ fn check_credentials(config: &EngineConfig, is_set: &dyn Fn(&str) -> bool) -> Fi
         .iter()
         .filter(|_| config.feed.kind == crate::config::FeedKind::Kite)
         .flat_map(|k| [k.api_key_env.clone(), k.access_token_env.clone()])
+        .chain(
+            config
+                .brokers
+                .iter()
+                .filter(|b| b.enabled)
+                .filter_map(|b| b.kite.as_ref())
+                .flat_map(|k| [k.api_key_env.clone(), k.access_token_env.clone()]),
+        )
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     let missing_feed: Vec<&str> = feed
         .iter()
@@ -415,7 +425,7 @@ fn check_credentials(config: &EngineConfig, is_set: &dyn Fn(&str) -> bool) -> Fi
         f.push(
             Severity::Problem,
             format!(
-                "the Kite feed is missing credentials: {} not set or empty",
+                "Kite is missing credentials: {} not set or empty",
                 missing_feed.join(", ")
             ),
         );
