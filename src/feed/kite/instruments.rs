@@ -396,6 +396,68 @@ mod tests {
     }
 
     #[test]
+    fn official_dump_fixtures_load() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/kite/fixtures");
+        for name in ["instruments_all.csv", "instruments_nse.csv"] {
+            let path = dir.join(name);
+            if !path.exists() {
+                eprintln!(
+                    "SKIPPED: {} not found (the shared Kite fixtures are not beside this checkout)",
+                    path.display()
+                );
+                return;
+            }
+            let table = KiteInstruments::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(table.len(), 99, "{name}: 99 rows after the header");
+            let row = table.get("NSE:CENTRALBK-BE").expect("first row");
+            assert_eq!(
+                (
+                    row.token,
+                    row.exchange_token,
+                    row.name.as_str(),
+                    row.tick_size,
+                    row.lot_size
+                ),
+                (3_813_889, 14_898, "CENTRAL BANK OF INDIA", 5, 1),
+                "{name}"
+            );
+            assert_eq!(table.by_token(3_813_889), Some(row), "{name}");
+        }
+        let table = KiteInstruments::load(&dir.join("instruments_all.csv")).expect("all");
+        let specs = table
+            .specs(&[
+                "NFO:BANKNIFTY18JAN23500CE",
+                "BSE:828GOI27-ML",
+                "BSE:COX&KINGS",
+            ])
+            .expect("specs");
+        let terms: Vec<_> = specs
+            .iter()
+            .map(|s| {
+                (
+                    s.symbol.as_str(),
+                    s.price_precision,
+                    s.tick_size,
+                    s.lot_size,
+                )
+            })
+            .collect();
+        assert_eq!(
+            terms,
+            [
+                ("NFO:BANKNIFTY18JAN23500CE", 2, 5, 40),
+                ("BSE:828GOI27-ML", 2, 25, 500_000),
+                ("BSE:COX&KINGS", 2, 5, 1)
+            ]
+        );
+        let missing = table
+            .specs(&["NSE:INFY"])
+            .expect_err("not in the mock dump")
+            .to_string();
+        assert!(missing.contains("no instrument 'NSE:INFY'"), "{missing}");
+    }
+
+    #[test]
     fn duplicates_load_but_do_not_resolve() {
         let table = parse(
             "408065,1594,INFY,I,0,,0,0.05,1,EQ,NSE,NSE\n\

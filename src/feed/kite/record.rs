@@ -1,8 +1,8 @@
 //! Recording a live Kite session as a tick CSV the backtester reads back.
 //!
 //! Contract:
-//! - Writes the header `ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size,exchange_ts_ns`,
-//!   then one row per packet that holds a price: the same fields `Packet::to_ticks` turns
+//! - Writes the header `ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size,exchange_ts_ns`
+//!   at creation, then one row per packet that holds a price: the same fields `Packet::to_ticks` turns
 //!   into ticks (bid/ask/sizes from depth level 0, last/last_size from the packet), so the
 //!   CSV reader gives back exactly the ticks the live session saw. A packet without any price
 //!   writes nothing (counted in `skipped`).
@@ -56,14 +56,15 @@ impl Recorder<File> {
 }
 
 impl<W: Write> Recorder<W> {
-    /// A recorder writing to `out`, header first (buffered until the first flush).
+    /// A recorder writing to `out`. The header is written at once, so even a session that
+    /// records nothing leaves a valid tick CSV.
     ///
     /// # Errors
-    /// None today; kept so a writer that fails early can say so.
-    pub fn new(out: W) -> io::Result<Recorder<W>> {
-        let mut buf = Vec::with_capacity(BUFFER + MAX_ROW);
-        buf.extend_from_slice(HEADER_EXCHANGE_TS.as_bytes());
-        buf.push(b'\n');
+    /// Writing the header failed.
+    pub fn new(mut out: W) -> io::Result<Recorder<W>> {
+        out.write_all(HEADER_EXCHANGE_TS.as_bytes())?;
+        out.write_all(b"\n")?;
+        let buf = Vec::with_capacity(BUFFER + MAX_ROW);
         Ok(Recorder {
             out,
             buf,
