@@ -410,6 +410,7 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// A decoder with zeroed counters.
     pub fn new() -> Decoder {
         Decoder::default()
     }
@@ -435,6 +436,7 @@ impl Decoder {
         }
     }
 
+    /// Counters since `new`, for metrics.
     pub fn stats(&self) -> &DecodeStats {
         &self.stats
     }

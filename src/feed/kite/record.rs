@@ -131,6 +131,7 @@ impl<W: Write> Recorder<W> {
         self.out.flush()
     }
 
+    /// Rows written and packets left out since creation.
     pub fn stats(&self) -> RecordStats {
         self.stats
     }
