@@ -59,6 +59,24 @@ fn emulator_stats(emulator: &Emulator) -> Value {
 struct Live(Option<Child>);
 
 impl Live {
+    /// `alpha-panda live` with the emulator's credentials in its environment.
+    fn start(engine: &Path, strategy: &Path) -> Live {
+        Live(Some(
+            Command::new(assert_cmd::cargo::cargo_bin!("alpha-panda"))
+                .current_dir(project_root())
+                .args(["live", "--config"])
+                .arg(engine)
+                .arg("--strategies")
+                .arg(strategy)
+                .env("KITE_API_KEY", API_KEY)
+                .env("KITE_ACCESS_TOKEN", ACCESS_TOKEN)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("live starts"),
+        ))
+    }
+
     fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.0.take().expect("running");
         let _ = Command::new("kill")
@@ -187,20 +205,7 @@ fn paper_trading_on_the_kite_ticker_survives_a_drop_and_records_what_it_traded()
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let (engine, strategy) = write_files(dir.path(), &emulator.ws, port);
-    let mut live = Live(Some(
-        Command::new(assert_cmd::cargo::cargo_bin!("alpha-panda"))
-            .current_dir(project_root())
-            .args(["live", "--config"])
-            .arg(&engine)
-            .arg("--strategies")
-            .arg(&strategy)
-            .env("KITE_API_KEY", API_KEY)
-            .env("KITE_ACCESS_TOKEN", ACCESS_TOKEN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("live starts"),
-    ));
+    let mut live = Live::start(&engine, &strategy);
     let health = format!("http://127.0.0.1:{port}/health/ready");
     wait_until(
         "ready (connected, canary passed)",
@@ -236,8 +241,10 @@ fn paper_trading_on_the_kite_ticker_survives_a_drop_and_records_what_it_traded()
         Duration::from_secs(60),
         || packets(&emulator_stats(&emulator)) > after_drop + 100,
     );
-    // Pause the tape so the recording and the engine see the same packets, then stop.
+    // Pause the tape so the recording and the engine see the same packets, let the frames
+    // already sent arrive, then stop.
     post(&format!("{}/_emulator/pause_ticks", emulator.http));
+    std::thread::sleep(Duration::from_secs(1));
     let stats = emulator_stats(&emulator);
     let status = live.terminate();
     assert!(status.success(), "live exits 0 on SIGTERM: {status:?}");
@@ -388,20 +395,7 @@ fn live_orders_go_to_kite_fill_come_back_and_stop_when_the_token_expires() {
     assert!(!refused.status.success(), "orders = off must not start");
     assert!(stderr.contains("orders = \"live\""), "{stderr}");
 
-    let mut live = Live(Some(
-        Command::new(assert_cmd::cargo::cargo_bin!("alpha-panda"))
-            .current_dir(project_root())
-            .args(["live", "--config"])
-            .arg(&engine)
-            .arg("--strategies")
-            .arg(&strategy)
-            .env("KITE_API_KEY", API_KEY)
-            .env("KITE_ACCESS_TOKEN", ACCESS_TOKEN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("live starts"),
-    ));
+    let mut live = Live::start(&engine, &strategy);
     let placed = |stats: &Value| stats["orders"]["placed"].as_u64().unwrap_or(0);
     wait_until("orders placed at Kite", Duration::from_secs(120), || {
         placed(&emulator_stats(&emulator)) >= 6
@@ -426,7 +420,16 @@ fn live_orders_go_to_kite_fill_come_back_and_stop_when_the_token_expires() {
     );
     // The session expires: trading on Kite stops, with a clear message.
     post(&format!("{}/_emulator/expire_token", emulator.http));
-    std::thread::sleep(Duration::from_secs(2));
+    let logs_dir = dir.path().join("logs");
+    wait_until(
+        "the expired session logged",
+        Duration::from_secs(60),
+        || {
+            all_text(&logs_dir)
+                .iter()
+                .any(|(_, t)| t.contains("log in again"))
+        },
+    );
     let stats = emulator_stats(&emulator);
     post(&format!("{}/_emulator/pause_ticks", emulator.http));
     let status = live.terminate();
@@ -624,20 +627,7 @@ fn reconciliation_seeds_a_position_and_production_refuses_an_unknown_open_order(
     );
 
     // Development: the position is seeded into the one book trading INFY; trading goes on.
-    let mut live = Live(Some(
-        Command::new(assert_cmd::cargo::cargo_bin!("alpha-panda"))
-            .current_dir(project_root())
-            .args(["live", "--config"])
-            .arg(&engine)
-            .arg("--strategies")
-            .arg(&strategy)
-            .env("KITE_API_KEY", API_KEY)
-            .env("KITE_ACCESS_TOKEN", ACCESS_TOKEN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("live starts"),
-    ));
+    let mut live = Live::start(&engine, &strategy);
     let health = format!("http://127.0.0.1:{port}/health/ready");
     wait_until("ready", Duration::from_secs(120), || {
         agent()

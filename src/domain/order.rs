@@ -286,6 +286,21 @@ pub struct OrderEvent {
 }
 
 impl OrderEvent {
+    /// An event about `order` at `ts`, correlated with the tick that caused the order.
+    #[inline]
+    pub fn of(order: &Order, ts: Nanos, kind: OrderEventKind) -> OrderEvent {
+        OrderEvent {
+            id: order.id,
+            book: order.book,
+            broker: order.broker,
+            instrument: order.instrument,
+            side: order.side,
+            correlation: order.correlation,
+            ts,
+            kind,
+        }
+    }
+
     /// Unit tests' fill: all of order 0 of book 0 (broker 0, instrument 0) executed at
     /// event time 0.
     #[cfg(test)]

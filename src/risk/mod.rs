@@ -71,6 +71,20 @@ impl BrokerRisk {
         }
     }
 
+    /// An execution of `signed` units of instrument `i` at `price`: position, held set, cash.
+    fn add_position(&mut self, i: usize, signed: i64, price: Price, fee: Money) {
+        let before = self.position[i];
+        self.position[i] += signed;
+        match (before, self.position[i]) {
+            (0, 0) => {}
+            (0, _) => self.held.push(i as u32),
+            (_, 0) => self.held.retain(|&h| h as usize != i),
+            _ => {}
+        }
+        let l = self.per_instrument[i];
+        self.cash[l.currency] -= l.valuation.value(Qty(signed), price) + fee;
+    }
+
     /// Whether the loss since the day's start exceeds `max_loss` in any currency.
     fn daily_loss_exceeds(&mut self, max_loss: Money, marks_x2: &[i64]) -> bool {
         self.value_equities(marks_x2);
@@ -405,19 +419,10 @@ impl RiskEngine {
         }
         if let Some(e) = event.execution() {
             let signed = sign * filled;
-            let before = broker.position[i];
-            broker.position[i] += signed;
-            match (before, broker.position[i]) {
-                (0, 0) => {}
-                (0, _) => broker.held.push(i as u32),
-                (_, 0) => broker.held.retain(|&h| h as usize != i),
-                _ => {}
-            }
+            broker.add_position(i, signed, e.price, e.fee);
             if let Some(p) = self.book_position.get_mut(cell) {
                 *p += signed;
             }
-            let l = broker.per_instrument[i];
-            broker.cash[l.currency] -= l.valuation.value(Qty(signed), e.price) + e.fee;
         }
     }
 
@@ -435,19 +440,10 @@ impl RiskEngine {
         let Some(broker) = self.brokers.get_mut(b) else {
             return;
         };
-        let before = broker.position[i];
-        broker.position[i] += signed;
-        match (before, broker.position[i]) {
-            (0, 0) => {}
-            (0, _) => broker.held.push(i as u32),
-            (_, 0) => broker.held.retain(|&h| h as usize != i),
-            _ => {}
-        }
+        broker.add_position(i, signed, price, Money::ZERO);
         if let Some(p) = self.book_position.get_mut(cell) {
             *p += signed;
         }
-        let l = broker.per_instrument[i];
-        broker.cash[l.currency] -= l.valuation.value(Qty(signed), price);
     }
 
     pub fn kill_switch_tripped(&self, broker: usize) -> bool {

@@ -102,7 +102,7 @@ impl Tracker {
             && !t.done
         {
             t.done = true;
-            out.push(event(
+            out.push(OrderEvent::of(
                 &t.order,
                 now,
                 OrderEventKind::Rejected {
@@ -137,7 +137,7 @@ impl Tracker {
         if k.status == "REJECTED" && !t.accepted {
             t.done = true;
             tracing::warn!(target: "trading", order = t.order.id.0, kite_order = %k.order_id, message = k.status_message.as_deref().unwrap_or(""), "kite rejected the order");
-            out.push(event(
+            out.push(OrderEvent::of(
                 &t.order,
                 ts,
                 OrderEventKind::Rejected {
@@ -149,7 +149,7 @@ impl Tracker {
         }
         if !t.accepted {
             t.accepted = true;
-            out.push(event(
+            out.push(OrderEvent::of(
                 &t.order,
                 ts,
                 OrderEventKind::Accepted {
@@ -177,7 +177,7 @@ impl Tracker {
             } else {
                 OrderEventKind::PartiallyFilled(execution)
             };
-            out.push(event(&t.order, ts, kind));
+            out.push(OrderEvent::of(&t.order, ts, kind));
         }
         if t.done {
             return;
@@ -186,28 +186,23 @@ impl Tracker {
         match k.status.as_str() {
             "CANCELLED" => {
                 t.done = true;
-                out.push(event(&t.order, ts, OrderEventKind::Cancelled { leaves }));
+                out.push(OrderEvent::of(
+                    &t.order,
+                    ts,
+                    OrderEventKind::Cancelled { leaves },
+                ));
             }
             "REJECTED" => {
                 t.done = true;
                 tracing::warn!(target: "trading", order = t.order.id.0, kite_order = %k.order_id, message = k.status_message.as_deref().unwrap_or(""), "kite closed the order");
-                out.push(event(&t.order, ts, OrderEventKind::Expired { leaves }));
+                out.push(OrderEvent::of(
+                    &t.order,
+                    ts,
+                    OrderEventKind::Expired { leaves },
+                ));
             }
             _ => {}
         }
-    }
-}
-
-fn event(order: &Order, ts: Nanos, kind: OrderEventKind) -> OrderEvent {
-    OrderEvent {
-        id: order.id,
-        book: order.book,
-        broker: order.broker,
-        instrument: order.instrument,
-        side: order.side,
-        correlation: order.correlation,
-        ts,
-        kind,
     }
 }
 

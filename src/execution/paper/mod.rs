@@ -248,7 +248,7 @@ impl PaperVenue {
             r.arrived = true;
             let expire = arriving && r.order.tif == TimeInForce::Ioc && r.leaves() > 0;
             if expire {
-                events.push(event(
+                events.push(OrderEvent::of(
                     &r.order,
                     tick.ts,
                     OrderEventKind::Expired {
@@ -332,7 +332,7 @@ impl PaperVenue {
     pub fn submit(&mut self, order: &Order, market: &Tick, events: &mut Vec<OrderEvent>) {
         let invalid = order.qty.0 <= 0 || order.order_type.limit_price().is_some_and(|p| p.0 <= 0);
         if invalid {
-            events.push(event(
+            events.push(OrderEvent::of(
                 order,
                 order.ts,
                 OrderEventKind::Rejected {
@@ -344,7 +344,7 @@ impl PaperVenue {
         }
         let venue_id = self.next_venue_id;
         self.next_venue_id += 1;
-        events.push(event(
+        events.push(OrderEvent::of(
             order,
             order.ts,
             OrderEventKind::Accepted {
@@ -373,7 +373,7 @@ impl PaperVenue {
         if r.due_ts <= self.now {
             self.execute(&mut r, market, false, events);
             if r.leaves() > 0 && r.order.tif == TimeInForce::Ioc {
-                events.push(event(
+                events.push(OrderEvent::of(
                     order,
                     order.ts,
                     OrderEventKind::Expired {
@@ -440,7 +440,7 @@ impl PaperVenue {
                 let r = self.resting[i].remove(at);
                 self.open -= 1;
                 if let Some(r) = r {
-                    events.push(event(
+                    events.push(OrderEvent::of(
                         &r.order,
                         request.ts,
                         OrderEventKind::Cancelled {
@@ -463,7 +463,7 @@ impl PaperVenue {
                 let old_leaves = r.leaves();
                 r.order.qty = qty;
                 r.order.order_type = order_type;
-                events.push(event(
+                events.push(OrderEvent::of(
                     &r.order,
                     request.ts,
                     OrderEventKind::Modified {
@@ -578,22 +578,7 @@ impl PaperVenue {
         };
         // Never before the order: at zero latency an order on another instrument than the
         // current tick's executes against that instrument's older last quote.
-        events.push(event(&r.order, tick.ts.max(r.order.ts), kind));
-    }
-}
-
-/// An event about `order` at `ts`, correlated with the tick that caused the order.
-#[inline]
-fn event(order: &Order, ts: Nanos, kind: OrderEventKind) -> OrderEvent {
-    OrderEvent {
-        id: order.id,
-        book: order.book,
-        broker: order.broker,
-        instrument: order.instrument,
-        side: order.side,
-        correlation: order.correlation,
-        ts,
-        kind,
+        events.push(OrderEvent::of(&r.order, tick.ts.max(r.order.ts), kind));
     }
 }
 
