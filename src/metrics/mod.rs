@@ -12,9 +12,6 @@ use hdrhistogram::Histogram;
 /// A measured hop of the pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
-    /// Exchange timestamp to local receipt of market data (live socket feeds whose packets
-    /// carry an exchange time; Kite's is whole seconds).
-    Feed,
     /// Ring wait between the feed and the strategy stage (threaded runtime).
     FeedToStrategy,
     /// Dispatch of one tick to every strategy on its instrument.
@@ -32,11 +29,13 @@ pub enum Stage {
     /// Live brokers: from the socket read of the tick behind an order to the order's HTTP
     /// request leaving for the broker (the REST thread's send).
     TickToWire,
+    /// Exchange timestamp to local receipt of market data (live socket feeds whose packets
+    /// carry an exchange time; Kite's is whole seconds).
+    Feed,
 }
 
 impl Stage {
     pub const ALL: [Stage; 9] = [
-        Stage::Feed,
         Stage::FeedToStrategy,
         Stage::Strategy,
         Stage::StrategyToRisk,
@@ -45,6 +44,7 @@ impl Stage {
         Stage::Execution,
         Stage::TickToOrder,
         Stage::TickToWire,
+        Stage::Feed,
     ];
 
     pub fn name(self) -> &'static str {
