@@ -11,7 +11,7 @@ DIR=${DIR:-out/kite-demo}
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 PY=$(python3 scripts/kite_venv.py)
-"$PY" scripts/kite_emulator.py --ws-port 0 --http-port 0 --loop --interval-ms 20 \
+"$PY" scripts/kite_emulator.py --ws-port 0 --http-port 0 --loop --stamp-now --interval-ms 20 \
   > "$DIR/emulator.json" 2> "$DIR/emulator.log" &
 EMULATOR=$!
 trap 'kill "$EMULATOR" 2>/dev/null || true' EXIT

@@ -83,6 +83,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    "sockets take them (default %(default)s)")
     p.add_argument("--loop", action="store_true",
                    help="restart the tick file at its end (timestamps keep increasing)")
+    p.add_argument("--stamp-now", action="store_true",
+                   help="exchange timestamps from the wall clock at send time (as live Kite "
+                        "sends them), not from the file")
     p.add_argument("--api-key", default="kite_emulator_key", help="the accepted API key")
     p.add_argument("--access-token", default="kite_emulator_token",
                    help="the access token accepted at start")
@@ -146,7 +149,7 @@ def settings(args: argparse.Namespace) -> Settings:
     if problems:
         raise InputError(problems)
     return Settings(args, exchange, Session(args.api_key, args.access_token, args.api_secret),
-                    Tape(rows, args.loop))
+                    Tape(rows, args.loop, args.stamp_now))
 
 
 async def serve(s: Settings) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import struct
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -317,6 +318,8 @@ class Tape:
     """
     rows: list[Row]
     loop: bool
+    # Stamp rows as if they happened now (exchange times near the receiver's clock).
+    stamp_now: bool = False
     position: int = 0
     passes: int = 0
     offset_ns: int = 0
@@ -336,4 +339,6 @@ class Tape:
         while self.position < len(self.rows) and self.rows[self.position].ts_ns == ts:
             self.position += 1
         self.rows_played += self.position - start
+        if self.stamp_now:
+            return time.time_ns() - ts, self.rows[start:self.position]
         return self.offset_ns, self.rows[start:self.position]
