@@ -435,6 +435,14 @@ fn live_orders_go_to_kite_fill_come_back_and_stop_when_the_token_expires() {
     let status = live.terminate();
     assert!(status.success(), "live exits 0 on SIGTERM: {status:?}");
 
+    let limited = stats["order_requests"]
+        .as_array()
+        .map_or(0, |a| a.iter().filter(|r| r["limited"] == true).count());
+    assert_eq!(
+        limited, 0,
+        "Kite (the emulator) refused none for the rate: {}",
+        stats["order_requests"]
+    );
     assert!(
         max_in_one_second(&stats) <= 10,
         "Kite's 10 orders/s: {}",

@@ -175,6 +175,22 @@ fn handle(
         return;
     }
     throttle(clock, sent, rest.max_per_second);
+    let answer = request(rest, agent, command, wire);
+    // The window counts from when the answer came back: Kite counts arrivals, and an
+    // earlier request may have arrived late, so a send time would undercount.
+    sent.push_back(clock.elapsed());
+    if let Some(answer) = answer {
+        let _ = answers.send(answer);
+    }
+}
+
+/// Sends one order request; the answer for the venue (`None`: Kite's order update says).
+fn request(
+    rest: &Rest,
+    agent: &ureq::Agent,
+    command: Command,
+    wire: &mut LatencyRecorder,
+) -> Option<Answer> {
     let answer = match command {
         Command::Place {
             client,
@@ -234,7 +250,7 @@ fn handle(
             &format!("/orders/regular/{kite_id}"),
             &form,
         ) {
-            Outcome::Ok(_) => return,
+            Outcome::Ok(_) => return None,
             Outcome::Refused(_, kind, message) => Answer::ModifyRefused {
                 client,
                 message: format!("{kind}: {message}"),
@@ -249,7 +265,7 @@ fn handle(
                 &format!("/orders/regular/{kite_id}"),
                 &[],
             ) {
-                Outcome::Ok(_) => return,
+                Outcome::Ok(_) => return None,
                 Outcome::Refused(_, kind, message) => Answer::CancelRefused {
                     client,
                     message: format!("{kind}: {message}"),
@@ -258,23 +274,23 @@ fn handle(
             }
         }
     };
-    let _ = answers.send(answer);
+    Some(answer)
 }
 
-/// Waits until sending keeps at most `max` order requests in any one-second window.
+/// Waits until one more request keeps at most `max` in any one-second window, counting each
+/// earlier request from when its answer came back.
 fn throttle(clock: &Stopwatch, sent: &mut VecDeque<Duration>, max: usize) {
     let window = Duration::from_secs(1);
-    if sent.len() >= max.max(1)
-        && let Some(&oldest) = sent.front()
-    {
+    while sent.len() >= max.max(1) {
+        let Some(&oldest) = sent.front() else {
+            break;
+        };
         let since = clock.elapsed().saturating_sub(oldest);
         if since < window {
-            // A little past the window: the emulator and Kite count on their own clocks.
-            std::thread::sleep(window - since + Duration::from_millis(5));
+            std::thread::sleep(window - since);
         }
         sent.pop_front();
     }
-    sent.push_back(clock.elapsed());
 }
 
 /// Errors after which the order may or may not exist at Kite.
