@@ -128,3 +128,176 @@ impl Drop for Emulator {
         }
     }
 }
+
+// Running `alpha-panda live` against the emulator.
+
+pub const API_KEY: &str = "kite_emulator_key";
+pub const ACCESS_TOKEN: &str = "kite_emulator_token";
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+pub fn get_json(url: &str) -> Option<Value> {
+    let mut response = agent().get(url).call().ok()?;
+    serde_json::from_str(&response.body_mut().read_to_string().ok()?).ok()
+}
+
+pub fn post(url: &str) {
+    let _ = agent().post(url).send_empty();
+}
+
+/// Polls until `accept` holds, up to `limit` (a guard against a hang, not a timing claim).
+pub fn wait_until(what: &str, limit: Duration, mut accept: impl FnMut() -> bool) {
+    let step = Duration::from_millis(100);
+    let mut waited = Duration::ZERO;
+    while waited < limit {
+        if accept() {
+            return;
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+pub fn emulator_stats(emulator: &Emulator) -> Value {
+    get_json(&format!("{}/_emulator/stats", emulator.http))
+        .map_or(Value::Null, |v| v["data"].clone())
+}
+
+/// A child stopped with SIGTERM (then killed) when dropped.
+pub struct Live(Option<Child>);
+
+impl Live {
+    /// `alpha-panda live` with the emulator's credentials in its environment.
+    pub fn start(engine: &Path, strategy: &Path) -> Live {
+        Live(Some(
+            Command::new(assert_cmd::cargo::cargo_bin!("alpha-panda"))
+                .current_dir(project_root())
+                .args(["live", "--config"])
+                .arg(engine)
+                .arg("--strategies")
+                .arg(strategy)
+                .env("KITE_API_KEY", API_KEY)
+                .env("KITE_ACCESS_TOKEN", ACCESS_TOKEN)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("live starts"),
+        ))
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.0.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        for _ in 0..600 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("live did not stop within 30 s of SIGTERM");
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn write_files(dir: &Path, ws: &str, port: u16) -> (PathBuf, PathBuf) {
+    write_files_with(dir, ws, port, "paper", "kind = \"paper\"\n")
+}
+
+/// The engine config (broker `broker`, its `[venue]` keys) and an EMA 2/5 strategy on
+/// NSE:RELIANCE trading on it.
+pub fn write_files_with(
+    dir: &Path,
+    ws: &str,
+    port: u16,
+    broker: &str,
+    venue: &str,
+) -> (PathBuf, PathBuf) {
+    let instruments = project_root().join("tests/data/kite/instruments.csv");
+    let engine = format!(
+        r#"environment = "development"
+
+[runtime]
+mode = "threaded"
+
+[feed]
+kind = "kite"
+url = "{ws}"
+api_key_env = "KITE_API_KEY"
+access_token_env = "KITE_ACCESS_TOKEN"
+instruments = "{instruments}"
+mode = "full"
+record = "{dir}/ticks.csv"
+
+[metrics]
+addr = "127.0.0.1:{port}"
+
+[logging]
+dir = "{dir}/logs"
+format = "json"
+console = false
+
+[output]
+dir = "{dir}/out"
+
+[venue.{broker}]
+{venue}
+[risk.{broker}]
+max_position = "1000"
+max_open_orders = 100
+max_orders_per_second = 1000
+price_band_bps = 10000
+"#,
+        instruments = instruments.display(),
+        dir = dir.display(),
+    );
+    let strategy = format!(
+        r#"id = "ema_reliance"
+kind = "ema_cross"
+instruments = ["NSE:RELIANCE"]
+brokers = ["{broker}"]
+
+[params]
+fast = 2
+slow = 5
+quantity = "1"
+price_source = "mid"
+"#
+    );
+    let engine_path = dir.join("engine.toml");
+    let strategy_path = dir.join("ema_reliance.toml");
+    std::fs::write(&engine_path, engine).expect("engine.toml");
+    std::fs::write(&strategy_path, strategy).expect("strategy");
+    (engine_path, strategy_path)
+}
+
+/// Every file under `dir`, as text (lossy).
+pub fn all_text(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(all_text(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    out
+}
