@@ -339,7 +339,10 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         summary.shadow = telemetry.shadow_report();
         let meta = report::RunMeta {
             mode: "live",
-            data: sources.iter().map(DataSource::name).collect(),
+            data: match &kite {
+                Some(k) => vec![format!("kite ticker {}", k.url)],
+                None => sources.iter().map(DataSource::name).collect(),
+            },
             config: config_path,
         };
         report::write_outputs(&config.output_dir, &summary, &layout, &outcome, &meta)
