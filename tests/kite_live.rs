@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::kite::{
     ACCESS_TOKEN, API_KEY, Emulator, Live, agent, all_text, emulator_stats, get_json, kite_python,
-    post, wait_until, write_files, write_files_with,
+    post, sample_emulator, wait_until, write_files, write_files_with,
 };
 use common::{csv_rows, free_port};
 use serde_json::Value;
@@ -24,16 +24,7 @@ fn paper_trading_on_the_kite_ticker_survives_a_drop_and_records_what_it_traded()
     let Some(python) = kite_python("kite_live") else {
         return;
     };
-    let sample = [
-        "--instruments",
-        "tests/data/kite/instruments.csv",
-        "--ticks",
-        "tests/data/kite/ticks.csv",
-    ];
-    let mut emulator = Emulator::start(
-        &python,
-        &[&sample[..], &["--loop", "--interval-ms", "5"]].concat(),
-    );
+    let mut emulator = sample_emulator(&python, &["--loop", "--interval-ms", "5"]);
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let (engine, strategy) = write_files(dir.path(), &emulator.ws, port);
@@ -193,16 +184,7 @@ fn live_orders_go_to_kite_fill_come_back_and_stop_when_the_token_expires() {
     let Some(python) = kite_python("kite_live") else {
         return;
     };
-    let sample = [
-        "--instruments",
-        "tests/data/kite/instruments.csv",
-        "--ticks",
-        "tests/data/kite/ticks.csv",
-    ];
-    let mut emulator = Emulator::start(
-        &python,
-        &[&sample[..], &["--loop", "--interval-ms", "2"]].concat(),
-    );
+    let mut emulator = sample_emulator(&python, &["--loop", "--interval-ms", "2"]);
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let venue = format!(
@@ -416,18 +398,11 @@ fn reconciliation_seeds_a_position_and_production_refuses_an_unknown_open_order(
              "quantity": 5, "average_price": 1550.0}]}"#,
     )
     .expect("state");
-    let args = [
-        "--instruments",
-        "tests/data/kite/instruments.csv",
-        "--ticks",
-        "tests/data/kite/ticks.csv",
-        "--loop",
-        "--interval-ms",
-        "5",
-        "--state",
-    ];
     let state_arg = state.display().to_string();
-    let mut emulator = Emulator::start(&python, &[&args[..], &[state_arg.as_str()]].concat());
+    let mut emulator = sample_emulator(
+        &python,
+        &["--loop", "--interval-ms", "5", "--state", &state_arg],
+    );
     let port = free_port();
     let venue = format!(
         "kind = \"kite\"\nroot_url = \"{}\"\napi_key_env = \"KITE_API_KEY\"\naccess_token_env = \"KITE_ACCESS_TOKEN\"\norders = \"live\"\n",

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use common::{excerpt, free_port, installed_tool, project_root};
+use common::{agent, excerpt, free_port, installed_tool, project_root};
 
 /// A child process that is sent SIGTERM (then killed) when dropped.
 struct Running {
@@ -95,14 +95,6 @@ fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
         waited += step;
     }
     None
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into()
 }
 
 /// `(status, body)`, or `None` while nothing listens.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use super::agent;
 use super::project_root;
 
 /// The interpreter of the Kite venv, or `None` with a `SKIPPED` note (a failure under `CI`).
@@ -133,14 +134,6 @@ impl Drop for Emulator {
 
 pub const API_KEY: &str = "kite_emulator_key";
 pub const ACCESS_TOKEN: &str = "kite_emulator_token";
-
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into()
-}
 
 pub fn get_json(url: &str) -> Option<Value> {
     let mut response = agent().get(url).call().ok()?;
@@ -300,4 +293,15 @@ pub fn all_text(dir: &Path) -> Vec<(PathBuf, String)> {
         }
     }
     out
+}
+
+/// The emulator on the sample in `tests/data/kite/`, with `extra` arguments.
+pub fn sample_emulator(python: &Path, extra: &[&str]) -> Emulator {
+    let sample = [
+        "--instruments",
+        "tests/data/kite/instruments.csv",
+        "--ticks",
+        "tests/data/kite/ticks.csv",
+    ];
+    Emulator::start(python, &[&sample[..], extra].concat())
 }

@@ -172,3 +172,12 @@ pub fn excerpt_engine(
     }
     (assembled.engine, ticks)
 }
+
+/// An HTTP client for tests: answers with any status, never hangs past 5 s.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(5)))
+        .build()
+        .into()
+}
