@@ -21,6 +21,8 @@ use crate::domain::{
 #[derive(Clone, Debug)]
 struct Tracked {
     order: Order,
+    /// Kite's id, once its placement answer or an update named it.
+    kite_id: Option<String>,
     accepted: bool,
     filled: i64,
     done: bool,
@@ -41,6 +43,7 @@ impl Tracker {
             order.id.0,
             Tracked {
                 order,
+                kite_id: None,
                 accepted: false,
                 filled: 0,
                 done: false,
@@ -51,6 +54,9 @@ impl Tracker {
     /// Kite's id for a client order (the placement's answer).
     pub fn named(&mut self, client: u64, kite_id: &str) {
         self.by_kite_id.insert(kite_id.to_owned(), client);
+        if let Some(t) = self.orders.get_mut(&client) {
+            t.kite_id = Some(kite_id.to_owned());
+        }
     }
 
     /// The client id of a Kite order id.
@@ -60,10 +66,7 @@ impl Tracker {
 
     /// Kite's id of a client order.
     pub fn kite_id_of(&self, client: u64) -> Option<&str> {
-        self.by_kite_id
-            .iter()
-            .find(|(_, c)| **c == client)
-            .map(|(k, _)| k.as_str())
+        self.orders.get(&client)?.kite_id.as_deref()
     }
 
     /// The order behind a client id, while it is open.
@@ -128,6 +131,9 @@ impl Tracker {
         };
         if let Some(c) = client {
             self.by_kite_id.entry(k.order_id.clone()).or_insert(c);
+        }
+        if t.kite_id.is_none() {
+            t.kite_id = Some(k.order_id.clone());
         }
         if t.done {
             return;
