@@ -489,3 +489,28 @@ fn reconciliation_seeds_a_position_and_production_refuses_an_unknown_open_order(
     );
     emulator.stop();
 }
+
+#[test]
+fn a_symbol_missing_from_the_kite_dump_names_the_strategy_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (engine, strategy) = write_files(dir.path(), "ws://127.0.0.1:9", free_port());
+    let text = std::fs::read_to_string(&strategy)
+        .expect("strategy")
+        .replace("NSE:RELIANCE", "NSE:NOTREAL");
+    std::fs::write(&strategy, text).expect("strategy");
+    let out = common::bin()
+        .args(["preflight", "--config"])
+        .arg(&engine)
+        .arg("--strategies")
+        .arg(&strategy)
+        .output()
+        .expect("runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let expected = format!(
+        "{}:3: field 'instruments': 'NSE:NOTREAL' is not in the Kite instruments file",
+        strategy.display()
+    );
+    assert!(text.contains(&expected), "{expected} in {text}");
+}

@@ -44,6 +44,24 @@ pub fn fit_instruments(
         }])
     };
     let dump = KiteInstruments::load(&kite.instruments).map_err(|e| dump_error(e.to_string()))?;
+    // A strategy naming an instrument the dump lacks is that strategy's line.
+    let unknown: Vec<ConfigError> = strategies
+        .iter()
+        .flat_map(|s| s.instruments.iter().map(move |(sym, line)| (s, sym, *line)))
+        .filter(|(_, sym, _)| dump.get(sym).is_none())
+        .map(|(s, sym, line)| ConfigError {
+            file: s.file.clone(),
+            line,
+            field: "instruments".into(),
+            message: format!(
+                "'{sym}' is not in the Kite instruments file {} (symbols are EXCHANGE:TRADINGSYMBOL, e.g. NSE:INFY)",
+                kite.instruments.display()
+            ),
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ConfigErrors(unknown));
+    }
     let mut seen = BTreeSet::new();
     let symbols: Vec<&str> = strategies
         .iter()
