@@ -101,6 +101,25 @@ fn paper_trading_on_the_kite_ticker_survives_a_drop_and_records_what_it_traded()
         &std::fs::read_to_string(dir.path().join("out/summary.json")).expect("summary.json"),
     )
     .expect("json");
+    // Kite repeats the last trade in every full packet; only new trades are trades. The tape
+    // has rows without a trade (2 of RELIANCE's 14): their packets repeat the previous
+    // trade, and neither the engine nor the recording may count it again.
+    let with_trade = recorded.iter().filter(|r| !r["last"].is_empty()).count() as u64;
+    assert!(
+        with_trade < recorded.len() as u64,
+        "repeated trades were recorded as trades: {with_trade} of {} rows",
+        recorded.len()
+    );
+    assert_eq!(
+        summary["trades"].as_u64(),
+        Some(with_trade),
+        "the engine saw the recording's trades: {summary}"
+    );
+    assert_eq!(summary["skipped_rows"].as_u64(), Some(0), "nothing dropped");
+    assert!(
+        summary["wait_seconds"].as_f64() > Some(0.0),
+        "waiting for the market is not load: {summary}"
+    );
     let fills = summary["fills"].as_u64().expect("fills");
     assert!(fills > 0, "the EMA cross traded the live feed: {summary}");
     eprintln!(
@@ -381,18 +400,22 @@ fn kite_session_exchanges_a_request_token_once() {
 }
 
 #[test]
-fn reconciliation_seeds_a_position_and_production_refuses_an_unknown_open_order() {
+fn reconciliation_seeds_a_position_cancels_a_stale_order_and_production_refuses_an_unknown_one() {
     let Some(python) = kite_python("kite_live") else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    // The account holds 5 NSE:INFY and has an open INFY order nobody in this run placed.
+    // The account holds 5 NSE:INFY and has two open INFY orders: one placed by hand, one
+    // an earlier run of the engine left (its tag).
     let state = dir.path().join("state.json");
     std::fs::write(
         &state,
         r#"{"orders": [{"order_id": "260612000000777", "exchange": "NSE", "tradingsymbol": "INFY",
              "transaction_type": "BUY", "quantity": 1, "product": "MIS", "order_type": "LIMIT",
-             "price": 1400.0, "status": "OPEN", "tag": "manual"}],
+             "price": 1400.0, "status": "OPEN", "tag": "manual"},
+            {"order_id": "260612000000778", "exchange": "NSE", "tradingsymbol": "INFY",
+             "transaction_type": "SELL", "quantity": 1, "product": "MIS", "order_type": "LIMIT",
+             "price": 1900.0, "status": "OPEN", "tag": "ap6a1b2c3d-17"}],
            "trades": [],
            "positions": [{"exchange": "NSE", "tradingsymbol": "INFY", "product": "CNC",
              "quantity": 5, "average_price": 1550.0}]}"#,
@@ -443,6 +466,33 @@ fn reconciliation_seeds_a_position_and_production_refuses_an_unknown_open_order(
         stderr.contains("production refuses to trade") && stderr.contains("260612000000777"),
         "{stderr}"
     );
+    let status_of = |id: &str| {
+        let body = agent()
+            .get(&format!("{}/orders", emulator.http))
+            .header("X-Kite-Version", "3")
+            .header("Authorization", &format!("token {API_KEY}:{ACCESS_TOKEN}"))
+            .call()
+            .expect("GET /orders")
+            .body_mut()
+            .read_to_string()
+            .expect("body");
+        let orders: Value = serde_json::from_str(&body).expect("json");
+        orders["data"]
+            .as_array()
+            .expect("orders")
+            .iter()
+            .find(|o| o["order_id"] == id)
+            .map(|o| o["status"].as_str().unwrap_or("").to_owned())
+    };
+    assert_eq!(
+        status_of("260612000000778").as_deref(),
+        Some("OPEN"),
+        "a refused start touches nothing"
+    );
+    assert!(
+        !stderr.contains("260612000000778"),
+        "the engine's own order is not a mismatch: {stderr}"
+    );
 
     // Development: the position is seeded into the one book trading INFY; trading goes on.
     let mut live = Live::start(&engine, &strategy);
@@ -462,8 +512,18 @@ fn reconciliation_seeds_a_position_and_production_refuses_an_unknown_open_order(
         .collect::<String>();
     assert!(logs.contains("seeded into book"), "seeded: {logs}");
     assert!(
-        logs.contains("reconciliation mismatch"),
+        logs.contains("reconciliation mismatch") && logs.contains("260612000000777"),
         "the open order is reported"
+    );
+    assert!(
+        logs.contains("ap6a1b2c3d-17") && logs.contains("cancelled before trading"),
+        "the stale order's cancel is logged: {logs}"
+    );
+    assert_eq!(status_of("260612000000778").as_deref(), Some("CANCELLED"));
+    assert_eq!(
+        status_of("260612000000777").as_deref(),
+        Some("OPEN"),
+        "someone else's order is left alone"
     );
     let summary: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("out/summary.json")).expect("summary.json"),

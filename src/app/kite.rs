@@ -127,8 +127,11 @@ pub fn fit_instruments(
     })
 }
 
-/// Reconciles broker `b` with Kite before trading (see `execution::kite::reconcile`): seeds
-/// the positions it can attribute into the engine, logs the report. Returns the mismatches.
+/// Reconciles broker `b` with Kite before trading (see `execution::kite::reconcile`).
+/// Returns the mismatches. With `refuse_on_mismatch` (production) and a mismatch, nothing is
+/// touched: the caller refuses to start. Otherwise open orders an earlier run left are
+/// cancelled first (and waited for), then the positions Kite then reports are seeded into
+/// the engine; the report is logged.
 ///
 /// # Errors
 /// Kite cannot be asked (the engine must not trade blind on a live broker).
@@ -137,19 +140,13 @@ pub fn reconcile_broker(
     b: usize,
     root: &str,
     authorization: &str,
+    refuse_on_mismatch: bool,
 ) -> Result<Vec<String>, String> {
-    use crate::domain::{
-        BookId, BrokerId, ClientOrderId, Fill, Liquidity, Money, Nanos, Price, Qty, Side,
-    };
+    use crate::domain::BookId;
     use crate::execution::kite::{reconcile, rest};
     let get = |path: &str| rest::get_data(root, authorization, path);
-    let (orders, trades, positions) = (
-        get("/orders")?,
-        get("/trades")?,
-        get("/portfolio/positions")?,
-    );
     let layout = &engine.layout;
-    let broker = BrokerId(b as u32);
+    let broker = crate::domain::BrokerId(b as u32);
     let books_on = |instrument| -> Vec<BookId> {
         layout
             .books
@@ -164,12 +161,97 @@ pub fn reconcile_broker(
             .map(|(i, _)| BookId(i as u32))
             .collect()
     };
-    let found = reconcile::reconcile(&orders, &trades, &positions, &layout.instruments, books_on)?;
+    let ask = || -> Result<reconcile::Reconciled, String> {
+        let (orders, trades, positions) = (
+            get("/orders")?,
+            get("/trades")?,
+            get("/portfolio/positions")?,
+        );
+        reconcile::reconcile(&orders, &trades, &positions, &layout.instruments, books_on)
+    };
     let name = layout.broker_name(broker).to_owned();
+    let mut found = ask()?;
+    if refuse_on_mismatch && !found.mismatches.is_empty() {
+        return Ok(found.mismatches);
+    }
+    if !found.stale.is_empty() {
+        let mut mismatches = cancel_stale(root, authorization, &found.stale, &name)?;
+        // Fills up to the cancel are in the positions Kite reports now.
+        found = ask()?;
+        found.mismatches.append(&mut mismatches);
+    }
     for line in &found.report {
         tracing::info!(target: "trading", broker = %name, "reconciliation: {line}");
     }
-    for seed in &found.seeds {
+    seed(engine, b, &found.seeds);
+    Ok(found.mismatches)
+}
+
+/// How long start-up waits for Kite to confirm the cancels of stale orders.
+const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Cancels open orders an earlier run left and waits until Kite shows each closed. Returns
+/// the ones it could not close, as mismatches.
+fn cancel_stale(
+    root: &str,
+    authorization: &str,
+    stale: &[(String, String)],
+    broker: &str,
+) -> Result<Vec<String>, String> {
+    use crate::execution::kite::rest;
+    let mut problems = Vec::new();
+    for (id, line) in stale {
+        match rest::cancel_order(root, authorization, id) {
+            Ok(_) => {
+                tracing::warn!(target: "trading", broker, "reconciliation: {line}: left by an earlier run of the engine; cancelled before trading")
+            }
+            // It may have closed meanwhile: the wait below tells.
+            Err(e) => {
+                tracing::warn!(target: "trading", broker, "reconciliation: {line}: cancel failed: {e}")
+            }
+        }
+    }
+    let watch = crate::clock::Stopwatch::start();
+    loop {
+        let orders = rest::get_data(root, authorization, "/orders")?;
+        let open: Vec<&(String, String)> = stale
+            .iter()
+            .filter(|(id, _)| {
+                orders.as_array().is_some_and(|rows| {
+                    rows.iter().any(|o| {
+                        let same = o.get("order_id").is_some_and(|v| {
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned) == *id
+                        });
+                        let status = o.get("status").and_then(serde_json::Value::as_str);
+                        same && !matches!(status, Some("COMPLETE" | "CANCELLED" | "REJECTED"))
+                    })
+                })
+            })
+            .collect();
+        if open.is_empty() {
+            return Ok(problems);
+        }
+        if watch.elapsed() >= CANCEL_WAIT {
+            problems.extend(open.iter().map(|(_, line)| {
+                format!(
+                    "{line}: left by an earlier run and still open after a cancel ({CANCEL_WAIT:?})"
+                )
+            }));
+            return Ok(problems);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Seeds positions into the portfolio and risk, as if filled before the run.
+fn seed(
+    engine: &mut crate::runtime::Engine,
+    b: usize,
+    seeds: &[crate::execution::kite::reconcile::Seed],
+) {
+    use crate::domain::{BrokerId, ClientOrderId, Fill, Liquidity, Money, Nanos, Price, Qty, Side};
+    let broker = BrokerId(b as u32);
+    for seed in seeds {
         let side = if seed.qty > 0 { Side::Buy } else { Side::Sell };
         engine.portfolio.seed(&Fill {
             order_id: ClientOrderId(u64::MAX),
@@ -192,5 +274,4 @@ pub fn reconcile_broker(
             Price(seed.price),
         );
     }
-    Ok(found.mismatches)
 }

@@ -21,7 +21,7 @@ use crossbeam_channel::bounded;
 use crate::config::{ConfigErrors, EngineConfig, FeedKind, RuntimeMode};
 use crate::execution::VenueKind;
 use crate::execution::kite::shadow::Shadow;
-use crate::execution::kite::{KiteVenue, OrdersMode};
+use crate::execution::kite::{KiteVenue, KiteVenueStart, OrdersMode};
 use crate::feed::kite::live::{KiteFeedStart, KiteSource};
 use crate::feed::{DataSource, ReplaySource};
 use crate::metrics::telemetry::LatencySlot;
@@ -261,12 +261,14 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
             .collect();
         let (api_key, token) = (secret(&k.api_key_env)?, secret(&k.access_token_env)?);
         let authorization = format!("token {api_key}:{token}");
-        let mismatches = super::kite::reconcile_broker(&mut engine, b, &k.root_url, &authorization)
-            .map_err(|why| LiveError::Reconcile(broker.name.clone(), why))?;
+        let production = config.environment == crate::config::Environment::Production;
+        let mismatches =
+            super::kite::reconcile_broker(&mut engine, b, &k.root_url, &authorization, production)
+                .map_err(|why| LiveError::Reconcile(broker.name.clone(), why))?;
         for m in &mismatches {
             tracing::warn!(target: "trading", broker = %broker.name, "reconciliation mismatch: {m}");
         }
-        if !mismatches.is_empty() && config.environment == crate::config::Environment::Production {
+        if !mismatches.is_empty() && production {
             return Err(LiveError::Reconcile(
                 broker.name.clone(),
                 format!(
@@ -292,15 +294,16 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
                 .lock()
                 .push((broker.name.clone(), shadow.report()));
         }
-        let venue = KiteVenue::start(
-            k,
-            &api_key,
-            &token,
-            &specs,
+        let venue = KiteVenue::start(KiteVenueStart {
+            config: k,
+            api_key: &api_key,
+            access_token: &token,
+            specs: &specs,
+            costs: &broker.costs,
             updates,
             shadow,
-            Some(Arc::clone(&telemetry)),
-        )?;
+            telemetry: Some(Arc::clone(&telemetry)),
+        })?;
         engine
             .execution
             .replace_venue(b, VenueKind::Kite(Box::new(venue)));
@@ -420,6 +423,13 @@ impl TickSource for LiveSource {
         match self {
             LiveSource::Replay(s) => s.read_chunk(buf, max),
             LiveSource::Kite(s) => s.read_chunk(buf, max),
+        }
+    }
+
+    fn waited(&self) -> std::time::Duration {
+        match self {
+            LiveSource::Replay(s) => s.waited(),
+            LiveSource::Kite(s) => s.waited(),
         }
     }
 }

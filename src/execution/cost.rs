@@ -16,7 +16,9 @@
 use std::fmt;
 
 use crate::domain::fixed::DecimalDisplay;
-use crate::domain::{Decimal, Liquidity, Money, POW10, Price, Qty, Side};
+use crate::domain::{
+    Decimal, InstrumentSpec, Liquidity, Money, POW10, Price, Qty, Side, Valuation,
+};
 
 /// Decimals of a [`Bps`] raw value: rates are exact to 1e-12 bps.
 pub const BPS_DECIMALS: u8 = 12;
@@ -222,6 +224,57 @@ impl VenueCosts {
             .iter()
             .find(|(s, _)| s == symbol)
             .map_or(&self.default, |(_, costs)| costs)
+    }
+}
+
+/// A venue's commission per instrument (by `InstrumentId` index), looked up once at
+/// start-up: what the paper venue charges its fills, and the estimate a live venue books on
+/// fills its broker reports without charges.
+#[derive(Clone, Debug, Default)]
+pub struct FeeTable {
+    rows: Vec<(Commission, Valuation, u8)>,
+}
+
+impl FeeTable {
+    pub fn new(costs: &VenueCosts, specs: &[InstrumentSpec]) -> FeeTable {
+        FeeTable {
+            rows: specs
+                .iter()
+                .map(|s| {
+                    (
+                        costs.for_symbol(&s.symbol).commission,
+                        // Specs were validated at build (`apply_terms`); zero values nothing.
+                        s.valuation().unwrap_or(Valuation::Linear { half_unit: 0 }),
+                        s.qty_precision,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The commission of one fill (see `Commission::commission`); 0 on an instrument the
+    /// table does not hold.
+    #[inline]
+    pub fn fee(
+        &self,
+        instrument: usize,
+        price: Price,
+        qty: Qty,
+        side: Side,
+        liquidity: Liquidity,
+        first_fill: bool,
+    ) -> Money {
+        let Some((commission, valuation, qty_precision)) = self.rows.get(instrument) else {
+            return Money::ZERO;
+        };
+        commission.commission(
+            valuation.settlement_notional(qty, price),
+            qty,
+            *qty_precision,
+            side,
+            liquidity,
+            first_fill,
+        )
     }
 }
 

@@ -39,6 +39,8 @@ pub struct ReplaySource {
     origin: Option<(u64, Stopwatch)>,
     bad_rows_counted: u64,
     ended: bool,
+    /// Time slept for pacing (the replayed market's pace, not load).
+    waited: Duration,
 }
 
 impl ReplaySource {
@@ -60,6 +62,7 @@ impl ReplaySource {
             origin: None,
             bad_rows_counted: 0,
             ended: false,
+            waited: Duration::ZERO,
         }
     }
 
@@ -102,10 +105,12 @@ impl ReplaySource {
     }
 
     /// Waits for a stop request.
-    fn idle_until_stopped(&self) {
+    fn idle_until_stopped(&mut self) {
+        let idle = Stopwatch::start();
         while !self.stopping() {
             std::thread::sleep(MAX_SLEEP);
         }
+        self.waited += idle.elapsed();
     }
 }
 
@@ -144,13 +149,19 @@ impl TickSource for ReplaySource {
                 return Ok(n);
             }
             let wait = self.due(self.ahead[self.at].ts.0).saturating_sub(elapsed);
+            let slept = Stopwatch::start();
             std::thread::sleep(wait.min(MAX_SLEEP));
+            self.waited += slept.elapsed();
         }
     }
 
     fn progress(&self) -> (u64, u64) {
         let stats = self.reader.stats();
         (stats.bytes_read, stats.bytes_total)
+    }
+
+    fn waited(&self) -> Duration {
+        self.waited
     }
 }
 

@@ -58,6 +58,8 @@ pub trait SocketHandler: Send {
     fn on_connected(&mut self) -> Vec<String>;
     fn on_binary(&mut self, bytes: &[u8]);
     fn on_text(&mut self, text: &str);
+    /// A read timed out with nothing to read (every `POLL` while the link is quiet).
+    fn on_idle(&mut self) {}
     /// The connection ended; the thread reconnects after `retry_in` unless stopped.
     fn on_disconnected(&mut self, why: &Disconnect, retry_in: Duration);
 }
@@ -161,6 +163,7 @@ fn session<H: SocketHandler>(
                 if quiet.elapsed() >= config.dead_after {
                     return (Disconnect::Silent, delivered);
                 }
+                handler.on_idle();
             }
             Err(e) => return (Disconnect::Lost(e.to_string()), delivered),
         }

@@ -130,6 +130,8 @@ pub struct Summary {
     pub skipped_rows: u64,
     pub load_seconds: f64,
     pub run_seconds: f64,
+    /// Time the feed waited for market data (a live socket feed), in neither load nor run.
+    pub wait_seconds: f64,
     pub ticks_per_second: f64,
     /// New orders the strategies asked for.
     pub signals: u64,
@@ -382,6 +384,7 @@ impl Summary {
             skipped_rows: feed.skipped_rows,
             load_seconds: outcome.load.as_secs_f64(),
             run_seconds,
+            wait_seconds: outcome.wait.as_secs_f64(),
             ticks_per_second: if run_seconds > 0.0 {
                 outcome.ticks as f64 / run_seconds
             } else {

@@ -19,6 +19,9 @@ impl Summary {
             "  load {:.3} s, run {:.3} s, {:.0} ticks/s",
             self.load_seconds, self.run_seconds, self.ticks_per_second
         );
+        if self.wait_seconds > 0.0 {
+            let _ = writeln!(out, "  waited {:.3} s for market data", self.wait_seconds);
+        }
         let _ = writeln!(
             out,
             "  signals {}, orders {}, fills {}, order events {}, timers {}, actions refused {}",

@@ -290,6 +290,7 @@ pub fn run(
         });
     }
     telemetry.set_feed_state(FeedState::Ended);
+    let wait = source.waited();
     telemetry.take_back_latency(LatencySlot::Strategy, &mut latency);
     engine.strategy.take_back_inference(&telemetry);
     let Engine {
@@ -300,7 +301,8 @@ pub fn run(
         ..
     } = engine;
     let mut outcome = RunOutcome::from_stages(seq, &mut strategy, portfolio, &risk, latency);
-    outcome.load = load;
+    outcome.load = load.saturating_sub(wait);
+    outcome.wait = wait;
     outcome.run = run;
     match error {
         Some(error) => Err(RunError::Input {

@@ -58,6 +58,11 @@ pub trait TickSource {
     fn progress(&self) -> (u64, u64) {
         (0, 0)
     }
+    /// Time `read_chunk` has spent waiting for data that had not arrived yet (a live
+    /// socket's market pace), so far: counted as `wait`, not as the feed's load.
+    fn waited(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 impl TickSource for crate::feed::TickReader {
@@ -199,6 +204,8 @@ pub struct RunOutcome {
     pub ring_full: Vec<(&'static str, u64)>,
     pub load: Duration,
     pub run: Duration,
+    /// Part of `run` the feed spent waiting for market data (live socket feeds).
+    pub wait: Duration,
     pub portfolio: Portfolio,
     pub fills: Vec<Fill>,
     /// Every order: those that ended in the order they ended, then those still open.
@@ -241,6 +248,7 @@ impl RunOutcome {
             ring_full: Vec::new(),
             load: Duration::ZERO,
             run: Duration::ZERO,
+            wait: Duration::ZERO,
             portfolio,
             fills,
             order_log: orders,

@@ -271,6 +271,8 @@ pub fn run_with(
         publish(&tick_tx, seq, &ticks_by_class);
         let feed_full = tick_tx.full;
         drop(tick_tx);
+        let wait = source.waited();
+        let load = (load.saturating_sub(wait), wait);
         let strategy_out = strategy_thread.join();
         let risk_out = risk_thread.join();
         let execution_out = execution_thread.join();
@@ -293,8 +295,10 @@ pub fn run_with(
     latency.merge(&risk_latency);
     latency.merge(&execution_latency);
     let mut outcome = RunOutcome::from_stages(ticks, &mut strategy, portfolio, &risk, latency);
+    let (load, wait) = load;
     outcome.load = load;
-    outcome.run = wall.elapsed().saturating_sub(load);
+    outcome.wait = wait;
+    outcome.run = wall.elapsed().saturating_sub(load + wait);
     outcome.ring_full = vec![
         ("feed_to_strategy", feed_full),
         ("strategy_to_risk", strategy_full),

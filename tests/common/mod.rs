@@ -116,6 +116,7 @@ pub fn without_timings(mut summary: serde_json::Value) -> serde_json::Value {
     for key in [
         "load_seconds",
         "run_seconds",
+        "wait_seconds",
         "ticks_per_second",
         "latency_ns",
         "runtime",

@@ -15,4 +15,4 @@ pub mod venue;
 pub mod wire;
 
 pub use config::{KiteVenueConfig, OrdersMode};
-pub use venue::KiteVenue;
+pub use venue::{KiteVenue, KiteVenueStart};

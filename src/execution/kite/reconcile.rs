@@ -6,9 +6,11 @@
 //!   price. On an instrument no book trades it is reported and left alone. On one that
 //!   several books trade it cannot be attributed: a mismatch.
 //! - An open order (`GET /orders`, any state but complete, cancelled or rejected) on an
-//!   instrument the engine trades is a mismatch: the engine did not place it in this run
-//!   and cannot account for it (adopting orders of an earlier run needs its journal). On
-//!   other instruments it is reported.
+//!   instrument the engine trades with the engine's tag (`wire::is_engine_tag`) was left by
+//!   an earlier run that did not stop gracefully: it is `stale`, to be cancelled before
+//!   trading (the strategy that placed it is not known without that run's journal; its
+//!   fills so far are in the position). Without the tag it is a mismatch: someone else's
+//!   order the engine cannot account for. On other instruments it is reported.
 //! - `GET /trades` is counted in the report (today's executions on the account).
 //!
 //! Production refuses to trade on a mismatch; other environments warn and go on.
@@ -36,6 +38,8 @@ pub struct Reconciled {
     pub report: Vec<String>,
     /// What the engine cannot explain.
     pub mismatches: Vec<String>,
+    /// `(Kite order id, description)` of open orders an earlier run of the engine left.
+    pub stale: Vec<(String, String)>,
 }
 
 /// Compares Kite's books with the engine's. `books_on(instrument)` lists the books that
@@ -113,10 +117,10 @@ pub fn reconcile(
             continue;
         }
         let sym = symbol(o);
-        let id = o
-            .get("order_id")
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        let id = o.get("order_id").map_or_else(String::new, |v| {
+            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+        });
+        let tag = o.get("tag").and_then(Value::as_str).unwrap_or("-");
         let line = format!(
             "open order {id} ({status}, {} {} {sym}, tag {})",
             o.get("transaction_type")
@@ -125,9 +129,12 @@ pub fn reconcile(
             o.get("pending_quantity")
                 .or_else(|| o.get("quantity"))
                 .unwrap_or(&Value::Null),
-            o.get("tag").and_then(Value::as_str).unwrap_or("-"),
+            tag,
         );
         match instruments.find(&sym) {
+            Some(i) if !books_on(i).is_empty() && super::wire::is_engine_tag(tag) => {
+                out.stale.push((id, line));
+            }
             Some(i) if !books_on(i).is_empty() => out.mismatches.push(format!(
                 "{line}: on an instrument the engine trades, not placed by this run (cancel it, or let it close, then restart)"
             )),
@@ -164,7 +171,9 @@ mod tests {
         let orders = serde_json::json!([
             {"order_id": "1", "status": "OPEN", "exchange": "NFO", "tradingsymbol": "NIFTY26JUNFUT", "transaction_type": "BUY", "quantity": 75, "tag": "x"},
             {"order_id": "2", "status": "COMPLETE", "exchange": "NSE", "tradingsymbol": "INFY"},
-            {"order_id": "3", "status": "OPEN", "exchange": "NSE", "tradingsymbol": "TCS", "transaction_type": "SELL", "quantity": 1}
+            {"order_id": "3", "status": "OPEN", "exchange": "NSE", "tradingsymbol": "TCS", "transaction_type": "SELL", "quantity": 1},
+            {"order_id": "4", "status": "OPEN", "exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "SELL", "quantity": 2, "tag": "ap6a1b2c3d-9"},
+            {"order_id": 5, "status": "OPEN", "exchange": "NSE", "tradingsymbol": "TCS", "transaction_type": "SELL", "quantity": 2, "tag": "ap6a1b2c3d-10"}
         ]);
         let t = table();
         let infy = t.find("NSE:INFY").unwrap();
@@ -192,9 +201,16 @@ mod tests {
         assert_eq!(r.mismatches.len(), 2, "{:?}", r.mismatches);
         assert!(r.mismatches[0].contains("RELIANCE") && r.mismatches[0].contains("2 books"));
         assert!(
-            r.mismatches[1].contains("open order \"1\"")
-                || r.mismatches[1].contains("open order 1")
+            r.mismatches[1].contains("open order 1 "),
+            "{:?}",
+            r.mismatches
         );
+        // The engine's own order on a traded instrument is stale (to cancel), not a mismatch;
+        // on an instrument nothing trades it is left alone like any other.
+        assert_eq!(r.stale.len(), 1, "{:?}", r.stale);
+        assert_eq!(r.stale[0].0, "4");
+        assert!(r.stale[0].1.contains("ap6a1b2c3d-9"));
+        assert!(r.report.iter().any(|l| l.contains("open order 5 ")));
         assert!(
             r.report
                 .iter()

@@ -324,6 +324,28 @@ fn find_by_tag(rest: &Rest, agent: &ureq::Agent, tag: &str) -> Option<String> {
 /// # Errors
 /// No answer, or Kite's error (type and message).
 pub fn get_data(root: &str, authorization: &str, path: &str) -> Result<Value, String> {
+    start_up_call(root, authorization, "GET", path)
+}
+
+/// Cancels a regular order at start-up (an open order an earlier run left behind).
+///
+/// # Errors
+/// As `get_data`.
+pub fn cancel_order(root: &str, authorization: &str, kite_id: &str) -> Result<Value, String> {
+    start_up_call(
+        root,
+        authorization,
+        "DELETE",
+        &format!("/orders/regular/{kite_id}"),
+    )
+}
+
+fn start_up_call(
+    root: &str,
+    authorization: &str,
+    method: &str,
+    path: &str,
+) -> Result<Value, String> {
     let rest = Rest {
         root: root.to_owned(),
         authorization: authorization.to_owned(),
@@ -339,10 +361,10 @@ pub fn get_data(root: &str, authorization: &str, path: &str) -> Result<Value, St
         .timeout_global(Some(Duration::from_secs(15)))
         .build()
         .into();
-    match call(&rest, &agent, "GET", path, &[]) {
+    match call(&rest, &agent, method, path, &[]) {
         Outcome::Ok(data) => Ok(data),
         Outcome::Refused(status, kind, message) => {
-            Err(format!("GET {path}: HTTP {status} {kind}: {message}"))
+            Err(format!("{method} {path}: HTTP {status} {kind}: {message}"))
         }
         Outcome::Unknown(why) => Err(why),
     }

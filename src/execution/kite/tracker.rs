@@ -14,8 +14,9 @@ use std::collections::HashMap;
 
 use super::wire::KiteOrder;
 use crate::domain::{
-    Execution, Liquidity, Money, Nanos, Order, OrderEvent, OrderEventKind, Price, Qty, RejectReason,
+    Execution, Liquidity, Nanos, Order, OrderEvent, OrderEventKind, Price, Qty, RejectReason,
 };
+use crate::execution::cost::FeeTable;
 
 /// One order the engine placed.
 #[derive(Clone, Debug)]
@@ -30,6 +31,8 @@ struct Tracked {
 
 #[derive(Debug, Default)]
 pub struct Tracker {
+    /// The fee booked on each fill (Kite reports none).
+    fees: FeeTable,
     orders: HashMap<u64, Tracked>,
     by_kite_id: HashMap<String, u64>,
     /// Updates of orders the engine does not know (placed elsewhere, or adopted later).
@@ -37,6 +40,13 @@ pub struct Tracker {
 }
 
 impl Tracker {
+    pub fn new(fees: FeeTable) -> Tracker {
+        Tracker {
+            fees,
+            ..Tracker::default()
+        }
+    }
+
     /// An order sent to Kite, known by its client id (and tag) before Kite names it.
     pub fn placed(&mut self, order: Order) {
         self.orders.insert(
@@ -168,12 +178,21 @@ impl Tracker {
         let filled = k.filled_quantity.clamp(0, qty);
         if filled > t.filled {
             let delta = filled - t.filled;
+            let first_fill = t.filled == 0;
             t.filled = filled;
             let leaves = qty - filled;
+            let price = Price(k.average_price.unwrap_or_default());
             let execution = Execution {
                 qty: Qty(delta),
-                price: Price(k.average_price.unwrap_or_default()),
-                fee: Money::ZERO,
+                price,
+                fee: self.fees.fee(
+                    t.order.instrument.index(),
+                    price,
+                    Qty(delta),
+                    t.order.side,
+                    Liquidity::Taker,
+                    first_fill,
+                ),
                 leaves: Qty(leaves),
                 liquidity: Liquidity::Taker,
             };
@@ -315,5 +334,43 @@ mod tests {
             ]
         );
         assert_eq!(t.foreign, 1);
+    }
+
+    #[test]
+    fn fills_book_the_venue_commission_as_kite_reports_none() {
+        use crate::domain::{InstrumentSpec, Money};
+        use crate::execution::cost::{Commission, Costs, VenueCosts};
+        let costs = VenueCosts {
+            default: Costs {
+                commission: Commission {
+                    per_unit: Money::parse("0.5").unwrap(),
+                    min_per_order: Money::parse("20").unwrap(),
+                    ..Commission::default()
+                },
+                ..Costs::default()
+            },
+            overrides: Vec::new(),
+        };
+        let spec = InstrumentSpec::new("NSE:INFY", 2, 0);
+        let mut t = Tracker::new(FeeTable::new(&costs, &[spec]));
+        t.placed(order(7, 10));
+        t.named(7, "100");
+        let mut out = Vec::new();
+        t.apply(&kite("OPEN", 4, Some(150_000)), None, Nanos(5), &mut out);
+        t.apply(
+            &kite("COMPLETE", 10, Some(150_010)),
+            None,
+            Nanos(6),
+            &mut out,
+        );
+        let fees: Vec<Money> = out
+            .iter()
+            .filter_map(|e| e.execution().map(|x| x.fee))
+            .collect();
+        // The order's minimum on its first fill, then 6 × 0.5.
+        assert_eq!(
+            fees,
+            [Money::parse("20").unwrap(), Money::parse("3").unwrap()]
+        );
     }
 }

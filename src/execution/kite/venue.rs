@@ -19,6 +19,7 @@ use crate::domain::{
     RejectReason, RequestKind, Side, Tick, TimeInForce,
 };
 use crate::execution::Venue as _;
+use crate::execution::cost::{FeeTable, VenueCosts};
 
 /// One instrument as Kite names it.
 #[derive(Clone, Debug)]
@@ -26,6 +27,23 @@ struct Listing {
     exchange: String,
     tradingsymbol: String,
     precision: u8,
+}
+
+/// What starting a Kite venue needs.
+#[derive(Debug)]
+pub struct KiteVenueStart<'a> {
+    pub config: &'a KiteVenueConfig,
+    pub api_key: &'a str,
+    pub access_token: &'a str,
+    /// By `InstrumentId`; symbols are `EXCHANGE:TRADINGSYMBOL`.
+    pub specs: &'a [InstrumentSpec],
+    /// The venue's commission model: Kite's order API reports no charges, so fills book this
+    /// estimate (the contract note is the final word).
+    pub costs: &'a VenueCosts,
+    /// Order updates from the ticker socket (its JSON text), when the feed is Kite's.
+    pub updates: Option<Receiver<String>>,
+    pub shadow: Option<Shadow>,
+    pub telemetry: Option<Arc<crate::metrics::telemetry::Telemetry>>,
 }
 
 #[derive(Debug)]
@@ -51,19 +69,21 @@ pub struct KiteVenue {
 }
 
 impl KiteVenue {
-    /// Starts the REST thread. `specs` by `InstrumentId`; symbols are `EXCHANGE:TRADINGSYMBOL`.
+    /// Starts the REST thread.
     ///
     /// # Errors
     /// The thread cannot be spawned.
-    pub fn start(
-        config: &KiteVenueConfig,
-        api_key: &str,
-        access_token: &str,
-        specs: &[InstrumentSpec],
-        updates: Option<Receiver<String>>,
-        shadow: Option<Shadow>,
-        telemetry: Option<Arc<crate::metrics::telemetry::Telemetry>>,
-    ) -> std::io::Result<KiteVenue> {
+    pub fn start(start: KiteVenueStart<'_>) -> std::io::Result<KiteVenue> {
+        let KiteVenueStart {
+            config,
+            api_key,
+            access_token,
+            specs,
+            costs,
+            updates,
+            shadow,
+            telemetry,
+        } = start;
         let listings = specs
             .iter()
             .map(|s| {
@@ -98,9 +118,9 @@ impl KiteVenue {
             commands: Some(command_tx),
             answers: answer_rx,
             updates,
-            tracker: Tracker::default(),
+            tracker: Tracker::new(FeeTable::new(costs, specs)),
             listings,
-            tag_prefix: format!("ap{run:08x}-"),
+            tag_prefix: super::wire::tag_prefix(run),
             product: config.product.clone(),
             market_protection: config.market_protection,
             open,

@@ -9,6 +9,22 @@ use crate::domain::fixed::parse_fixed;
 /// IST is UTC+05:30 all year (no daylight saving).
 const IST_OFFSET_NS: i64 = (5 * 3600 + 30 * 60) * 1_000_000_000;
 
+/// The tag prefix of every order a run places: `ap`, the run's start second as 8 hex digits,
+/// `-`; the client order id follows (Kite allows 20 characters).
+pub fn tag_prefix(run: u32) -> String {
+    format!("ap{run:08x}-")
+}
+
+/// Whether `tag` is one this engine gives its orders (of any run).
+pub fn is_engine_tag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    b.len() > 11
+        && b.starts_with(b"ap")
+        && b[2..10].iter().all(u8::is_ascii_hexdigit)
+        && b[10] == b'-'
+        && b[11..].iter().all(u8::is_ascii_digit)
+}
+
 /// What the venue needs of one Kite order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KiteOrder {
@@ -154,6 +170,23 @@ pub fn error_of(body: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engine_tags_are_told_from_others() {
+        let tag = format!("{}{}", tag_prefix(0x6a1b_2c3d), 42);
+        assert_eq!(tag, "ap6a1b2c3d-42");
+        assert!(tag.len() <= 20 && is_engine_tag(&tag));
+        for other in [
+            "manual",
+            "ap6a1b2c3d-",
+            "ap6a1b2c3x-1",
+            "ap6a1b2c3d-4x",
+            "",
+            "ap",
+        ] {
+            assert!(!is_engine_tag(other), "{other}");
+        }
+    }
 
     #[test]
     fn ist_timestamps_are_five_and_a_half_hours_ahead_of_utc() {

@@ -51,11 +51,11 @@ pub mod queue;
 use std::collections::VecDeque;
 
 use super::config::{BrokerConfig, FillSize};
-use super::cost::{Costs, VenueCosts};
+use super::cost::{Costs, FeeTable, VenueCosts};
 use crate::domain::{
     Execution, InstrumentSpec, Liquidity, Money, Nanos, Order, OrderEvent, OrderEventKind,
     OrderRequest, OrderType, Price, Qty, RejectReason, RequestKind, Side, Tick, TickFlags,
-    TickKind, TimeInForce, Valuation,
+    TickKind, TimeInForce,
 };
 
 pub use latency::{Latency, LatencyModel};
@@ -94,12 +94,10 @@ pub struct PaperVenue {
     /// "from_data"`, a queue or `fill_size = "touch"`.
     observe: bool,
     fill_size: FillSize,
-    /// Per instrument: how a fill's notional is valued (settlement currency), its costs,
-    /// tick size (raw) and quantity precision.
-    valuations: Vec<Valuation>,
+    /// Per instrument: the commission of a fill, the costs (slippage), tick size (raw).
+    fees: FeeTable,
     costs: Vec<Costs>,
     ticks: Vec<i64>,
-    qty_precisions: Vec<u8>,
     /// Resting orders per instrument, in arrival order.
     resting: Vec<VecDeque<Resting>>,
     /// How much of the latest tick's touch size was used, per instrument (BUY, SELL).
@@ -155,12 +153,7 @@ impl PaperVenue {
             fill_size,
             costs: specs.iter().map(|s| *costs.for_symbol(&s.symbol)).collect(),
             ticks: specs.iter().map(|s| s.tick_size.max(1)).collect(),
-            qty_precisions: specs.iter().map(|s| s.qty_precision).collect(),
-            // Specs were validated at build (`apply_terms`); zero values nothing.
-            valuations: specs
-                .iter()
-                .map(|s| s.valuation().unwrap_or(Valuation::Linear { half_unit: 0 }))
-                .collect(),
+            fees: FeeTable::new(costs, specs),
             resting: specs.iter().map(|_| VecDeque::with_capacity(64)).collect(),
             used: vec![[0; 2]; specs.len()],
             data_ns: vec![0; specs.len()],
@@ -185,14 +178,8 @@ impl PaperVenue {
         liquidity: Liquidity,
         first_fill: bool,
     ) -> Money {
-        self.costs[instrument].commission.commission(
-            self.valuations[instrument].settlement_notional(qty, price),
-            qty,
-            self.qty_precisions[instrument],
-            side,
-            liquidity,
-            first_fill,
-        )
+        self.fees
+            .fee(instrument, price, qty, side, liquidity, first_fill)
     }
 
     /// Market data: resting orders the tick makes executable execute.

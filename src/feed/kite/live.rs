@@ -2,9 +2,12 @@
 //! hands them to the engine through a bounded ring; `KiteSource` is the engine's end of it.
 //!
 //! Contract:
-//! - The socket thread never blocks on the engine: when the ring is full it drops the
-//!   oldest queued market data (counted as `feed_dropped` dead letters) to make room.
-//!   Order updates never share that ring: they go, unconditionally, to their own channel.
+//! - The socket thread never blocks on the engine: when the ring is full, the oldest market
+//!   data of the instrument whose tick arrives is dropped (counted as `feed_dropped` dead
+//!   letters; see `ring`). Order updates never share that ring: they go, unconditionally,
+//!   to their own channel.
+//! - Kite's repeats of an instrument's last trade are not trades (see `trades`): neither
+//!   ticks nor recording carry them.
 //! - Every (re)connect subscribes the run's tokens and sets the configured mode (JSON text
 //!   messages), so a reconnect re-subscribes; ticks carry the local receive time
 //!   (`ReceiveClock`, monotonic), the exchange time feeds the `feed` latency histogram.
@@ -15,7 +18,8 @@
 //!   `RECORD_FLUSH` and at stop.
 //! - `KiteSource::read_chunk` waits for ticks in slices of at most `WAIT`, so a stop request
 //!   is seen within that time: the socket thread closes the link, the ticks it queued are
-//!   delivered, then the stream ends (0 ticks).
+//!   delivered, then the stream ends (0 ticks). Time spent waiting for ticks is reported as
+//!   `TickSource::waited` (the market's pace, not the engine's load).
 
 use std::fs::File;
 use std::path::Path;
@@ -23,8 +27,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
 
+use super::ring::Ring;
+use super::trades::TradeFilter;
 use super::{Decoder, Recorder, TokenMap};
 use crate::clock::Stopwatch;
 use crate::config::{KiteFeedConfig, TickerMode};
@@ -52,8 +58,11 @@ pub struct KiteCounters {
     pub ticks: AtomicU64,
     pub quotes: AtomicU64,
     pub trades: AtomicU64,
-    /// Market data dropped because the ring to the engine was full.
+    /// Market data dropped because the ring to the engine was full (each a newer tick of
+    /// the same instrument and kind replaced it).
     pub dropped: AtomicU64,
+    /// Quote and full packets whose last trade repeated the previous packet's (not a trade).
+    pub repeated_trades: AtomicU64,
     /// Packets of tokens the run did not subscribe.
     pub unknown_tokens: AtomicU64,
     /// Binary messages that could not be decoded to their end, and unknown packet lengths.
@@ -89,6 +98,10 @@ pub struct KiteSource {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<FeedHandler>>,
     counters: Arc<KiteCounters>,
+    /// Ticks still parked when the socket thread stopped, delivered after the ring's.
+    tail: std::vec::IntoIter<Tick>,
+    /// Time `read_chunk` spent waiting for market data that had not arrived.
+    waited: Duration,
 }
 
 impl KiteSource {
@@ -116,10 +129,8 @@ impl KiteSource {
             subscriptions: subscriptions(&tokens, config.mode),
             tokens,
             symbols: instruments.iter().map(|(_, s)| s.symbol.clone()).collect(),
-            ring: Ring {
-                ticks: tick_tx,
-                oldest: tick_rx.clone(),
-            },
+            ring: Ring::new(tick_tx, instruments.len()),
+            trades: TradeFilter::new(instruments.len()),
             orders: order_tx,
             recorder,
             last_flush: Stopwatch::start(),
@@ -149,6 +160,8 @@ impl KiteSource {
             stop,
             thread: Some(thread),
             counters,
+            tail: Vec::new().into_iter(),
+            waited: Duration::ZERO,
         })
     }
 
@@ -167,7 +180,7 @@ impl KiteSource {
         if let Some(thread) = self.thread.take()
             && let Ok(mut handler) = thread.join()
         {
-            handler.finish();
+            self.tail = handler.finish().into_iter();
         }
     }
 }
@@ -193,9 +206,13 @@ impl TickSource for KiteSource {
                         Err(_) => break,
                     }
                 }
+                buf.extend(self.tail.by_ref().take(max - buf.len()));
                 return Ok(buf.len());
             }
-            match self.ticks.recv_timeout(WAIT) {
+            let watch = Stopwatch::start();
+            let got = self.ticks.recv_timeout(WAIT);
+            self.waited += watch.elapsed();
+            match got {
                 Ok(tick) => {
                     buf.push(tick);
                     break;
@@ -211,6 +228,10 @@ impl TickSource for KiteSource {
             }
         }
         Ok(buf.len())
+    }
+
+    fn waited(&self) -> Duration {
+        self.waited
     }
 }
 
@@ -244,6 +265,7 @@ struct FeedHandler {
     /// Engine symbol per `InstrumentId`, for the recording.
     symbols: Vec<String>,
     ring: Ring,
+    trades: TradeFilter,
     orders: Sender<String>,
     recorder: Option<Recorder<File>>,
     last_flush: Stopwatch,
@@ -251,32 +273,6 @@ struct FeedHandler {
     latency_generation: u64,
     telemetry: Arc<Telemetry>,
     counters: Arc<KiteCounters>,
-}
-
-/// The socket thread's end of the ring to the engine.
-struct Ring {
-    ticks: Sender<Tick>,
-    /// The engine's end too: popping from it drops the oldest tick when the ring is full.
-    oldest: Receiver<Tick>,
-}
-
-impl Ring {
-    /// Never blocks: a full ring loses its oldest tick instead.
-    fn push(&self, mut tick: Tick, counters: &KiteCounters, telemetry: &Telemetry) {
-        loop {
-            match self.ticks.try_send(tick) {
-                Ok(()) => return,
-                Err(TrySendError::Full(back)) => {
-                    tick = back;
-                    if self.oldest.try_recv().is_ok() {
-                        counters.dropped.fetch_add(1, Ordering::Relaxed);
-                        telemetry.count_dlq(DlqKind::FeedDropped, 1);
-                    }
-                }
-                Err(TrySendError::Disconnected(_)) => return,
-            }
-        }
-    }
 }
 
 impl FeedHandler {
@@ -302,14 +298,15 @@ impl FeedHandler {
     }
 
     /// At stop: the recording flushed, every latency recorded handed to telemetry (folded
-    /// first, so the slot is free for the last interval).
-    fn finish(&mut self) {
+    /// first, so the slot is free for the last interval). Returns the ticks still parked.
+    fn finish(&mut self) -> Vec<Tick> {
         self.flush_recording(true);
         self.telemetry.read_latency(LatencySlot::Feed, |_| ());
         let _ = self
             .telemetry
             .hand_off_latency(LatencySlot::Feed, &mut self.latency);
         self.telemetry.read_latency(LatencySlot::Feed, |_| ());
+        self.ring.take_parked()
     }
 }
 
@@ -324,6 +321,9 @@ impl SocketHandler for FeedHandler {
 
     fn on_binary(&mut self, bytes: &[u8]) {
         let received = Nanos(crate::clock::receive_now_ns());
+        if self.ring.waiting() > 0 {
+            self.ring.drain();
+        }
         self.counters.messages.fetch_add(1, Ordering::Relaxed);
         let errors_before = self.decoder.stats().unknown_lengths;
         let mut failed = None;
@@ -333,6 +333,7 @@ impl SocketHandler for FeedHandler {
             tokens,
             symbols,
             ring,
+            trades,
             recorder,
             latency,
             telemetry,
@@ -352,6 +353,10 @@ impl SocketHandler for FeedHandler {
                 counters.unknown_tokens.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
+            let mut packet = packet;
+            if trades.dedup(id, &mut packet) {
+                counters.repeated_trades.fetch_add(1, Ordering::Relaxed);
+            }
             if let Some(r) = recorder
                 && let Some(symbol) = symbols.get(id.index())
                 && let Err(e) = r.record(received, symbol, &packet)
@@ -373,7 +378,11 @@ impl SocketHandler for FeedHandler {
                     &counters.quotes
                 };
                 kind.fetch_add(1, Ordering::Relaxed);
-                ring.push(tick, counters, telemetry);
+                let dropped = ring.push(tick);
+                if dropped > 0 {
+                    counters.dropped.fetch_add(dropped, Ordering::Relaxed);
+                    telemetry.count_dlq(DlqKind::FeedDropped, dropped);
+                }
             }
         }
         self.counters.packets.fetch_add(decoded, Ordering::Relaxed);
@@ -419,6 +428,14 @@ impl SocketHandler for FeedHandler {
             Some(_) => {}
             None => self.malformed("text message that is not Kite JSON", text.as_bytes()),
         }
+    }
+
+    fn on_idle(&mut self) {
+        // Parked ticks must not wait for the next message once the engine has caught up.
+        if self.ring.waiting() > 0 {
+            self.ring.drain();
+        }
+        self.flush_recording(false);
     }
 
     fn on_disconnected(&mut self, why: &Disconnect, retry_in: Duration) {

@@ -58,6 +58,8 @@ mod dump;
 mod instruments;
 pub mod live;
 mod record;
+mod ring;
+mod trades;
 
 pub use decode::{
     DEPTH, DecodeError, DecodeStats, Decoder, DepthLevel, Packet, PacketKind, PacketTicks, Packets,
@@ -65,3 +67,4 @@ pub use decode::{
 };
 pub use instruments::{InstrumentsError, KiteInstrument, KiteInstruments, MAX_PROBLEMS, TokenMap};
 pub use record::{MAX_SYMBOL, RecordStats, Recorder};
+pub use trades::TradeFilter;

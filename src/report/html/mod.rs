@@ -136,7 +136,7 @@ fn header(out: &mut String, summary: &Summary, analytics: &Analytics, meta: &Run
         (Some(&a), Some(&b)) => format!("{} to {} UTC", utc(a), utc(b)),
         _ => "-".to_owned(),
     };
-    let wall = summary.load_seconds + summary.run_seconds;
+    let wall = summary.load_seconds + summary.run_seconds + summary.wait_seconds;
     let mut items = vec![
         ("data", data),
         ("config", config),
@@ -154,10 +154,17 @@ fn header(out: &mut String, summary: &Summary, analytics: &Analytics, meta: &Run
         ),
         (
             "wall time",
-            format!(
-                "{wall:.3} s (load {:.3} s, run {:.3} s)",
-                summary.load_seconds, summary.run_seconds
-            ),
+            if summary.wait_seconds > 0.0 {
+                format!(
+                    "{wall:.3} s (load {:.3} s, run {:.3} s, waiting for market data {:.3} s)",
+                    summary.load_seconds, summary.run_seconds, summary.wait_seconds
+                )
+            } else {
+                format!(
+                    "{wall:.3} s (load {:.3} s, run {:.3} s)",
+                    summary.load_seconds, summary.run_seconds
+                )
+            },
         ),
         ("period", period),
         (
