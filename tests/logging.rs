@@ -15,6 +15,7 @@ fn config(dir: &Path, format: LogFormat) -> LoggingConfig {
         console: false,
         level: "info".into(),
         console_level: "warn".into(),
+        run_id: None,
     }
 }
 

@@ -80,6 +80,8 @@ pub struct LiveRun {
     pub config_path: Option<PathBuf>,
     /// Set by the signal handlers (or a test) to stop the run gracefully.
     pub stop: Arc<AtomicBool>,
+    /// The run's id (its log lines carry it too), written into `summary.json`.
+    pub run_id: Option<String>,
 }
 
 /// How a live run ended.
@@ -104,6 +106,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         data,
         config_path,
         stop,
+        run_id,
     } = live;
     config.runtime.mode = RuntimeMode::Threaded;
     if let Some(broker) = config.brokers.iter().find(|b| {
@@ -340,6 +343,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         telemetry.read_latency(LatencySlot::Wire, |wire| outcome.latency.merge(wire));
         let mut summary = Summary::build(&layout, &outcome, "threaded", counts);
         summary.shadow = telemetry.shadow_report();
+        summary.run_id.clone_from(&run_id);
         let meta = report::RunMeta {
             mode: "live",
             data: match &kite {

@@ -12,6 +12,7 @@ use crate::app::live::{self, LiveError, LiveRun};
 use crate::app::load_configs;
 use crate::config::Environment;
 use crate::ops::logging;
+use crate::ops::run_lock::{self, RunLock};
 use crate::strategy::registry::Registry;
 
 #[derive(Args, Debug)]
@@ -35,14 +36,22 @@ pub struct LiveArgs {
 pub fn live(args: LiveArgs, registry: &Registry) -> Result<ExitCode> {
     let environment = args.env.as_deref().and_then(Environment::parse);
     // Nothing runs on a config problem, so nothing is written: every problem goes to stderr.
-    let (config, strategies) =
+    let (mut config, strategies) =
         load_configs(Some(&args.config), environment, &args.strategies, registry)?;
+    // Before anything is written: a second instance must not append to this one's logs.
+    let run_id = run_lock::new_run_id();
+    let lock = RunLock::acquire(&[&config.logging.dir, &config.output_dir], &run_id)?;
+    config.logging.run_id = Some(run_id.clone());
     let _log_guard = logging::init(&config.logging).with_context(|| {
         format!(
             "starting the log channels in {}",
             config.logging.dir.display()
         )
     })?;
+    for line in lock.taken_over() {
+        tracing::warn!(target: "app", "run lock {line}");
+    }
+    tracing::info!(target: "app", run_id = %run_id, "run started");
 
     // First SIGINT/SIGTERM: graceful stop. A second one: exit at once (code 130).
     let stop = Arc::new(AtomicBool::new(false));
@@ -59,7 +68,10 @@ pub fn live(args: LiveArgs, registry: &Registry) -> Result<ExitCode> {
         data: args.data,
         config_path: Some(args.config),
         stop,
+        run_id: Some(run_id),
     });
+    // `lock` outlives `_log_guard` (declared first, dropped last): the last log lines are
+    // on disk before another run may take the directories.
     match outcome {
         Ok(outcome) => {
             eprintln!(

@@ -64,6 +64,9 @@ pub struct LoggingConfig {
     pub level: String,
     /// The console's filter directive (`RUST_LOG` overrides it).
     pub console_level: String,
+    /// Not read from the config: the run id the starting command puts in every file line
+    /// (`"run_id"` first in a JSON line, `run=ID ` before a text line).
+    pub run_id: Option<String>,
 }
 
 impl Default for LoggingConfig {
@@ -74,6 +77,7 @@ impl Default for LoggingConfig {
             console: true,
             level: "info".into(),
             console_level: "warn,app=info".into(),
+            run_id: None,
         }
     }
 }
@@ -181,6 +185,60 @@ impl LogGuard {
     }
 }
 
+/// What goes before each file line: the JSON key (after the `{`) or the text prefix.
+fn run_prefix(config: &LoggingConfig) -> Option<std::sync::Arc<[u8]>> {
+    let id = config.run_id.as_deref()?;
+    let id = serde_json::to_string(id).unwrap_or_default();
+    let text = match config.format {
+        LogFormat::Json => format!("\"run_id\":{id},"),
+        LogFormat::Text => format!("run={} ", id.trim_matches('"')),
+    };
+    Some(text.into_bytes().into())
+}
+
+/// A channel file writer that stamps each line with the run id. The fmt layer hands over
+/// one whole line per `write`, and the line goes to the file worker as one message, so
+/// lines of different threads never interleave.
+#[derive(Clone)]
+struct RunTagged {
+    inner: tracing_appender::non_blocking::NonBlocking,
+    prefix: Option<std::sync::Arc<[u8]>>,
+}
+
+impl io::Write for RunTagged {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let Some(prefix) = &self.prefix else {
+            return self.inner.write(buf);
+        };
+        let mut line = Vec::with_capacity(prefix.len() + buf.len());
+        match buf.strip_prefix(b"{") {
+            Some(rest) if prefix.first() == Some(&b'"') => {
+                line.push(b'{');
+                line.extend_from_slice(prefix);
+                line.extend_from_slice(rest);
+            }
+            _ => {
+                line.extend_from_slice(prefix);
+                line.extend_from_slice(buf);
+            }
+        }
+        self.inner.write_all(&line)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RunTagged {
+    type Writer = RunTagged;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 /// The channel an event with this target is written to (besides `error` for ERROR events).
 pub fn channel_of(target: &str) -> &'static str {
     CHANNELS
@@ -239,6 +297,10 @@ pub fn subscriber(
             spans: config.format == LogFormat::Text,
         };
         let filter = route.and(level.clone());
+        let writer = RunTagged {
+            inner: writer,
+            prefix: run_prefix(config),
+        };
         let layer = tracing_subscriber::fmt::layer()
             .with_ansi(false)
             .with_target(true)
@@ -628,6 +690,7 @@ mod tests {
             console: false,
             level: "info".into(),
             console_level: "warn".into(),
+            run_id: None,
         };
         let err = match subscriber(&config) {
             Err(e) => e,
@@ -653,6 +716,7 @@ mod tests {
             console: false,
             level: "loud".into(),
             console_level: "warn".into(),
+            run_id: None,
         };
         assert!(matches!(
             subscriber(&config),
@@ -673,6 +737,7 @@ mod tests {
             console: false,
             level: "info".into(),
             console_level: "warn".into(),
+            run_id: None,
         };
         let (subscriber, guard) = subscriber(&config).unwrap();
         assert_eq!(guard.writers(), CHANNELS.len());

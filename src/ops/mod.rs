@@ -5,5 +5,6 @@ pub mod audit;
 pub mod health;
 pub mod logging;
 pub mod preflight;
+pub mod run_lock;
 pub mod server;
 pub mod validator;

@@ -123,6 +123,9 @@ pub struct InferenceRow {
 /// The run summary. Field order is the JSON order.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Summary {
+    /// Live runs: the run's id (`ops::run_lock::new_run_id`), as in its log lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     pub runtime: &'static str,
     pub ticks: u64,
     pub quotes: u64,
@@ -377,6 +380,7 @@ impl Summary {
                 .collect(),
         );
         Summary {
+            run_id: None,
             runtime,
             ticks: outcome.ticks,
             quotes: feed.quotes,

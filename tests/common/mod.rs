@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 pub mod kite;
+pub mod live;
 
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -114,6 +115,7 @@ pub fn json(output: &std::process::Output) -> serde_json::Value {
 pub fn without_timings(mut summary: serde_json::Value) -> serde_json::Value {
     let object = summary.as_object_mut().expect("summary is an object");
     for key in [
+        "run_id",
         "load_seconds",
         "run_seconds",
         "wait_seconds",
