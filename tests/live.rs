@@ -366,3 +366,26 @@ fn a_failed_canary_keeps_trading_off_and_says_why() {
     let fills = read(&dir.path().join("out/fills.csv"));
     assert_eq!(fills.lines().count(), 1, "header only: nothing traded");
 }
+
+#[test]
+fn a_stop_during_start_up_is_graceful_and_never_a_failed_canary() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), free_port(), "");
+    // SIGTERM at points across start-up: before the handlers could exist, during preflight,
+    // around the canary, after it.
+    for delay_ms in [0u64, 10, 30, 60, 100, 200, 400] {
+        let engine = Running::spawn("alpha-panda live", live(&config));
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let (status, stderr) = engine.stop(Duration::from_secs(60));
+        assert!(
+            !stderr.contains("canary tick failed"),
+            "stop after {delay_ms} ms: {stderr}"
+        );
+        // 0 is a clean stop; a signal that lands before `main` installs the handlers kills
+        // the process the default way (143), which writes nothing and is not a failure report.
+        assert!(
+            status.code() == Some(0) || status.code().is_none(),
+            "stop after {delay_ms} ms: {status:?} {stderr}"
+        );
+    }
+}

@@ -34,6 +34,15 @@ pub struct LiveArgs {
 /// Exit codes: 0 a clean stop (also one before the canary ran), 1 stopped after a failed
 /// canary (no trading happened), 2 refused to start or failed.
 pub fn live(args: LiveArgs, registry: &Registry) -> Result<ExitCode> {
+    // First SIGINT/SIGTERM: graceful stop. A second one: exit at once (code 130). Installed
+    // first, so a stop during start-up is graceful too.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
     let environment = args.env.as_deref().and_then(Environment::parse);
     // Nothing runs on a config problem, so nothing is written: every problem goes to stderr.
     let (mut config, strategies) =
@@ -52,15 +61,6 @@ pub fn live(args: LiveArgs, registry: &Registry) -> Result<ExitCode> {
         tracing::warn!(target: "app", "run lock {line}");
     }
     tracing::info!(target: "app", run_id = %run_id, "run started");
-
-    // First SIGINT/SIGTERM: graceful stop. A second one: exit at once (code 130).
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
-            .context("installing signal handlers")?;
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("installing signal handlers")?;
-    }
 
     let outcome = live::run(LiveRun {
         config,

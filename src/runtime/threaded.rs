@@ -207,6 +207,12 @@ pub fn run_with(
                     held.extend_from_slice(&chunk);
                     continue;
                 }
+                if control.stop_requested() || (at_end && held.is_empty() && chunk.is_empty()) {
+                    // Stopped (or out of data) before a tick to check with: the canary did not
+                    // run, which is not a failure; nothing was traded.
+                    t.shutting_down.store(true, Ordering::Release);
+                    break 'feed;
+                }
                 canary_pending = false;
                 held.extend_from_slice(&chunk);
                 std::mem::swap(&mut held, &mut chunk);
