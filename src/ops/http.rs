@@ -225,37 +225,55 @@ mod tests {
         parse_request_line(&text.as_bytes()[..end])
     }
 
+    struct Case {
+        name: &'static str,
+        text: &'static str,
+        /// Method and path, or `None` for a refusal.
+        want: Option<(&'static str, &'static str)>,
+    }
+
     #[test]
     fn request_lines() {
-        let cases: &[(&str, &str, Option<(&str, &str)>)] = &[
-            (
+        let case = |name, text, want| Case { name, text, want };
+        let cases = [
+            case(
                 "plain",
                 "GET /metrics HTTP/1.1\r\n\r\n",
                 Some(("GET", "/metrics")),
             ),
-            (
+            case(
                 "query dropped",
                 "GET /health?x=1 HTTP/1.0\r\nHost: a\r\n\r\n",
                 Some(("GET", "/health")),
             ),
-            (
+            case(
                 "bare newlines",
                 "POST /x HTTP/1.1\n\n",
                 Some(("POST", "/x")),
             ),
-            ("no version", "GET /metrics\r\n\r\n", None),
-            ("not http", "GET /metrics FTP/1\r\n\r\n", None),
-            ("extra part", "GET / HTTP/1.1 x\r\n\r\n", None),
-            ("empty line", "\r\n\r\n", None),
-            ("no head end", "GET / HTTP/1.1\r\n", None),
+            case("no version", "GET /metrics\r\n\r\n", None),
+            case("not http", "GET /metrics FTP/1\r\n\r\n", None),
+            case("extra part", "GET / HTTP/1.1 x\r\n\r\n", None),
+            case("empty line", "\r\n\r\n", None),
+            case("no head end", "GET / HTTP/1.1\r\n", None),
+            case(
+                "not utf-8",
+                "GET /\u{fffd} HTTP/1.1\r\n\r\n",
+                Some(("GET", "/\u{fffd}")),
+            ),
         ];
-        for (name, text, want) in cases {
-            let got = parsed(text)
-                .ok()
-                .map(|h| (h.method.clone(), h.path.clone()));
-            let want = want.map(|(m, p)| (m.to_owned(), p.to_owned()));
-            assert_eq!(got, want, "{name}");
+        for c in cases {
+            let got = parsed(c.text).ok().map(|h| (h.method, h.path));
+            let want = c.want.map(|(m, p)| (m.to_owned(), p.to_owned()));
+            assert_eq!(got, want, "{}", c.name);
         }
+        assert!(
+            matches!(
+                parse_request_line(b"GET /\xff HTTP/1.1\r\n"),
+                Err(HeadError::Malformed)
+            ),
+            "invalid UTF-8"
+        );
     }
 
     #[test]
