@@ -67,6 +67,12 @@ const EXPECTED: &[(&str, &str, &[&str], &str)] = &[
         "Inputs set aside instead of processed (dead-letter candidates), by kind.",
     ),
     (
+        "alpha_panda_http_connections_dropped_total",
+        "counter",
+        &["reason"],
+        "Connections to the metrics endpoint closed without serving their request, by reason (limit, timeout, too_large, no_descriptor).",
+    ),
+    (
         "alpha_panda_validator_findings_total",
         "counter",
         &["stage", "broker", "issue"],
@@ -143,6 +149,12 @@ const EXPECTED: &[(&str, &str, &[&str], &str)] = &[
         "gauge",
         &["stage", "broker", "issue"],
         "Pipeline validator findings active now, by stage, broker and issue type.",
+    ),
+    (
+        "alpha_panda_http_connections_open",
+        "gauge",
+        &[],
+        "Connections the metrics endpoint is serving now.",
     ),
     (
         "alpha_panda_start_time_seconds",

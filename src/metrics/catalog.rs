@@ -89,6 +89,12 @@ pub const DLQ_ERRORS: MetricDef = def(
     &["kind"],
     "Inputs set aside instead of processed (dead-letter candidates), by kind.",
 );
+pub const HTTP_DROPPED: MetricDef = def(
+    "alpha_panda_http_connections_dropped_total",
+    Counter,
+    &["reason"],
+    "Connections to the metrics endpoint closed without serving their request, by reason (limit, timeout, too_large, no_descriptor).",
+);
 pub const VALIDATOR_FINDINGS: MetricDef = def(
     "alpha_panda_validator_findings_total",
     Counter,
@@ -167,6 +173,12 @@ pub const VALIDATOR_ACTIVE: MetricDef = def(
     &["stage", "broker", "issue"],
     "Pipeline validator findings active now, by stage, broker and issue type.",
 );
+pub const HTTP_OPEN: MetricDef = def(
+    "alpha_panda_http_connections_open",
+    Gauge,
+    &[],
+    "Connections the metrics endpoint is serving now.",
+);
 pub const START_TIME: MetricDef = def(
     "alpha_panda_start_time_seconds",
     Gauge,
@@ -207,6 +219,7 @@ pub const METRICS: &[MetricDef] = &[
     REJECTIONS,
     RING_FULL,
     DLQ_ERRORS,
+    HTTP_DROPPED,
     VALIDATOR_FINDINGS,
     MODEL_LOADS,
     STAGE_EVENTS,
@@ -220,6 +233,7 @@ pub const METRICS: &[MetricDef] = &[
     KILL_SWITCH,
     READY,
     VALIDATOR_ACTIVE,
+    HTTP_OPEN,
     START_TIME,
     BUILD_INFO,
     STAGE_LATENCY,

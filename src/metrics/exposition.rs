@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 use super::Stage;
 use super::catalog::{self, LATENCY_BUCKETS_NS, LATENCY_QUANTILES, MetricDef};
 use super::telemetry::{
-    DlqKind, InstrumentClass, PNL_COMPONENTS, Ring, StageName, Telemetry, load_f64,
+    DlqKind, HttpDrop, InstrumentClass, PNL_COMPONENTS, Ring, StageName, Telemetry, load_f64,
 };
 use crate::risk::RejectReason;
 
@@ -90,6 +90,12 @@ pub fn render(t: &Telemetry, out: &mut String) {
                 for kind in DlqKind::ALL {
                     let n = t.dlq[kind as usize].load(Ordering::Relaxed);
                     w.sample("", &[("kind", kind.name())], Value::U64(n));
+                }
+            }
+            catalog::HTTP_DROPPED => {
+                for reason in HttpDrop::ALL {
+                    let n = t.http_dropped[reason as usize].load(Ordering::Relaxed);
+                    w.sample("", &[("reason", reason.name())], Value::U64(n));
                 }
             }
             catalog::VALIDATOR_FINDINGS => {
@@ -212,6 +218,9 @@ pub fn render(t: &Telemetry, out: &mut String) {
                         Value::U64(1),
                     );
                 }
+            }
+            catalog::HTTP_OPEN => {
+                w.sample("", &[], Value::U64(t.http_open.load(Ordering::Relaxed)))
             }
             catalog::START_TIME => w.sample("", &[], Value::F64(t.start_unix)),
             catalog::BUILD_INFO => {

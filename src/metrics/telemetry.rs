@@ -162,6 +162,38 @@ impl DlqKind {
     }
 }
 
+/// Connections the metrics endpoint closed without serving their request, the `reason`
+/// label of `alpha_panda_http_connections_dropped_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpDrop {
+    /// Over the cap on open connections (answered 503 when the socket takes it).
+    Limit,
+    /// The request head was not complete within the deadline (an idle or slow client).
+    Timeout,
+    /// The request head was over the size limit (answered 431).
+    TooLarge,
+    /// The process was out of file descriptors: taken on a spare descriptor and closed.
+    NoDescriptor,
+}
+
+impl HttpDrop {
+    pub const ALL: [HttpDrop; 4] = [
+        HttpDrop::Limit,
+        HttpDrop::Timeout,
+        HttpDrop::TooLarge,
+        HttpDrop::NoDescriptor,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HttpDrop::Limit => "limit",
+            HttpDrop::Timeout => "timeout",
+            HttpDrop::TooLarge => "too_large",
+            HttpDrop::NoDescriptor => "no_descriptor",
+        }
+    }
+}
+
 /// Where the feed is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -316,6 +348,10 @@ pub struct Telemetry {
     pub ring_received: [Published; 5],
     pub ring_full: [Published; 5],
     pub dlq: [AtomicU64; 5],
+    /// Metrics endpoint connections dropped, by [`HttpDrop`].
+    pub http_dropped: [AtomicU64; 4],
+    /// Metrics endpoint connections being served now.
+    pub http_open: AtomicU64,
     pub brokers: Vec<BrokerTelemetry>,
     feed_state: AtomicU8,
     pub preflight_ok: AtomicBool,
@@ -375,6 +411,8 @@ impl Telemetry {
             ring_received: Default::default(),
             ring_full: Default::default(),
             dlq: Default::default(),
+            http_dropped: Default::default(),
+            http_open: AtomicU64::new(0),
             brokers,
             feed_state: AtomicU8::new(FeedState::Starting as u8),
             preflight_ok: AtomicBool::new(false),
@@ -411,6 +449,11 @@ impl Telemetry {
     #[inline]
     pub fn count_dlq(&self, kind: DlqKind, n: u64) {
         self.dlq[kind as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub fn count_http_drop(&self, reason: HttpDrop) {
+        self.http_dropped[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Asks every recording thread for fresh latency (and execution for PnL): each answers

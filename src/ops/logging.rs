@@ -345,7 +345,7 @@ pub fn subscriber(
 pub fn init(config: &LoggingConfig) -> Result<LogGuard, LoggingError> {
     let (subscriber, guard) = subscriber(config)?;
     tracing::subscriber::set_global_default(subscriber).map_err(|_| LoggingError::AlreadySet)?;
-    // Crates that log through `log` (tiny_http) reach the channels too (as `app`). A `log`
+    // Crates that log through `log` (ureq, rustls) reach the channels too (as `app`). A `log`
     // logger set elsewhere first keeps its records; that costs them, not the engine.
     let _ = tracing_log::LogTracer::init();
     Ok(guard)

@@ -1,32 +1,87 @@
-//! The metrics and health HTTP endpoint.
+//! The metrics and health HTTP endpoint, built to outlive connection floods.
 //!
 //! Contract:
-//! - `GET /metrics`: the Prometheus exposition ([`crate::metrics::exposition`]).
-//! - `GET /health` (liveness), `GET /health/ready` (200 or 503), `GET /health/detailed`:
-//!   JSON ([`crate::ops::health`]).
-//! - Any other path is 404; any other method on a known path is 405 with `Allow: GET`.
-//!   A query string is ignored.
-//! - One thread, `alpha-panda-http`, answers one request at a time (tiny_http reads the
-//!   requests on its own connection threads). It only reads [`Telemetry`], so it never
-//!   blocks a stage. A client that goes away mid-response is ignored.
-//! - [`MetricsServer::shutdown`] (or drop) stops and joins the thread; tiny_http's own
-//!   accept thread closes the listener a moment later.
-//! - tiny_http stops accepting for good after an accept error (e.g. out of file
-//!   descriptors); that is logged as an error and the engine keeps trading.
+//! - Routes and answers are [`super::http`]'s: `GET /metrics`, `/health`, `/health/ready`,
+//!   `/health/detailed`, one request per connection. It only reads [`Telemetry`], so it
+//!   never blocks a stage.
+//! - One accept thread, `alpha-panda-http`; each admitted connection is served on its own
+//!   short-lived thread, so a slow client stalls only itself.
+//! - [`Limits`]: at most `max_connections` served at once (more get a best-effort 503 and
+//!   are closed at once); the request head must arrive within `head_timeout` (else 408 and
+//!   close) and fit in `max_head_bytes` (else 431); a stalled answer is abandoned after
+//!   `write_timeout`. Every connection dropped so is counted in
+//!   `alpha_panda_http_connections_dropped_total{reason}`.
+//! - The accept loop only exits on shutdown, never on an error:
+//!   - out of file descriptors (EMFILE, ENFILE): it frees a spare descriptor kept for this,
+//!     accepts the waiting connection on it, answers 503 and closes it (so the backlog
+//!     drains rather than queueing clients it cannot serve), then takes the spare back;
+//!   - a broken listener (EBADF, EINVAL, or any other error [`BROKEN_AFTER`] times in a
+//!     row): it closes it and binds the same address again, retrying with backoff;
+//!   - anything else: it backs off (10 ms doubling to 1 s) and retries.
+//! - What happened is logged, at most once per [`LOG_EVERY`] per kind with the number of
+//!   repeats in between: accept errors, descriptor exhaustion and re-binds at ERROR (so in
+//!   `error.log`), refused and timed-out connections as warnings in `app.log`.
+//! - [`MetricsServer::shutdown`] (or drop) stops the accept loop within [`ACCEPT_WAIT`],
+//!   closes the listener and joins the thread. Connections being served finish on their
+//!   own threads, within their timeouts.
 
-use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tiny_http::{Header, Method, Request, Response, Server};
+use parking_lot::Mutex;
+use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::metrics::exposition;
-use crate::metrics::telemetry::Telemetry;
-use crate::ops::health;
+use crate::clock::Stopwatch;
+use crate::metrics::telemetry::{HttpDrop, Telemetry};
+use crate::ops::http::{self, HeadError, Response};
 use crate::runtime::RunControl;
+
+/// The endpoint's limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; more are answered 503 and closed.
+    pub max_connections: u64,
+    /// Time a client has to send its whole request head.
+    pub head_timeout: Duration,
+    /// Time a client has to take each part of the answer.
+    pub write_timeout: Duration,
+    /// Longest request head, bytes.
+    pub max_head_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 64,
+            head_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
+            max_head_bytes: 8 * 1024,
+        }
+    }
+}
+
+/// Longest wait in `accept`, so the loop sees a shutdown.
+pub const ACCEPT_WAIT: Duration = Duration::from_millis(200);
+/// Pending connections the kernel queues for `accept`.
+const BACKLOG: i32 = 128;
+/// Shortest interval between two log lines of one kind.
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
+/// Unclassified accept errors in a row after which the listener is bound again.
+pub const BROKEN_AFTER: u32 = 20;
+/// After answering, how long unread request bytes are drained before closing, so the
+/// close does not reset the connection under the answer.
+const LINGER: Duration = Duration::from_secs(1);
+const BACKOFF_MIN: Duration = Duration::from_millis(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// errno values, the same on Linux, macOS and the BSDs.
+const EBADF: i32 = 9;
+const ENFILE: i32 = 23;
+const EMFILE: i32 = 24;
 
 /// A running metrics endpoint.
 #[derive(Debug)]
@@ -35,53 +90,55 @@ pub struct MetricsServer {
     inner: Option<Running>,
 }
 
+#[derive(Debug)]
 struct Running {
-    server: Arc<Server>,
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     thread: JoinHandle<()>,
-}
-
-impl std::fmt::Debug for Running {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running").finish_non_exhaustive()
-    }
 }
 
 impl MetricsServer {
     /// Binds `addr` (port 0 picks a free port, see [`MetricsServer::local_addr`]) and starts
-    /// the serving thread.
+    /// serving with the default [`Limits`].
+    ///
+    /// # Errors
+    /// Binding fails (the message names `metrics.addr`), or the thread cannot start.
     pub fn start(
         addr: SocketAddr,
         telemetry: Arc<Telemetry>,
         control: Arc<RunControl>,
     ) -> io::Result<MetricsServer> {
-        let named = |e: &dyn std::fmt::Display| format!("metrics.addr {addr}: {e}");
-        let listener = TcpListener::bind(addr).map_err(|e| io::Error::new(e.kind(), named(&e)))?;
+        MetricsServer::start_with(addr, telemetry, control, Limits::default())
+    }
+
+    /// [`MetricsServer::start`] with other limits.
+    ///
+    /// # Errors
+    /// As [`MetricsServer::start`].
+    pub fn start_with(
+        addr: SocketAddr,
+        telemetry: Arc<Telemetry>,
+        control: Arc<RunControl>,
+        limits: Limits,
+    ) -> io::Result<MetricsServer> {
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("metrics.addr {addr}: {e}"));
+        let listener = bind(addr).map_err(named)?;
         let local = listener
             .local_addr()
-            .map_err(|e| io::Error::new(e.kind(), named(&e)))?;
-        let server =
-            Server::from_listener(listener, None).map_err(|e| io::Error::other(named(&e)))?;
-        let server = Arc::new(server);
-        let stop = Arc::new(AtomicBool::new(false));
-        telemetry
-            .observed
-            .store(true, std::sync::atomic::Ordering::Release);
+            .map_err(named)?
+            .as_socket()
+            .ok_or_else(|| named(io::Error::other("not an IP address")))?;
+        telemetry.observed.store(true, Ordering::Release);
+        let shared = Arc::new(Shared::new(telemetry, control, limits));
         let thread = std::thread::Builder::new()
             .name("alpha-panda-http".to_owned())
             .spawn({
-                let server = Arc::clone(&server);
-                let stop = Arc::clone(&stop);
-                move || serve(&server, &stop, &telemetry, &control)
+                let shared = Arc::clone(&shared);
+                move || accept_loop(Some(listener), local, &shared)
             })
-            .map_err(|e| io::Error::new(e.kind(), named(&e)))?;
+            .map_err(named)?;
         Ok(MetricsServer {
             addr: local,
-            inner: Some(Running {
-                server,
-                stop,
-                thread,
-            }),
+            inner: Some(Running { shared, thread }),
         })
     }
 
@@ -90,19 +147,17 @@ impl MetricsServer {
         self.addr
     }
 
-    /// Stops serving (a request being answered completes) and joins the thread.
+    /// Stops accepting, closes the listener and joins the accept thread.
     pub fn shutdown(mut self) {
         self.stop_inner();
     }
 
     fn stop_inner(&mut self) {
         if let Some(running) = self.inner.take() {
-            running.stop.store(true, Ordering::Release);
-            running.server.unblock();
+            running.shared.stop.store(true, Ordering::Release);
             if running.thread.join().is_err() {
                 tracing::error!("metrics endpoint thread panicked");
             }
-            // Dropping the last `Server` closes the listener.
         }
     }
 }
@@ -113,170 +168,305 @@ impl Drop for MetricsServer {
     }
 }
 
-/// Requests answered at once, each on its own short-lived thread, so a client that stops
-/// reading stalls only its own answers, never `/health` for the next probe.
-const MAX_IN_FLIGHT: usize = 64;
-/// Requests of one connection answered at once (pipelined requests beyond that wait).
-const PER_CONNECTION: usize = 2;
+/// Kinds of log line, each throttled on its own.
+#[derive(Clone, Copy)]
+enum Event {
+    NoDescriptors,
+    AcceptError,
+    Rebind,
+    Limit,
+    Timeout,
+    TooLarge,
+    Spawn,
+}
 
-/// Requests being answered, in total and per peer (address and port: one connection).
 #[derive(Default)]
-struct InFlight {
-    total: usize,
-    per_peer: std::collections::HashMap<Option<std::net::SocketAddr>, usize>,
+struct Throttle {
+    last: Option<Stopwatch>,
+    repeats: u64,
 }
 
-impl InFlight {
-    fn admit(&mut self, peer: Option<std::net::SocketAddr>) -> bool {
-        let mine = self.per_peer.entry(peer).or_insert(0);
-        if self.total >= MAX_IN_FLIGHT || *mine >= PER_CONNECTION {
-            return false;
-        }
-        *mine += 1;
-        self.total += 1;
-        true
-    }
+/// What the accept thread and the connection threads share.
+struct Shared {
+    telemetry: Arc<Telemetry>,
+    control: Arc<RunControl>,
+    limits: Limits,
+    stop: AtomicBool,
+    /// Times the listener was bound again.
+    rebinds: AtomicU64,
+    throttles: Mutex<[Throttle; 7]>,
+}
 
-    fn done(&mut self, peer: Option<std::net::SocketAddr>) {
-        self.total = self.total.saturating_sub(1);
-        if let Some(n) = self.per_peer.get_mut(&peer) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.per_peer.remove(&peer);
-            }
-        }
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
-fn serve(
-    server: &Server,
-    stop: &AtomicBool,
-    telemetry: &Arc<Telemetry>,
-    control: &Arc<RunControl>,
-) {
-    let in_flight = Arc::new(parking_lot::Mutex::new(InFlight::default()));
-    // Requests over the limits get a 503 from one thread of their own: if it blocks on a
-    // client that does not read, only those refusals wait.
-    let (refuse_tx, refuse_rx) = crossbeam_channel::unbounded::<Request>();
-    let refuser = std::thread::Builder::new()
-        .name("alpha-panda-http-503".to_owned())
-        .spawn(move || {
-            for request in refuse_rx {
-                respond(
-                    request,
-                    503,
-                    "text/plain; charset=utf-8",
-                    "too many requests in flight\n".into(),
-                );
-            }
-        });
-    if let Err(e) = refuser {
-        tracing::error!(error = %e, "metrics endpoint could not start its refusal thread");
+impl Shared {
+    fn new(telemetry: Arc<Telemetry>, control: Arc<RunControl>, limits: Limits) -> Shared {
+        Shared {
+            telemetry,
+            control,
+            limits,
+            stop: AtomicBool::new(false),
+            rebinds: AtomicU64::new(0),
+            throttles: Mutex::new(Default::default()),
+        }
     }
-    while !stop.load(Ordering::Acquire) {
-        match server.recv() {
-            Ok(request) => {
-                let peer = request.remote_addr().copied();
-                if !in_flight.lock().admit(peer) {
-                    let _ = refuse_tx.send(request);
-                    continue;
+
+    /// `Some(repeats since the last line)` when a line of this kind may be logged now.
+    fn may_log(&self, event: Event) -> Option<u64> {
+        let mut throttles = self.throttles.lock();
+        let throttle = &mut throttles[event as usize];
+        if throttle.last.is_some_and(|w| w.elapsed() < LOG_EVERY) {
+            throttle.repeats += 1;
+            return None;
+        }
+        throttle.last = Some(Stopwatch::start());
+        Some(std::mem::take(&mut throttle.repeats))
+    }
+
+    fn open(&self) -> u64 {
+        self.telemetry.http_open.load(Ordering::Acquire)
+    }
+}
+
+/// What an accept error calls for.
+#[derive(Debug, PartialEq, Eq)]
+enum AcceptError {
+    /// Nothing arrived in time, or the client left first: accept again.
+    Idle,
+    /// Out of file descriptors.
+    NoDescriptors,
+    /// The listener cannot accept any more: bind again.
+    Broken,
+    /// Anything else: back off and retry.
+    Retry,
+}
+
+fn classify(e: &io::Error) -> AcceptError {
+    use io::ErrorKind as K;
+    match (e.kind(), e.raw_os_error()) {
+        (_, Some(EMFILE | ENFILE)) => AcceptError::NoDescriptors,
+        (_, Some(EBADF)) | (K::InvalidInput, _) => AcceptError::Broken,
+        (K::WouldBlock | K::TimedOut | K::Interrupted | K::ConnectionAborted, _)
+        | (K::ConnectionReset, _) => AcceptError::Idle,
+        _ => AcceptError::Retry,
+    }
+}
+
+/// Binds and listens; `accept` on the result waits at most [`ACCEPT_WAIT`].
+fn bind(addr: SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As std's TcpListener does: a re-bind must not wait out TIME_WAIT of old connections.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    // On a listening socket, the receive timeout bounds `accept`.
+    socket.set_read_timeout(Some(ACCEPT_WAIT))?;
+    Ok(socket)
+}
+
+/// A descriptor held in reserve, given up to accept (and close) a connection when the
+/// process has run out.
+fn spare_descriptor() -> Option<File> {
+    File::open("/dev/null").ok()
+}
+
+struct Backoff(Duration);
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let wait = self.0;
+        self.0 = (self.0 * 2).min(BACKOFF_MAX);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.0 = BACKOFF_MIN;
+    }
+}
+
+fn accept_loop(mut listener: Option<Socket>, addr: SocketAddr, shared: &Arc<Shared>) {
+    let mut spare = spare_descriptor();
+    let mut backoff = Backoff(BACKOFF_MIN);
+    let mut failures = 0u32;
+    while !shared.stop.load(Ordering::Acquire) {
+        let Some(socket) = listener.as_ref() else {
+            std::thread::sleep(backoff.next());
+            listener = rebind(addr, shared);
+            if listener.is_some() {
+                backoff.reset();
+            }
+            continue;
+        };
+        let e = match socket.accept() {
+            Ok((conn, _)) => {
+                failures = 0;
+                backoff.reset();
+                admit(conn.into(), shared);
+                continue;
+            }
+            Err(e) => e,
+        };
+        match classify(&e) {
+            AcceptError::Idle => {}
+            AcceptError::NoDescriptors => {
+                let shed = match spare.take() {
+                    Some(file) => {
+                        drop(file);
+                        let shed = socket.accept().ok().map(|(conn, _)| refuse(conn.into()));
+                        spare = spare_descriptor();
+                        shed.is_some()
+                    }
+                    None => false,
+                };
+                if shed {
+                    shared.telemetry.count_http_drop(HttpDrop::NoDescriptor);
+                } else {
+                    // No spare to shed with: wait for descriptors to free up.
+                    spare = spare.or_else(spare_descriptor);
+                    std::thread::sleep(backoff.next());
                 }
-                let (t, count) = (Arc::clone(telemetry), Arc::clone(&in_flight));
-                let control = Arc::clone(control);
-                let spawned = std::thread::Builder::new()
-                    .name("alpha-panda-http-req".to_owned())
-                    .spawn(move || {
-                        handle(request, &t, &control);
-                        count.lock().done(peer);
-                    });
-                if let Err(e) = spawned {
-                    in_flight.lock().done(peer);
-                    tracing::error!(error = %e, "metrics endpoint could not start a request thread");
+                if let Some(repeats) = shared.may_log(Event::NoDescriptors) {
+                    tracing::error!(target: "app", error = %e, addr = %addr, serving = shared.open(), repeats, "metrics endpoint: out of file descriptors; closing new connections until descriptors free up");
                 }
             }
-            Err(e) => {
-                if stop.load(Ordering::Acquire) {
-                    break;
+            AcceptError::Broken => {
+                if let Some(repeats) = shared.may_log(Event::Rebind) {
+                    tracing::error!(target: "app", error = %e, addr = %addr, repeats, "metrics endpoint: listener broken; binding it again");
                 }
-                // An accept failure: tiny_http's accept thread has stopped, so nothing more
-                // will come. Wait for shutdown without spinning.
-                tracing::error!(error = %e, "metrics endpoint stopped accepting connections");
-                std::thread::sleep(Duration::from_millis(100));
+                listener = None;
+            }
+            AcceptError::Retry => {
+                failures += 1;
+                if let Some(repeats) = shared.may_log(Event::AcceptError) {
+                    tracing::error!(target: "app", error = %e, addr = %addr, repeats, "metrics endpoint: accept failed; retrying");
+                }
+                if failures >= BROKEN_AFTER {
+                    failures = 0;
+                    listener = None;
+                } else {
+                    std::thread::sleep(backoff.next());
+                }
             }
         }
     }
 }
 
-enum Route {
-    Metrics,
-    Live,
-    Ready,
-    Detailed,
+/// Binds `addr` again, or logs why not (the caller retries).
+fn rebind(addr: SocketAddr, shared: &Shared) -> Option<Socket> {
+    match bind(addr) {
+        Ok(socket) => {
+            let n = shared.rebinds.fetch_add(1, Ordering::AcqRel) + 1;
+            tracing::error!(target: "app", addr = %addr, rebinds = n, "metrics endpoint: listening again");
+            Some(socket)
+        }
+        Err(e) => {
+            if let Some(repeats) = shared.may_log(Event::Rebind) {
+                tracing::error!(target: "app", error = %e, addr = %addr, repeats, "metrics endpoint: cannot bind again yet; retrying");
+            }
+            None
+        }
+    }
 }
 
-fn handle(request: Request, t: &Telemetry, control: &RunControl) {
-    let path = request.url().split('?').next().unwrap_or_default();
-    let route = match path {
-        "/metrics" => Route::Metrics,
-        "/health" => Route::Live,
-        "/health/ready" => Route::Ready,
-        "/health/detailed" => Route::Detailed,
-        _ => {
-            respond(
-                request,
-                404,
-                "text/plain; charset=utf-8",
-                "not found\n".into(),
-            );
-            return;
+/// Decrements the open-connection count when a connection's thread ends (or never starts).
+struct OpenSlot(Arc<Shared>);
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.0.telemetry.http_open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Serves `conn` on a thread of its own, or refuses it when the cap is reached.
+fn admit(conn: TcpStream, shared: &Arc<Shared>) {
+    let limit = shared.limits.max_connections;
+    // Only this thread adds to the count, so it cannot pass the cap between check and add.
+    if shared.open() >= limit {
+        shared.telemetry.count_http_drop(HttpDrop::Limit);
+        refuse(conn);
+        if let Some(repeats) = shared.may_log(Event::Limit) {
+            tracing::warn!(target: "app", limit, repeats, "metrics endpoint: connection limit reached; refusing new connections with 503");
         }
-    };
-    if *request.method() != Method::Get {
-        let mut response = Response::from_string("method not allowed\n").with_status_code(405);
-        add_header(&mut response, "Content-Type", "text/plain; charset=utf-8");
-        add_header(&mut response, "Allow", "GET");
-        let _ = request.respond(response);
         return;
     }
-    const JSON: &str = "application/json";
-    match route {
-        Route::Metrics => {
-            let mut body = String::with_capacity(32 * 1024);
-            exposition::render(t, &mut body);
-            respond(request, 200, exposition::content_type(), body);
-        }
-        Route::Live => {
-            let (code, body) = health::liveness(t, control);
-            respond(request, code, JSON, json_body(&body));
-        }
-        Route::Ready => {
-            let (code, body) = health::readiness(t);
-            respond(request, code, JSON, json_body(&body));
-        }
-        Route::Detailed => {
-            let body = health::detailed(t, control);
-            respond(request, 200, JSON, json_body(&body));
-        }
+    shared.telemetry.http_open.fetch_add(1, Ordering::AcqRel);
+    let slot = OpenSlot(Arc::clone(shared));
+    let spawned = std::thread::Builder::new()
+        .name("alpha-panda-http-conn".to_owned())
+        .spawn(move || serve(conn, &slot.0));
+    // On failure the closure, with the connection and its slot, is dropped: closed, uncounted.
+    if let Err(e) = spawned
+        && let Some(repeats) = shared.may_log(Event::Spawn)
+    {
+        tracing::error!(target: "app", error = %e, repeats, "metrics endpoint: cannot start a connection thread; connection closed");
     }
 }
 
-fn json_body(v: &serde_json::Value) -> String {
-    let mut s = v.to_string();
-    s.push('\n');
-    s
+/// A best-effort 503 that never waits on the client, then close.
+fn refuse(mut conn: TcpStream) {
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 9\r\nRetry-After: 1\r\nConnection: close\r\n\r\nbusy now\n";
+    if conn.set_nonblocking(true).is_ok() {
+        let _ = conn.write(BUSY);
+    }
 }
 
-fn respond(request: Request, code: u16, content_type: &str, body: String) {
-    let mut response = Response::from_string(body).with_status_code(code);
-    add_header(&mut response, "Content-Type", content_type);
-    // The client may have gone away; nothing to do about it.
-    let _ = request.respond(response);
+fn serve(mut conn: TcpStream, shared: &Shared) {
+    let limits = &shared.limits;
+    let _ = conn.set_nodelay(true);
+    if conn.set_write_timeout(Some(limits.write_timeout)).is_err() {
+        return;
+    }
+    let response = match http::read_head(&mut conn, limits.head_timeout, limits.max_head_bytes) {
+        Ok(head) => http::answer(&head, &shared.telemetry, &shared.control),
+        Err(HeadError::Timeout) => {
+            shared.telemetry.count_http_drop(HttpDrop::Timeout);
+            if let Some(repeats) = shared.may_log(Event::Timeout) {
+                tracing::warn!(target: "app", timeout_ms = limits.head_timeout.as_millis() as u64, repeats, "metrics endpoint: closed a connection that did not send its request in time");
+            }
+            Response::text(408, "request not received in time\n")
+        }
+        Err(HeadError::TooLarge) => {
+            shared.telemetry.count_http_drop(HttpDrop::TooLarge);
+            if let Some(repeats) = shared.may_log(Event::TooLarge) {
+                tracing::warn!(target: "app", max_bytes = limits.max_head_bytes, repeats, "metrics endpoint: closed a connection whose request head was too large");
+            }
+            Response::text(431, "request head too large\n")
+        }
+        Err(HeadError::Malformed) => Response::text(400, "bad request\n"),
+        Err(HeadError::Closed) => return,
+    };
+    if http::write_response(&mut conn, &response).is_ok() {
+        linger(&mut conn);
+    }
 }
 
-/// Adds a header (only static ASCII ones are passed, which tiny_http always accepts).
-fn add_header<R: std::io::Read>(response: &mut Response<R>, name: &str, value: &str) {
-    if let Ok(h) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-        response.add_header(h);
+/// Signals the end of the answer, then reads (and drops) what the client still sends for up
+/// to [`LINGER`]: closing with unread bytes would reset the connection, and the client
+/// could lose the answer.
+fn linger(conn: &mut TcpStream) {
+    if conn.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let watch = Stopwatch::start();
+    let mut sink = [0u8; 4096];
+    let mut drained = 0usize;
+    while drained < 64 * 1024 {
+        let Some(left) = LINGER.checked_sub(watch.elapsed()).filter(|d| !d.is_zero()) else {
+            return;
+        };
+        if conn.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match conn.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => drained += n,
+        }
     }
 }
 
@@ -284,12 +474,10 @@ fn add_header<R: std::io::Read>(response: &mut Response<R>, name: &str, value: &
 mod tests {
     use super::*;
     use crate::metrics::telemetry::TelemetryShape;
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
 
     fn get(addr: SocketAddr, request: &str) -> String {
         let mut s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5)))
+        s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
         s.write_all(request.as_bytes()).expect("write");
         let mut out = String::new();
@@ -297,22 +485,37 @@ mod tests {
         out
     }
 
-    fn server() -> MetricsServer {
-        let t = Arc::new(Telemetry::new(TelemetryShape::default()));
-        MetricsServer::start("127.0.0.1:0".parse().expect("addr"), t, Arc::default())
-            .expect("start")
+    fn telemetry() -> Arc<Telemetry> {
+        Arc::new(Telemetry::new(TelemetryShape::default()))
+    }
+
+    fn server_with(t: &Arc<Telemetry>, limits: Limits) -> MetricsServer {
+        let addr = "127.0.0.1:0".parse().expect("addr");
+        MetricsServer::start_with(addr, Arc::clone(t), Arc::default(), limits).expect("start")
+    }
+
+    /// Polls `check` every 10 ms for up to 20 s.
+    fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+        for _ in 0..2000 {
+            if check() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("{what}: not within 20 s");
+    }
+
+    fn dropped(t: &Telemetry, reason: HttpDrop) -> u64 {
+        t.http_dropped[reason as usize].load(Ordering::Relaxed)
     }
 
     #[test]
     fn routes_methods_and_queries() {
-        let s = server();
+        let s = server_with(&telemetry(), Limits::default());
         let addr = s.local_addr();
         assert_ne!(addr.port(), 0);
         let r = get(addr, "GET /metrics?x=1 HTTP/1.0\r\n\r\n");
-        assert!(
-            r.starts_with("HTTP/1.0 200") || r.starts_with("HTTP/1.1 200"),
-            "{r}"
-        );
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
         assert!(r.contains("# TYPE alpha_panda_ready gauge"), "{r}");
         let r = get(addr, "POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
         assert!(r.contains(" 405 "), "{r}");
@@ -322,18 +525,19 @@ mod tests {
         let r = get(addr, "GET /health/ready HTTP/1.0\r\n\r\n");
         assert!(r.contains(" 503 "), "{r}");
         assert!(r.contains("application/json"), "{r}");
+        let r = get(addr, "HELLO\r\n\r\n");
+        assert!(r.starts_with("HTTP/1.1 400 "), "{r}");
+        // Joining the accept thread closed the listener.
         s.shutdown();
-        // tiny_http's accept thread drops the listener just after.
-        let closed = (0..200).any(|_| {
-            std::thread::sleep(Duration::from_millis(10));
-            TcpStream::connect(addr).is_err()
-        });
-        assert!(closed, "listener still open after shutdown");
+        assert!(
+            TcpStream::connect(addr).is_err(),
+            "listener open after shutdown"
+        );
     }
 
     #[test]
     fn client_that_disconnects_does_not_kill_the_server() {
-        let s = server();
+        let s = server_with(&telemetry(), Limits::default());
         let addr = s.local_addr();
         for _ in 0..5 {
             let mut c = TcpStream::connect(addr).expect("connect");
@@ -342,20 +546,147 @@ mod tests {
         }
         let r = get(addr, "GET /health HTTP/1.0\r\n\r\n");
         assert!(r.contains("\"status\":\"alive\""), "{r}");
-        drop(s);
     }
 
     #[test]
     fn address_in_use_names_the_address() {
-        let s = server();
+        let s = server_with(&telemetry(), Limits::default());
         let addr = s.local_addr();
-        let t = Arc::new(Telemetry::new(TelemetryShape::default()));
-        let err = MetricsServer::start(addr, t, Arc::default()).expect_err("port taken");
+        let err = MetricsServer::start(addr, telemetry(), Arc::default()).expect_err("port taken");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
         assert!(
             err.to_string()
                 .starts_with(&format!("metrics.addr {addr}: ")),
             "{err}"
         );
+    }
+
+    #[test]
+    fn connections_over_the_cap_are_refused_and_counted() {
+        let t = telemetry();
+        let limits = Limits {
+            max_connections: 2,
+            head_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        let s = server_with(&t, limits);
+        let addr = s.local_addr();
+        let idle: Vec<TcpStream> = (0..2)
+            .map(|_| TcpStream::connect(addr).expect("connect"))
+            .collect();
+        eventually("two connections served", || {
+            t.http_open.load(Ordering::Acquire) == 2
+        });
+        let r = get(addr, "GET /health HTTP/1.0\r\n\r\n");
+        assert!(r.is_empty() || r.starts_with("HTTP/1.1 503 "), "{r}");
+        assert_eq!(dropped(&t, HttpDrop::Limit), 1);
+        drop(idle);
+        eventually("slots freed", || t.http_open.load(Ordering::Acquire) == 0);
+        let r = get(addr, "GET /health HTTP/1.0\r\n\r\n");
+        assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
+    }
+
+    #[test]
+    fn a_slow_request_is_cut_off_and_others_are_served_meanwhile() {
+        let t = telemetry();
+        let limits = Limits {
+            head_timeout: Duration::from_millis(300),
+            max_head_bytes: 64,
+            ..Limits::default()
+        };
+        let s = server_with(&t, limits);
+        let addr = s.local_addr();
+        let mut slow = TcpStream::connect(addr).expect("connect");
+        slow.write_all(b"GET /metr").expect("write");
+        let r = get(addr, "GET /health HTTP/1.0\r\n\r\n");
+        assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
+        slow.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut answer = String::new();
+        let _ = slow.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+        assert_eq!(dropped(&t, HttpDrop::Timeout), 1);
+
+        let long = format!("GET /{} HTTP/1.0\r\n\r\n", "a".repeat(100));
+        let r = get(addr, &long);
+        assert!(r.starts_with("HTTP/1.1 431 "), "{r}");
+        assert_eq!(dropped(&t, HttpDrop::TooLarge), 1);
+    }
+
+    #[test]
+    fn a_broken_listener_is_bound_again() {
+        let shared = Arc::new(Shared::new(telemetry(), Arc::default(), Limits::default()));
+        let listener = bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let addr = listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .expect("an IP address");
+        let handle = listener.try_clone().expect("clone");
+        let thread = std::thread::spawn({
+            let shared = Arc::clone(&shared);
+            move || accept_loop(Some(listener), addr, &shared)
+        });
+        let r = get(addr, "GET /health HTTP/1.0\r\n\r\n");
+        assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
+        // Shutting a listening socket down makes its `accept` fail (EINVAL) from then on.
+        handle.shutdown(Shutdown::Both).expect("shutdown");
+        drop(handle);
+        eventually("listener bound again", || {
+            shared.rebinds.load(Ordering::Acquire) >= 1
+        });
+        let r = get(addr, "GET /health HTTP/1.0\r\n\r\n");
+        assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
+        shared.stop.store(true, Ordering::Release);
+        thread.join().expect("accept loop ends");
+    }
+
+    #[test]
+    fn accept_errors_are_classified() {
+        let cases = [
+            (
+                "EMFILE",
+                io::Error::from_raw_os_error(EMFILE),
+                AcceptError::NoDescriptors,
+            ),
+            (
+                "ENFILE",
+                io::Error::from_raw_os_error(ENFILE),
+                AcceptError::NoDescriptors,
+            ),
+            (
+                "EBADF",
+                io::Error::from_raw_os_error(EBADF),
+                AcceptError::Broken,
+            ),
+            (
+                "EINVAL",
+                io::ErrorKind::InvalidInput.into(),
+                AcceptError::Broken,
+            ),
+            (
+                "timeout",
+                io::ErrorKind::WouldBlock.into(),
+                AcceptError::Idle,
+            ),
+            (
+                "aborted",
+                io::ErrorKind::ConnectionAborted.into(),
+                AcceptError::Idle,
+            ),
+            ("other", io::Error::other("x"), AcceptError::Retry),
+        ];
+        for (name, e, want) in cases {
+            assert_eq!(classify(&e), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn log_lines_are_throttled_and_repeats_counted() {
+        let shared = Shared::new(telemetry(), Arc::default(), Limits::default());
+        assert_eq!(shared.may_log(Event::Limit), Some(0), "first line");
+        assert_eq!(shared.may_log(Event::Limit), None, "a repeat");
+        assert_eq!(shared.may_log(Event::Timeout), Some(0), "another kind");
+        assert_eq!(shared.throttles.lock()[Event::Limit as usize].repeats, 1);
     }
 }
