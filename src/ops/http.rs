@@ -11,6 +11,13 @@
 //! - [`write_response`] always sends `Content-Length` and `Connection: close`: the
 //!   connection ends after one answer, so no client keeps a connection slot between scrapes.
 //! - Nothing here panics on what a client sends.
+//!
+//! Why hand-written rather than a crate: `tiny_http` (used before) ends its accept thread on
+//! the first accept error, so 511 idle connections at a 1024-descriptor limit (EMFILE)
+//! silenced `/health` for good, and it has no deadline for a request head (a slowloris
+//! holds a thread forever). hyper/axum would bring tokio into the engine process for four
+//! GET routes. What is needed here is ~300 lines: one GET per connection, no bodies, no
+//! keep-alive (`tests/server_flood.rs` and the unit tests below pin the behaviour).
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
