@@ -225,13 +225,24 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         "live run starting"
     );
     let mut source = match feed {
-        Feed::Replay(reader) => LiveSource::Replay(Box::new(ReplaySource::new(
-            reader,
-            config.feed.speed,
-            config.feed.at_end,
-            Arc::clone(&control),
-            Arc::clone(&telemetry),
-        ))),
+        Feed::Replay(reader) => {
+            let (sources, table, policy) = (
+                sources.clone(),
+                engine.layout.instruments.clone(),
+                config.bad_rows,
+            );
+            let replay = ReplaySource::new(
+                reader,
+                config.feed.speed,
+                config.feed.at_end,
+                Arc::clone(&control),
+                Arc::clone(&telemetry),
+            )
+            .with_reopen(Box::new(move || {
+                crate::feed::TickReader::open(&sources, &table, policy)
+            }));
+            LiveSource::Replay(Box::new(replay))
+        }
         Feed::Kite(fit) => {
             let Some(kite) = &kite else {
                 unreachable!("a Kite feed comes from a Kite config");

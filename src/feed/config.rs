@@ -72,6 +72,9 @@ pub enum AtEnd {
     Idle,
     /// Shut down gracefully as if signalled.
     Exit,
+    /// Start the file(s) again, every timestamp shifted past the previous pass, so time
+    /// keeps moving forward (soak tests, demos).
+    Loop,
 }
 
 /// `[feed]`: the live runtime's market data.
@@ -183,11 +186,11 @@ pub(crate) fn read_feed(root: &mut Fields<'_, '_>, into: &mut FeedConfig) {
             into.speed = speed;
         }
     }
-    if let Some((at_end, _)) = feed.opt_choice("at_end", &["idle", "exit"]) {
-        into.at_end = if at_end == "exit" {
-            AtEnd::Exit
-        } else {
-            AtEnd::Idle
+    if let Some((at_end, _)) = feed.opt_choice("at_end", &["idle", "exit", "loop"]) {
+        into.at_end = match at_end.as_str() {
+            "exit" => AtEnd::Exit,
+            "loop" => AtEnd::Loop,
+            _ => AtEnd::Idle,
         };
     }
     feed.finish();

@@ -6,7 +6,10 @@
 //!   most `MAX_SLEEP`, so a stop request is seen within that time.
 //! - A stop request (`stop`) ends the stream: `read_chunk` returns 0 and the runtime drains.
 //! - At the end of the file the feed state becomes `Ended`; with `AtEnd::Idle` the stream
-//!   stays open (no ticks) until a stop request, with `AtEnd::Exit` it ends at once.
+//!   stays open (no ticks) until a stop request, with `AtEnd::Exit` it ends at once. With
+//!   `AtEnd::Loop` (and a way to reopen the files) it starts over, every tick's `ts` and
+//!   `local_ts` shifted by the passes so far × (the pass's time span + 1 ns): time never goes
+//!   back, and pacing carries on as if the file were that much longer.
 //! - Bad rows skipped under `bad_rows = "skip"` are counted as dead-letter errors.
 
 use std::sync::Arc;
@@ -41,6 +44,23 @@ pub struct ReplaySource {
     ended: bool,
     /// Time slept for pacing (the replayed market's pace, not load).
     waited: Duration,
+    /// `AtEnd::Loop`: opens the files again for the next pass.
+    reopen: Option<Reopener>,
+    /// Added to every timestamp of this pass, ns; and the first and last `ts` of the pass.
+    shift: u64,
+    pass_span: (Option<u64>, u64),
+    passes: u64,
+}
+
+/// Opens the replayed files again (`AtEnd::Loop`).
+pub type Reopen = Box<dyn FnMut() -> Result<TickReader, super::FeedError> + Send>;
+
+struct Reopener(Reopen);
+
+impl std::fmt::Debug for Reopener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reopener")
+    }
 }
 
 impl ReplaySource {
@@ -63,7 +83,37 @@ impl ReplaySource {
             bad_rows_counted: 0,
             ended: false,
             waited: Duration::ZERO,
+            reopen: None,
+            shift: 0,
+            pass_span: (None, 0),
+            passes: 0,
         }
+    }
+
+    /// How to open the files again for `AtEnd::Loop` (without it, a loop ends like `Exit`).
+    #[must_use]
+    pub fn with_reopen(mut self, reopen: Reopen) -> ReplaySource {
+        self.reopen = Some(Reopener(reopen));
+        self
+    }
+
+    /// Starts the next pass; false when there is none (no reopen, or an empty file).
+    fn next_pass(&mut self) -> Result<bool, crate::Error> {
+        let (Some(reopen), (Some(first), last)) = (self.reopen.as_mut(), self.pass_span) else {
+            return Ok(false);
+        };
+        self.reader = (reopen.0)()?;
+        self.bad_rows_counted = 0;
+        self.shift = self
+            .shift
+            .saturating_add(last.saturating_sub(first))
+            .saturating_add(1);
+        self.pass_span = (None, 0);
+        self.passes += 1;
+        if self.passes.is_power_of_two() {
+            tracing::info!(target: "market_data", passes = self.passes, "replay looped");
+        }
+        Ok(true)
     }
 
     pub fn reader(&self) -> &TickReader {
@@ -95,6 +145,16 @@ impl ReplaySource {
     fn refill(&mut self) -> Result<bool, crate::Error> {
         let n = self.reader.read_chunk(&mut self.ahead, READ_AHEAD)?;
         self.at = 0;
+        if let (Some(first), Some(last)) = (self.ahead.first(), self.ahead.last()) {
+            let (first, last) = (first.ts.0, last.ts.0);
+            self.pass_span = (self.pass_span.0.or(Some(first)), last);
+        }
+        if self.shift > 0 {
+            for tick in &mut self.ahead {
+                tick.ts.0 = tick.ts.0.saturating_add(self.shift);
+                tick.local_ts.0 = tick.local_ts.0.saturating_add(self.shift);
+            }
+        }
         let skipped = self.reader.stats().skipped_rows;
         if skipped > self.bad_rows_counted {
             self.telemetry
@@ -121,7 +181,10 @@ impl TickSource for ReplaySource {
             if self.stopping() || self.ended {
                 return Ok(0);
             }
-            if self.at == self.ahead.len() && !self.refill()? {
+            if self.at == self.ahead.len()
+                && !self.refill()?
+                && !(self.at_end == AtEnd::Loop && self.next_pass()? && self.refill()?)
+            {
                 self.ended = true;
                 self.telemetry.set_feed_state(FeedState::Ended);
                 tracing::info!(target: "market_data", rows = self.reader.stats().rows, "replay file finished");
@@ -198,6 +261,48 @@ mod tests {
             Arc::clone(&telemetry),
         );
         (replay, stop, telemetry)
+    }
+
+    #[test]
+    fn a_looped_replay_starts_over_with_time_moving_forward() {
+        let (replay, stop, _) = source(0.0, AtEnd::Loop);
+        let sources = [DataSource::Embedded {
+            name: "<test>",
+            bytes: CSV,
+        }];
+        let mut table = InstrumentTable::new();
+        scan_instruments(&sources, &[], &mut table).unwrap();
+        let mut replay = replay.with_reopen(Box::new(move || {
+            TickReader::open(&sources, &table, BadRowPolicy::Reject)
+        }));
+        let (mut buf, mut seen) = (Vec::new(), Vec::new());
+        while seen.len() < 9 {
+            assert!(replay.read_chunk(&mut buf, 2).unwrap() > 0, "loops forever");
+            seen.extend(buf.iter().map(|t| t.ts.0));
+        }
+        // Three passes of 1000, 2000, 3000 s; each shifted by the span (2000 s) + 1 ns more.
+        let s = 1_000_000_000u64;
+        let pass = 2_000 * s + 1;
+        assert_eq!(
+            seen[..9],
+            [
+                1_000 * s,
+                2_000 * s,
+                3_000 * s,
+                1_000 * s + pass,
+                2_000 * s + pass,
+                3_000 * s + pass,
+                1_000 * s + 2 * pass,
+                2_000 * s + 2 * pass,
+                3_000 * s + 2 * pass
+            ]
+        );
+        stop.request_stop();
+        assert_eq!(replay.read_chunk(&mut buf, 2).unwrap(), 0);
+        // Without a way to reopen, a loop ends like `exit`.
+        let (mut once, _, _) = source(0.0, AtEnd::Loop);
+        assert_eq!(once.read_chunk(&mut buf, 100).unwrap(), 3);
+        assert_eq!(once.read_chunk(&mut buf, 100).unwrap(), 0);
     }
 
     #[test]
