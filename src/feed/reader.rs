@@ -260,6 +260,7 @@ impl TickReader {
 #[cfg(test)]
 mod tests {
     use super::super::scan_instruments;
+    use super::super::test_time::{T0, at_t0};
     use super::*;
     use crate::config::InstrumentConfig;
     use crate::domain::{Price, TickKind};
@@ -269,7 +270,7 @@ mod tests {
     fn source(name: &'static str, rows: &str) -> DataSource {
         DataSource::Embedded {
             name,
-            bytes: format!("{HEADER}{rows}").leak().as_bytes(),
+            bytes: at_t0(&format!("{HEADER}{rows}")).leak().as_bytes(),
         }
     }
 
@@ -400,7 +401,7 @@ mod tests {
         let (_, mut reader) = open(&[a, b], BadRowPolicy::Skip);
         let (ticks, error) = drain(&mut reader, 16);
         assert!(error.is_none());
-        let ts: Vec<u64> = ticks.iter().map(|t| t.ts.0).collect();
+        let ts: Vec<u64> = ticks.iter().map(|t| t.ts.0 - T0).collect();
         assert_eq!(ts, [1, 4, 5, 6]);
         assert_eq!(reader.stats().skipped_rows, 1);
         assert!(reader.stats().skipped_examples[0].starts_with("b.csv:4: field 'ts_ns'"));
