@@ -15,7 +15,8 @@ const LANE_CAPACITY: usize = 1024;
 
 #[derive(Debug)]
 enum Decoder {
-    Csv(CsvSource),
+    // Boxed: the CSV side holds a parser with a held-back row, twice the binary side.
+    Csv(Box<CsvSource>),
     Binary(BinarySource),
 }
 
@@ -36,7 +37,7 @@ impl Source {
     ) -> Result<Source, FeedError> {
         let mut stream = ByteStream::open(source)?;
         let decoder = match detect(&mut stream)? {
-            SourceFormat::Csv => Decoder::Csv(CsvSource::open(stream, table, policy)?),
+            SourceFormat::Csv => Decoder::Csv(Box::new(CsvSource::open(stream, table, policy)?)),
             SourceFormat::Binary => Decoder::Binary(BinarySource::open(stream, table, policy)?),
         };
         Ok(Source {

@@ -115,12 +115,8 @@ mod tests {
 
     #[test]
     fn value_rules_table() {
-        let cases: [(
-            &str,
-            fn(i64) -> Result<i64, ValueProblem>,
-            i64,
-            Result<i64, ValueProblem>,
-        ); 8] = [
+        type Rule = fn(i64) -> Result<i64, ValueProblem>;
+        let cases: [(&str, Rule, i64, Result<i64, ValueProblem>); 8] = [
             ("price one", price, 1, Ok(1)),
             ("price zero", price, 0, Err(ValueProblem::NotPositive)),
             ("price negative", price, -5, Err(ValueProblem::NotPositive)),
