@@ -353,7 +353,7 @@ fn bad_row_is_rejected_with_file_line_and_field() {
     let data = dir.path().join("bad.csv");
     std::fs::write(
         &data,
-        "ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size\n1,BTCUSDT-SPOT,1.0,1.1,,,,\n2,BTCUSDT-SPOT,abc,1.1,,,,\n3,BTCUSDT-SPOT,1.0,1.1,,,,\n",
+        "ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size\n1723161254000000001,BTCUSDT-SPOT,1.0,1.1,,,,\n1723161254000000002,BTCUSDT-SPOT,abc,1.1,,,,\n1723161254000000003,BTCUSDT-SPOT,1.0,1.1,,,,\n",
     )
     .expect("write");
     bin()

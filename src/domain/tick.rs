@@ -138,11 +138,16 @@ impl Tick {
     }
 
     /// `bid + ask` of a two-sided quote, raw: twice the mid, so it stays an exact integer.
+    /// `None` also when the sum does not fit an `i64` (the feed refuses such prices; a tick
+    /// built elsewhere gets no mid rather than a wrapped one).
     #[inline]
     pub fn mid_x2(&self) -> Option<i64> {
         let both = TickFlags::BID | TickFlags::ASK;
-        (self.kind == TickKind::Quote && self.flags.0 & both == both)
-            .then(|| self.bid.0 + self.ask.0)
+        if self.kind == TickKind::Quote && self.flags.0 & both == both {
+            self.bid.0.checked_add(self.ask.0)
+        } else {
+            None
+        }
     }
 
     /// The binary64 nearest the exact mid `(bid + ask) / 2` of a two-sided quote.
@@ -156,7 +161,7 @@ impl Tick {
     #[inline]
     pub fn reference_x2(&self) -> Option<i64> {
         match self.kind {
-            TickKind::Trade => Some(self.bid.0 * 2),
+            TickKind::Trade => self.bid.0.checked_mul(2),
             TickKind::Quote => self.mid_x2(),
         }
     }
@@ -198,6 +203,17 @@ mod tests {
             (Some(Price(103)), Some(Price(100)))
         );
         assert_eq!(one_sided.mid_x2(), None, "one-sided quote has no mid");
+        let huge = Tick::quote(
+            Nanos(1),
+            InstrumentId(0),
+            Some(Price(i64::MAX / 2 + 1)),
+            Some(Price(i64::MAX / 2 + 1)),
+            None,
+            None,
+        );
+        assert_eq!(huge.mid_x2(), None, "a sum that would wrap is no mid");
+        let huge_trade = Tick::trade(Nanos(1), InstrumentId(0), Price(i64::MAX / 2 + 1), None);
+        assert_eq!(huge_trade.reference_x2(), None, "a double that would wrap");
         assert_eq!(one_sided.buy_price(), None, "one-sided quote has no ask");
         assert_eq!(trade.last(), Some(Price(101)), "trade price");
         assert_eq!(trade.mid_x2(), None, "trade has no mid");

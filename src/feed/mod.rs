@@ -16,9 +16,11 @@
 mod binary;
 pub mod config;
 mod csv;
+mod distinct;
 pub mod kite;
 mod reader;
 mod replay;
+mod rules;
 mod scan;
 pub mod socket;
 mod stream;
@@ -83,10 +85,12 @@ pub enum FeedError {
         field: &'static str,
         message: String,
     },
-    /// A binary record that breaks the format; `record` is 1-based.
-    #[error("{file}: record {record}: field '{field}': {message}")]
+    /// A binary record that breaks the format or the CSV rules; `offset` is the record's
+    /// first byte in the file, `record` is 1-based.
+    #[error("{file}: byte {offset}: record {record}: field '{field}': {message}")]
     BadRecord {
         file: String,
+        offset: u64,
         record: u64,
         field: &'static str,
         message: String,
@@ -122,6 +126,33 @@ pub struct FeedStats {
     pub bytes_total: u64,
 }
 
+/// Test data at plausible times: the readers refuse `ts_ns` before 2000 (`rules`).
+#[cfg(test)]
+pub(crate) mod test_time {
+    /// 2023-11-14T22:13:20Z in ns; test rows write small offsets from it.
+    pub(crate) const T0: u64 = 1_700_000_000_000_000_000;
+
+    /// `text` with the leading `ts_ns` of every line after the first, when it is a plain
+    /// integer `n` below 10^9, replaced by `T0 + n`; anything else (the header, `2x`, `-2`,
+    /// a timestamp in ms or ns) is kept.
+    pub(crate) fn at_t0(text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 32);
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            let (first, rest) = line.split_at(line.find([',', '\n', '\r']).unwrap_or(line.len()));
+            match first.parse::<u64>() {
+                Ok(n)
+                    if i > 0 && n < 1_000_000_000 && first.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    out.push_str(&(T0 + n).to_string());
+                    out.push_str(rest);
+                }
+                _ => out.push_str(line),
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,11 +174,12 @@ mod tests {
                 "bad record",
                 FeedError::BadRecord {
                     file: "a.bin".into(),
+                    offset: 160,
                     record: 3,
                     field: "kind",
                     message: "m".into(),
                 },
-                "a.bin: record 3: field 'kind': m",
+                "a.bin: byte 160: record 3: field 'kind': m",
             ),
             (
                 "header",

@@ -238,9 +238,9 @@ mod tests {
 
     /// Three quotes 1000 s apart in event time.
     const CSV: &[u8] = b"ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size
-1000000000000,EURUSD,1.10000,1.10010,,,,
-2000000000000,EURUSD,1.10001,1.10011,,,,
-3000000000000,EURUSD,1.10002,1.10012,,,,
+1700001000000000000,EURUSD,1.10000,1.10010,,,,
+1700002000000000000,EURUSD,1.10001,1.10011,,,,
+1700003000000000000,EURUSD,1.10002,1.10012,,,,
 ";
 
     fn source(speed: f64, at_end: AtEnd) -> (ReplaySource, Arc<RunControl>, Arc<Telemetry>) {
@@ -320,7 +320,7 @@ mod tests {
         let (mut replay, stop, _) = source(1.0, AtEnd::Exit);
         let mut buf = Vec::new();
         assert_eq!(replay.read_chunk(&mut buf, 100).unwrap(), 1);
-        assert_eq!(buf[0].ts.0, 1_000_000_000_000);
+        assert_eq!(buf[0].ts.0, 1_700_001_000_000_000_000);
         // A stop request ends the stream while it waits.
         stop.request_stop();
         assert_eq!(replay.read_chunk(&mut buf, 100).unwrap(), 0);

@@ -2,10 +2,10 @@
 //! of first appearance and finds each symbol's price and size precision, so that the main
 //! pass can turn decimal text into fixed-point integers while it streams.
 
-use super::csv;
 use super::stream::ByteStream;
 use super::symbols::ScanAccumulator;
 use super::{DataSource, FeedError, SourceFormat, binary};
+use super::{csv, distinct};
 use crate::config::InstrumentConfig;
 use crate::domain::InstrumentTable;
 
@@ -52,7 +52,8 @@ pub(super) fn detect(stream: &mut ByteStream) -> Result<SourceFormat, FeedError>
 /// binary files are read up to the end of their header only.
 ///
 /// # Errors
-/// A source cannot be read, a CSV header is wrong, a binary header is bad or truncated, a
+/// A source is given twice (same file or same bytes, see `distinct`), a source cannot be
+/// read, a CSV header is wrong, a binary header is bad or truncated, a
 /// binary file holds a symbol at more decimals than its override, or an override asks for
 /// more than `MAX_PRECISION` decimals.
 pub fn scan_instruments(
@@ -60,6 +61,7 @@ pub fn scan_instruments(
     overrides: &[InstrumentConfig],
     table: &mut InstrumentTable,
 ) -> Result<ScanInfo, FeedError> {
+    distinct::check_distinct(sources)?;
     let mut acc = ScanAccumulator::default();
     let mut info = ScanInfo::default();
     for source in sources {

@@ -339,7 +339,7 @@ impl BookFeatures {
                 if tick.flags.0 & both == both {
                     self.quote = Some((tick.bid.0, tick.ask.0));
                     if self.price_source == PriceSource::Mid {
-                        return Some(tick.bid.0 + tick.ask.0);
+                        return Some(tick.bid.0.saturating_add(tick.ask.0));
                     }
                 }
                 None
@@ -864,7 +864,7 @@ pub(super) mod tests {
                         if tick.flags.0 & both == both {
                             self.quote = Some((tick.bid.0, tick.ask.0));
                             if self.price_source == PriceSource::Mid {
-                                q = Some(tick.bid.0 + tick.ask.0);
+                                q = Some(tick.bid.0.saturating_add(tick.ask.0));
                             }
                         }
                         let sizes = TickFlags::BID_SIZE | TickFlags::ASK_SIZE;

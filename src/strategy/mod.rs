@@ -91,7 +91,7 @@ pub fn price_input(source: PriceSource, tick: &Tick, precision: u8) -> Option<f6
 pub fn price_input_x2(source: PriceSource, tick: &Tick) -> Option<i64> {
     match source {
         PriceSource::Mid => tick.mid_x2(),
-        PriceSource::Last => tick.last().map(|p| p.0 * 2),
+        PriceSource::Last => tick.last().and_then(|p| p.0.checked_mul(2)),
     }
 }
 

@@ -34,12 +34,6 @@ pub(super) const F_LAST_SIZE: usize = 7;
 pub(super) const F_EXCHANGE_TS: usize = 8;
 /// Commas the splitter records: enough for the nine-field layout.
 pub(super) const MAX_COMMAS: usize = 8;
-/// `exchange_ts_ns` values accepted: from 2000-01-01 up to 2100-01-01 (UTC), in ns. The
-/// window exists to catch a unit mistake (seconds, ms and µs since the epoch all land
-/// before 2000 when read as ns), not to judge a clock.
-pub(crate) const EXCHANGE_TS_WINDOW_NS: std::ops::Range<u64> =
-    946_684_800_000_000_000..4_102_444_800_000_000_000;
-
 /// Which of the two headers a file has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Layout {

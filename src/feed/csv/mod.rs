@@ -12,10 +12,11 @@
 //! ~450 MB/s. A quoted field is not special here: it fails number parsing and is reported as
 //! a bad row.
 mod line;
+mod problem;
 mod row;
 mod scan;
 
-pub(crate) use line::{EXCHANGE_TS_WINDOW_NS, HEADER, HEADER_EXCHANGE_TS};
+pub(crate) use line::{HEADER, HEADER_EXCHANGE_TS};
 pub(super) use row::{TickFields, ticks_from_fields};
 pub(crate) use scan::scan;
 
@@ -24,15 +25,15 @@ use super::{FeedError, FeedStats};
 use crate::config::BadRowPolicy;
 use crate::domain::{InstrumentTable, Tick};
 use line::{MAX_COMMAS, line_too_long, read_header, split_line};
-use row::RowParser;
+use row::{CARRY_CAPACITY, Carry, RowParser};
 
 /// A CSV source in the main pass: streams rows from the read buffer into ticks.
 #[derive(Debug)]
 pub(super) struct CsvSource {
     stream: ByteStream,
     rows: RowParser,
-    /// The trade of a quote+trade row that did not fit in the caller's chunk.
-    carry: Option<Tick>,
+    /// Ticks that did not fit in the caller's chunk (a row's trade, a held row's ticks).
+    carry: Carry,
 }
 
 impl CsvSource {
@@ -50,7 +51,7 @@ impl CsvSource {
         Ok(CsvSource {
             stream,
             rows,
-            carry: None,
+            carry: Carry::with_capacity(CARRY_CAPACITY),
         })
     }
 
@@ -70,7 +71,9 @@ impl CsvSource {
         limit: usize,
         stats: &mut FeedStats,
     ) -> Result<bool, FeedError> {
-        if let Some(tick) = self.carry.take() {
+        while out.len() < limit
+            && let Some(tick) = self.carry.pop_front()
+        {
             out.push(tick);
         }
         let mut commas = [0usize; MAX_COMMAS];
@@ -119,13 +122,15 @@ impl CsvSource {
                     self.stream.consume(len);
                     result?;
                 }
-                return Ok(self.carry.is_none());
+                self.rows.finish(out, limit, &mut self.carry, stats);
+                return Ok(self.carry.is_empty());
             }
         }
     }
 }
 #[cfg(test)]
 mod tests {
+    use super::super::test_time::{T0, at_t0};
     use super::super::{DataSource, MAX_SKIPPED_EXAMPLES, TickReader, scan_instruments};
     use super::*;
     use crate::domain::TickFlags;
@@ -143,7 +148,7 @@ mod tests {
         text: &'static str,
         policy: BadRowPolicy,
     ) -> (Vec<Tick>, FeedStats, Option<FeedError>, InstrumentTable) {
-        let sources = [embedded(text)];
+        let sources = [embedded(at_t0(text).leak())];
         let mut table = InstrumentTable::new();
         scan_instruments(&sources, &[], &mut table).expect("scan");
         let mut reader = TickReader::open(&sources, &table, policy).expect("open");
@@ -204,7 +209,37 @@ mod tests {
                 name: "time backwards",
                 row: "0,A,1.0,1.1,,,,",
                 field: "ts_ns",
-                says: ">= 1",
+                says: "expected a timestamp >= 1700000000000000001 (the previous row's, line 2;",
+            },
+            Case {
+                name: "milliseconds",
+                row: "1700000000000,A,1.0,1.1,,,,",
+                field: "ts_ns",
+                says: "found 1700000000000 (it looks like milliseconds since the epoch)",
+            },
+            Case {
+                name: "seconds",
+                row: "1700000000,A,1.0,1.1,,,,",
+                field: "ts_ns",
+                says: "from 2000-01-01 up to 2100-01-01, found 1700000000 (it looks like seconds",
+            },
+            Case {
+                name: "price that would overflow a sum",
+                row: "2,A,100000000000000000.1,1.1,,,,",
+                field: "bid",
+                says: "expected at most 100000000000000000 (10^18 raw",
+            },
+            Case {
+                name: "price beyond 64 bits",
+                row: "2,A,1.0,99999999999999999999,,,,",
+                field: "ask",
+                says: "expected at most 100000000000000000 ",
+            },
+            Case {
+                name: "size that would overflow a sum",
+                row: "2,A,1.0,1.1,100000000000000000.1,,,",
+                field: "bid_size",
+                says: "expected at most 100000000000000000 ",
             },
             Case {
                 name: "empty symbol",
@@ -314,6 +349,160 @@ mod tests {
         }
     }
 
+    /// Reads `text` (shifted by `at_t0`) in chunks of `chunk`; returns ticks as offsets from
+    /// `T0`, the skipped examples and the error.
+    fn read_in_chunks(
+        text: &str,
+        policy: BadRowPolicy,
+        chunk: usize,
+    ) -> (Vec<(u64, TickKind)>, Vec<String>, Option<String>) {
+        let sources = [embedded(at_t0(text).leak())];
+        let mut table = InstrumentTable::new();
+        scan_instruments(&sources, &[], &mut table).expect("scan");
+        let mut reader = TickReader::open(&sources, &table, policy).expect("open");
+        let mut ticks = Vec::new();
+        let mut buf = Vec::new();
+        let error = loop {
+            match reader.read_chunk(&mut buf, chunk) {
+                Ok(0) => break None,
+                Ok(n) => {
+                    assert!(n <= chunk, "chunk bound");
+                    ticks.extend(buf.iter().map(|t| (t.ts.0.wrapping_sub(T0), t.kind)));
+                }
+                Err(e) => break Some(e.to_string()),
+            }
+        };
+        let stats = reader.stats();
+        assert_eq!(
+            stats.quotes + stats.trades,
+            ticks.len() as u64,
+            "counted ticks are delivered"
+        );
+        (ticks, stats.skipped_examples.clone(), error)
+    }
+
+    #[test]
+    fn a_far_jump_is_the_bad_row_when_the_next_row_goes_back() {
+        const TYPO: &str = "1800000000000000000"; // 2027, in a 2023 file
+        const DAYS_3: u64 = 3 * 86_400_000_000_000;
+        struct Case {
+            name: &'static str,
+            rows: String,
+            /// Offsets from T0 delivered under Skip, and the skipped examples' starts.
+            skip: Vec<u64>,
+            skipped: Vec<&'static str>,
+            /// Delivered under Reject, and the error's start.
+            reject: Vec<u64>,
+            error: Option<&'static str>,
+        }
+        let typo = TYPO.parse::<u64>().expect("typo") - T0;
+        let cases = [
+            Case {
+                name: "typo in the middle costs one row",
+                rows: format!(
+                    "1,A,1,2,,,,\n2,A,1,2,,,,\n{TYPO},A,1,2,,,,\n3,A,1,2,,,,\n4,A,1,2,,,,\n"
+                ),
+                skip: vec![1, 2, 3, 4],
+                skipped: vec![
+                    "t.csv:4: field 'ts_ns': expected a timestamp the next row confirms, found 1800000000000000000 (99999999 s after line 3 (1700000000000000002)) while line 5 goes back to 1700000000000000003; skipped as a typo",
+                ],
+                reject: vec![1, 2, typo],
+                error: Some(
+                    "t.csv:5: field 'ts_ns': expected a timestamp >= 1800000000000000000 (the previous row's, line 4;",
+                ),
+            },
+            Case {
+                name: "a weekend gap is kept",
+                rows: format!(
+                    "1,A,1,2,,,,\n{},A,1,2,,,,\n{},A,1,2,,,,\n",
+                    T0 + DAYS_3,
+                    T0 + DAYS_3 + 1
+                ),
+                skip: vec![1, DAYS_3, DAYS_3 + 1],
+                skipped: vec![],
+                reject: vec![1, DAYS_3, DAYS_3 + 1],
+                error: None,
+            },
+            Case {
+                name: "a jump in the last row is kept",
+                rows: format!("1,A,1,2,,,,\n{TYPO},A,1,2,,,,\n"),
+                skip: vec![1, typo],
+                skipped: vec![],
+                reject: vec![1, typo],
+                error: None,
+            },
+            Case {
+                name: "typo in the first row",
+                rows: format!("{TYPO},A,1,2,,,,\n1,A,1,2,,,,\n2,A,1,2,,,,\n"),
+                skip: vec![1, 2],
+                skipped: vec![
+                    "t.csv:2: field 'ts_ns': expected a timestamp the next row confirms, found 1800000000000000000 (the first row) while line 3 goes back to",
+                ],
+                reject: vec![typo],
+                error: Some("t.csv:3: field 'ts_ns'"),
+            },
+            Case {
+                name: "a row behind both waits for one that decides",
+                rows: format!("5,A,1,2,,,,\n{TYPO},A,1,2,,,,\n4,A,1,2,,,,\n6,A,1,2,,,,\n"),
+                skip: vec![5, 6],
+                skipped: vec![
+                    "t.csv:4: field 'ts_ns': expected a timestamp >= 1700000000000000005",
+                    "t.csv:3: field 'ts_ns': expected a timestamp the next row confirms",
+                ],
+                reject: vec![5, typo],
+                error: Some("t.csv:4:"),
+            },
+        ];
+        for case in cases {
+            let text = format!("{H}{}", case.rows);
+            for chunk in [1, 2, 3, 64] {
+                let (ticks, skipped, error) = read_in_chunks(&text, BadRowPolicy::Skip, chunk);
+                let ts: Vec<u64> = ticks.iter().map(|t| t.0).collect();
+                assert_eq!(ts, case.skip, "{}: skip, chunk {chunk}", case.name);
+                assert!(error.is_none(), "{}: {error:?}", case.name);
+                assert_eq!(
+                    skipped.len(),
+                    case.skipped.len(),
+                    "{}: {skipped:?}",
+                    case.name
+                );
+                for (got, want) in skipped.iter().zip(&case.skipped) {
+                    assert!(got.starts_with(want), "{}: {got}", case.name);
+                }
+                let (ticks, _, error) = read_in_chunks(&text, BadRowPolicy::Reject, chunk);
+                let ts: Vec<u64> = ticks.iter().map(|t| t.0).collect();
+                assert_eq!(ts, case.reject, "{}: reject, chunk {chunk}", case.name);
+                let error = error.unwrap_or_default();
+                assert!(
+                    error.starts_with(case.error.unwrap_or_default()),
+                    "{}: {error}",
+                    case.name
+                );
+                assert_eq!(error.is_empty(), case.error.is_none(), "{}", case.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_held_row_keeps_tick_order_across_chunk_sizes() {
+        // Quote+trade rows on both sides of a confirmed two-day gap: four ticks wait at once.
+        let gap = T0 + 2 * 86_400_000_000_000;
+        let text = format!(
+            "{H}1,A,1,2,,,1,\n{gap},A,1,2,,,1,\n{},A,1,2,,,1,\n",
+            gap + 1
+        );
+        let expected = {
+            let (q, t) = (TickKind::Quote, TickKind::Trade);
+            let g = gap - T0;
+            vec![(1, q), (1, t), (g, q), (g, t), (g + 1, q), (g + 1, t)]
+        };
+        for chunk in [1, 2, 3, 5, 100] {
+            let (ticks, skipped, error) = read_in_chunks(&text, BadRowPolicy::Skip, chunk);
+            assert!(error.is_none() && skipped.is_empty(), "chunk {chunk}");
+            assert_eq!(ticks, expected, "chunk {chunk}");
+        }
+    }
+
     #[test]
     fn skip_counts_every_bad_row_and_keeps_twenty_examples() {
         let mut text = String::from(H);
@@ -390,7 +579,7 @@ mod tests {
             assert!(
                 ticks
                     .iter()
-                    .all(|t| t.seq == 0 && t.local_ts == t.ts && t.ts == Nanos(1)),
+                    .all(|t| t.seq == 0 && t.local_ts == t.ts && t.ts == Nanos(T0 + 1)),
                 "{}",
                 case.name
             );
@@ -400,7 +589,8 @@ mod tests {
     #[test]
     fn quote_and_trade_row_splits_across_chunks_of_one() {
         let sources = [embedded(
-            "ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size\n1,A,1,2,,,1,\n2,A,1,2,,,,\n",
+            at_t0("ts_ns,symbol,bid,ask,bid_size,ask_size,last,last_size\n1,A,1,2,,,1,\n2,A,1,2,,,,\n")
+                .leak(),
         )];
         let mut table = InstrumentTable::new();
         scan_instruments(&sources, &[], &mut table).expect("scan");
@@ -409,7 +599,7 @@ mod tests {
         let mut kinds = Vec::new();
         while reader.read_chunk(&mut chunk, 1).expect("read") > 0 {
             assert_eq!(chunk.len(), 1);
-            kinds.push((chunk[0].ts.0, chunk[0].kind));
+            kinds.push((chunk[0].ts.0 - T0, chunk[0].kind));
         }
         assert_eq!(
             kinds,

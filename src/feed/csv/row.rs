@@ -3,34 +3,31 @@
 //! field (rejected or counted and skipped, per `BadRowPolicy`).
 //!
 //! `ticks_from_fields` is the one rule that turns a row's prices and sizes into ticks; the
-//! Kite decoder uses it too, so a recorded live session reads back as the same ticks.
+//! Kite decoder uses it too, so a recorded live session reads back as the same ticks. Value
+//! ranges and the timestamp window are `feed::rules`, shared with the binary decoder.
+//!
+//! Under `BadRowPolicy::Skip` a row that jumps more than `SUSPECT_JUMP_NS` ahead is held back
+//! (not delivered, not the new baseline) until the next good row: if that row goes back below
+//! it, the held row was the typo and is skipped; otherwise it is delivered and time goes on
+//! from it. So one far-future typo costs one row, not the rest of the file, and a real gap
+//! (a weekend) delivers exactly what it did before. The first row has no baseline: it is
+//! held too, and blamed only when the next row lies more than `SUSPECT_JUMP_NS` before it.
+//! `Reject` never holds a row.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::super::rules::{self, SUSPECT_JUMP_NS, ValueProblem};
 use super::super::symbols::SymbolIndex;
 use super::super::{FeedError, FeedStats, MAX_SKIPPED_EXAMPLES};
 use super::line::{
-    EXCHANGE_TS_WINDOW_NS, F_ASK, F_ASK_SIZE, F_BID, F_BID_SIZE, F_EXCHANGE_TS, F_LAST,
-    F_LAST_SIZE, F_SYMBOL, F_TS, FIELDS, Layout, MAX_COMMAS, field, quoted, strip_cr,
+    F_ASK, F_ASK_SIZE, F_BID, F_BID_SIZE, F_EXCHANGE_TS, F_LAST, F_LAST_SIZE, F_SYMBOL, F_TS,
+    FIELDS, Layout, MAX_COMMAS, field, strip_cr,
 };
+use super::problem::{Problem, RowError};
 use crate::config::BadRowPolicy;
 use crate::domain::fixed::{DecimalError, parse_fixed};
 use crate::domain::{InstrumentId, InstrumentTable, Nanos, Price, Qty, Tick, TickKind};
-
-/// What is wrong with a row; turned into text only when the message is needed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Problem {
-    FieldCount { found: usize },
-    Timestamp,
-    Backwards { previous: u64 },
-    EmptySymbol,
-    UnknownSymbol,
-    Decimal(DecimalError),
-    NotPositive,
-    Negative,
-    Shape(ShapeError),
-    ExchangeTs,
-}
 
 /// The prices and sizes of one row (or one Kite packet), raw at the instrument's precisions;
 /// `None` is an empty field.
@@ -90,87 +87,6 @@ pub(crate) fn ticks_from_fields(
     Ok((trade, None))
 }
 
-#[derive(Clone, Copy, Debug)]
-struct RowError {
-    field: usize,
-    problem: Problem,
-}
-
-impl RowError {
-    /// `line` holds the first eight fields; `exchange_ts` the 9th when the line has one.
-    fn message(
-        &self,
-        line: &[u8],
-        exchange_ts: Option<&[u8]>,
-        commas: &[usize; MAX_COMMAS],
-        layout: Layout,
-    ) -> String {
-        let found = || {
-            if self.field == F_EXCHANGE_TS {
-                quoted(exchange_ts.unwrap_or_default())
-            } else {
-                quoted(field(line, commas, self.field))
-            }
-        };
-        match self.problem {
-            Problem::FieldCount { found } => {
-                format!(
-                    "expected {} comma-separated fields, found {found}",
-                    layout.commas() + 1
-                )
-            }
-            Problem::Timestamp => {
-                format!(
-                    "expected nanoseconds since the Unix epoch (an unsigned integer), found '{}'",
-                    found()
-                )
-            }
-            Problem::Backwards { previous } => format!(
-                "expected a timestamp >= {previous} (the previous row's; time may not go backwards in a file), found {}",
-                found()
-            ),
-            Problem::EmptySymbol => "expected a symbol, found an empty field".to_owned(),
-            Problem::UnknownSymbol => {
-                format!(
-                    "expected a symbol of the instrument table (scan the sources first), found '{}'",
-                    found()
-                )
-            }
-            Problem::Decimal(DecimalError::TooManyDecimals {
-                found: decimals,
-                max,
-            }) => format!(
-                "expected at most {max} decimals (the instrument's precision), found '{}' with {decimals}",
-                found()
-            ),
-            Problem::Decimal(DecimalError::Overflow) => {
-                format!(
-                    "expected a number that fits 64 bits at the instrument's precision, found '{}'",
-                    found()
-                )
-            }
-            Problem::Decimal(DecimalError::Empty | DecimalError::Invalid) => {
-                format!("expected a decimal number, found '{}'", found())
-            }
-            Problem::NotPositive => format!("expected a price > 0, found '{}'", found()),
-            Problem::Negative => format!("expected a size >= 0, found '{}'", found()),
-            Problem::Shape(ShapeError::NoPrice) => {
-                "expected at least one of bid, ask or last, found none".to_owned()
-            }
-            Problem::Shape(ShapeError::HalfTrade) => {
-                "expected a trade price because last_size is given, found an empty field".to_owned()
-            }
-            Problem::Shape(ShapeError::OrphanSizes) => {
-                "expected a bid or ask because bid_size/ask_size is given, found neither".to_owned()
-            }
-            Problem::ExchangeTs => format!(
-                "expected nanoseconds since the Unix epoch from 2000-01-01 up to 2100-01-01, or an empty field, found '{}'",
-                found()
-            ),
-        }
-    }
-}
-
 #[inline]
 fn parse_ts(bytes: &[u8]) -> Option<u64> {
     if bytes.is_empty() {
@@ -187,13 +103,29 @@ fn parse_ts(bytes: &[u8]) -> Option<u64> {
     Some(value)
 }
 
-/// An `exchange_ts_ns` field is empty or a plausible time. Only checked: the engine runs on
-/// `ts_ns`; the exchange's time is for analysis.
+/// An `exchange_ts_ns` field is empty or a plausible time (the `ts_ns` rule). Only checked:
+/// the engine runs on `ts_ns`; the exchange's time is for analysis.
 // Out of line: a second inlined copy of `parse_ts` made the `ts_ns` loop of every row one
 // instruction per digit slower (callgrind, Lean FX file).
 #[inline(never)]
-fn exchange_ts_ok(text: &[u8]) -> bool {
-    text.is_empty() || parse_ts(text).is_some_and(|ns| EXCHANGE_TS_WINDOW_NS.contains(&ns))
+fn exchange_ts_problem(text: &[u8]) -> Option<Problem> {
+    if text.is_empty() {
+        return None;
+    }
+    match parse_ts(text) {
+        None => Some(Problem::ExchangeTs),
+        Some(ns) if rules::timestamp_ok(ns) => None,
+        Some(ns) => Some(Problem::TsWindow(ns)),
+    }
+}
+
+/// A row held back under `Skip` because it jumped far ahead; see the module doc.
+#[derive(Clone, Copy, Debug)]
+struct Suspect {
+    ts: u64,
+    line: u64,
+    first: Tick,
+    second: Option<Tick>,
 }
 
 /// Precisions of one symbol as the parser needs them.
@@ -214,8 +146,37 @@ pub(super) struct RowParser {
     line: u64,
     /// Timestamp of the last accepted row.
     last_ts: u64,
+    /// Line of the last accepted row (1, the header, before any).
+    last_line: u64,
+    /// A far jump waiting for the next row to confirm it (`Skip` only).
+    suspect: Option<Suspect>,
     policy: BadRowPolicy,
     layout: Layout,
+}
+
+/// Ticks that did not fit in the caller's chunk, delivered first on the next fill. At most
+/// three wait (a held row's two and a row's second), so its capacity of four is never
+/// outgrown and the queue does not allocate after `CsvSource::open`.
+pub(super) type Carry = VecDeque<Tick>;
+
+/// Capacity a `Carry` is created with.
+pub(super) const CARRY_CAPACITY: usize = 4;
+
+/// Appends to `out` while it has room and nothing waits; queues in `carry` otherwise.
+#[inline]
+fn deliver(
+    tick: Tick,
+    out: &mut Vec<Tick>,
+    limit: usize,
+    carry: &mut Carry,
+    stats: &mut FeedStats,
+) {
+    count_tick(&tick, stats);
+    if carry.is_empty() && out.len() < limit {
+        out.push(tick);
+    } else {
+        carry.push_back(tick);
+    }
 }
 
 impl RowParser {
@@ -241,6 +202,8 @@ impl RowParser {
             specs,
             line: 1,
             last_ts: 0,
+            last_line: 1,
+            suspect: None,
             policy,
             layout,
         }
@@ -262,17 +225,20 @@ impl RowParser {
         if text.is_empty() {
             return Ok(None);
         }
-        match parse_fixed(text, precision) {
-            Ok(raw) if raw > 0 => Ok(Some(Price(raw))),
-            Ok(_) => Err(RowError {
-                field: k,
-                problem: Problem::NotPositive,
-            }),
-            Err(e) => Err(RowError {
-                field: k,
-                problem: Problem::Decimal(e),
-            }),
-        }
+        let value = match parse_fixed(text, precision) {
+            Ok(raw) => rules::price(raw),
+            Err(DecimalError::Overflow) => Err(ValueProblem::TooLarge),
+            Err(e) => {
+                return Err(RowError {
+                    field: k,
+                    problem: Problem::Decimal(e),
+                });
+            }
+        };
+        value.map(|raw| Some(Price(raw))).map_err(|p| RowError {
+            field: k,
+            problem: Problem::Value(p, precision),
+        })
     }
 
     #[inline]
@@ -286,21 +252,24 @@ impl RowParser {
         if text.is_empty() {
             return Ok(None);
         }
-        match parse_fixed(text, precision) {
-            Ok(raw) if raw >= 0 => Ok(Some(Qty(raw))),
-            Ok(_) => Err(RowError {
-                field: k,
-                problem: Problem::Negative,
-            }),
-            Err(e) => Err(RowError {
-                field: k,
-                problem: Problem::Decimal(e),
-            }),
-        }
+        let value = match parse_fixed(text, precision) {
+            Ok(raw) => rules::size(raw),
+            Err(DecimalError::Overflow) => Err(ValueProblem::TooLarge),
+            Err(e) => {
+                return Err(RowError {
+                    field: k,
+                    problem: Problem::Decimal(e),
+                });
+            }
+        };
+        value.map(|raw| Some(Qty(raw))).map_err(|p| RowError {
+            field: k,
+            problem: Problem::Value(p, precision),
+        })
     }
 
     /// Validates a non-empty line of the layout `NINE` says; returns the quote and/or trade
-    /// it holds, quote first.
+    /// it holds, quote first. Does not move the baseline (`last_ts`): `row` does.
     ///
     /// One copy per layout: with the layout a constant, an eight-field file pays nothing for
     /// the optional column (it cost ~1% more instructions per row as a runtime value).
@@ -330,23 +299,44 @@ impl RowParser {
             });
         }
         let (line, exchange_ts) = layout.split(line, commas, count);
-        if let Some(text) = exchange_ts
-            && !exchange_ts_ok(text)
-        {
+        if let Some(problem) = exchange_ts.and_then(exchange_ts_problem) {
             return Err(RowError {
                 field: F_EXCHANGE_TS,
-                problem: Problem::ExchangeTs,
+                problem,
             });
         }
         let ts = parse_ts(field(line, commas, F_TS)).ok_or(RowError {
             field: F_TS,
             problem: Problem::Timestamp,
         })?;
+        if !rules::timestamp_ok(ts) {
+            return Err(RowError {
+                field: F_TS,
+                problem: Problem::TsWindow(ts),
+            });
+        }
         if ts < self.last_ts {
             return Err(RowError {
                 field: F_TS,
                 problem: Problem::Backwards {
                     previous: self.last_ts,
+                    line: self.last_line,
+                },
+            });
+        }
+        // A held first row has no baseline to have jumped from: a row a little before it
+        // is the bad one, as it would be without holding; only one far before it (more than
+        // the jump bound) makes the first row the suspect typo (see `accept`).
+        if let Some(first) = &self.suspect
+            && self.last_line == 1
+            && ts < first.ts
+            && first.ts - ts <= SUSPECT_JUMP_NS
+        {
+            return Err(RowError {
+                field: F_TS,
+                problem: Problem::Backwards {
+                    previous: first.ts,
+                    line: first.line,
                 },
             });
         }
@@ -378,8 +368,104 @@ impl RowParser {
             },
             problem: Problem::Shape(shape),
         })?;
-        self.last_ts = ts;
         Ok(ticks)
+    }
+
+    /// A row that passed `parse`: resolves a held suspect against it, then delivers it, or
+    /// holds it when it jumps far ahead under `Skip`.
+    #[inline]
+    fn accept(
+        &mut self,
+        (first, second): (Tick, Option<Tick>),
+        out: &mut Vec<Tick>,
+        limit: usize,
+        carry: &mut Carry,
+        stats: &mut FeedStats,
+    ) {
+        let ts = first.ts.0;
+        if let Some(suspect) = self.suspect.take() {
+            if ts >= suspect.ts {
+                self.deliver_suspect(suspect, out, limit, carry, stats);
+            } else {
+                let message = self.typo_message(&suspect, ts);
+                self.skipped(message, stats);
+            }
+        }
+        // Never under Reject: it must stop at the line where time goes back, as before.
+        if self.policy == BadRowPolicy::Skip && ts.saturating_sub(self.last_ts) > SUSPECT_JUMP_NS {
+            self.suspect = Some(Suspect {
+                ts,
+                line: self.line,
+                first,
+                second,
+            });
+            return;
+        }
+        deliver(first, out, limit, carry, stats);
+        if let Some(second) = second {
+            deliver(second, out, limit, carry, stats);
+        }
+        self.last_ts = ts;
+        self.last_line = self.line;
+    }
+
+    fn deliver_suspect(
+        &mut self,
+        suspect: Suspect,
+        out: &mut Vec<Tick>,
+        limit: usize,
+        carry: &mut Carry,
+        stats: &mut FeedStats,
+    ) {
+        deliver(suspect.first, out, limit, carry, stats);
+        if let Some(second) = suspect.second {
+            deliver(second, out, limit, carry, stats);
+        }
+        self.last_ts = suspect.ts;
+        self.last_line = suspect.line;
+    }
+
+    /// Delivers a suspect still held at the end of the file: nothing contradicted it.
+    pub(super) fn finish(
+        &mut self,
+        out: &mut Vec<Tick>,
+        limit: usize,
+        carry: &mut Carry,
+        stats: &mut FeedStats,
+    ) {
+        if let Some(suspect) = self.suspect.take() {
+            self.deliver_suspect(suspect, out, limit, carry, stats);
+        }
+    }
+
+    fn typo_message(&self, suspect: &Suspect, next: u64) -> String {
+        let after = if self.last_line > 1 {
+            format!(
+                "{} s after line {} ({})",
+                suspect.ts.saturating_sub(self.last_ts) / 1_000_000_000,
+                self.last_line,
+                self.last_ts
+            )
+        } else {
+            "the first row".to_owned()
+        };
+        FeedError::BadRow {
+            file: self.name.to_string(),
+            line: suspect.line,
+            field: FIELDS[F_TS],
+            message: format!(
+                "expected a timestamp the next row confirms, found {} ({after}) while line {} goes back to {next}; skipped as a typo",
+                suspect.ts, self.line
+            ),
+        }
+        .to_string()
+    }
+
+    fn skipped(&self, message: String, stats: &mut FeedStats) {
+        stats.skipped_rows += 1;
+        if stats.skipped_examples.len() < MAX_SKIPPED_EXAMPLES {
+            stats.skipped_examples.push(message);
+        }
     }
 }
 
@@ -394,7 +480,7 @@ impl RowParser {
         count: usize,
         out: &mut Vec<Tick>,
         limit: usize,
-        carry: &mut Option<Tick>,
+        carry: &mut Carry,
         stats: &mut FeedStats,
     ) -> Result<(), FeedError> {
         self.line += 1;
@@ -409,17 +495,8 @@ impl RowParser {
             Layout::WithExchangeTs => self.parse::<true>(line, commas, count),
         };
         match parsed {
-            Ok((first, second)) => {
-                count_tick(&first, stats);
-                out.push(first);
-                if let Some(second) = second {
-                    count_tick(&second, stats);
-                    if out.len() < limit {
-                        out.push(second);
-                    } else {
-                        *carry = Some(second);
-                    }
-                }
+            Ok(ticks) => {
+                self.accept(ticks, out, limit, carry, stats);
                 Ok(())
             }
             Err(error) => {

@@ -18,7 +18,8 @@
 //!   price; otherwise a trade. A price of 0 or less means "none" (an empty book side, no trade
 //!   yet), never a zero price.
 
-use super::super::csv::{EXCHANGE_TS_WINDOW_NS, TickFields, ticks_from_fields};
+use super::super::csv::{TickFields, ticks_from_fields};
+use super::super::rules;
 use crate::domain::{InstrumentId, Nanos, Price, Qty, Tick};
 
 /// Segment codes (`token & 0xFF`) whose prices are not in paise.
@@ -314,7 +315,7 @@ impl Packet {
     #[inline]
     pub fn exchange_ts(&self) -> Option<Nanos> {
         let ns = u64::from(self.exchange_time) * 1_000_000_000;
-        EXCHANGE_TS_WINDOW_NS.contains(&ns).then_some(Nanos(ns))
+        rules::timestamp_ok(ns).then_some(Nanos(ns))
     }
 
     /// The packet's prices and sizes as a tick row holds them: bid and ask from depth level 0
