@@ -280,23 +280,13 @@ mod tests {
             assert!(replay.read_chunk(&mut buf, 2).unwrap() > 0, "loops forever");
             seen.extend(buf.iter().map(|t| t.ts.0));
         }
-        // Three passes of 1000, 2000, 3000 s; each shifted by the span (2000 s) + 1 ns more.
-        let s = 1_000_000_000u64;
+        // Three passes of the rows 1000 s apart; each shifted by the span (2000 s) + 1 ns more.
+        let (s, t0) = (1_000_000_000u64, 1_700_001_000_000_000_000u64);
         let pass = 2_000 * s + 1;
-        assert_eq!(
-            seen[..9],
-            [
-                1_000 * s,
-                2_000 * s,
-                3_000 * s,
-                1_000 * s + pass,
-                2_000 * s + pass,
-                3_000 * s + pass,
-                1_000 * s + 2 * pass,
-                2_000 * s + 2 * pass,
-                3_000 * s + 2 * pass
-            ]
-        );
+        let expected: Vec<u64> = (0..3)
+            .flat_map(|p| (0..3).map(move |r| t0 + r * 1_000 * s + p * pass))
+            .collect();
+        assert_eq!(seen[..9], expected[..]);
         stop.request_stop();
         assert_eq!(replay.read_chunk(&mut buf, 2).unwrap(), 0);
         // Without a way to reopen, a loop ends like `exit`.
