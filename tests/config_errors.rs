@@ -53,7 +53,7 @@ fn all_problems_of_all_files_are_reported_together() {
     );
     let stderr = failing_backtest(&strategies, Some(&engine));
     for needle in [
-        "a.toml:6: field 'params.fast': expected integer >= 1, found 0",
+        "a.toml:6: field 'params.fast': expected integer in 1..=1000000, found 0",
         "b.toml:5: field 'extra': unknown field",
         "engine.toml:2: field 'runtime.ring_capacity': expected a power of two, found 1000",
     ] {

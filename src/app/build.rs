@@ -272,6 +272,15 @@ pub fn build(
                         });
                         break;
                     }
+                    let inference = match (inference, loaded.single_row()) {
+                        (InferenceMode::Batched, Some(why)) => {
+                            // Per tick gives the same scores (the model's rows are
+                            // independent); a batched call would fail on every chunk.
+                            warn!(target: "app", strategy = %s.id, model = %path, "model takes one row per call ({why}): scored per tick instead of batched");
+                            InferenceMode::PerTick
+                        }
+                        (mode, _) => mode,
+                    };
                     model = Some(ModelInfo {
                         name: loaded.sidecar.name.clone(),
                         version: loaded.sidecar.version.clone(),

@@ -82,7 +82,14 @@ pub fn live(args: LiveArgs, registry: &Registry) -> Result<ExitCode> {
                 outcome.summary.fills,
                 outcome.output_dir.display()
             );
+            let never_scored = outcome.summary.models_that_never_scored();
+            for line in &never_scored {
+                // To the error log as well: a live box is read from its logs.
+                tracing::error!(target: "error", "{line}");
+                eprintln!("error: {line}");
+            }
             match outcome.canary_passed {
+                Some(true) if !never_scored.is_empty() => Ok(ExitCode::from(1)),
                 Some(true) => Ok(ExitCode::SUCCESS),
                 Some(false) => {
                     eprintln!(

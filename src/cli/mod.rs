@@ -120,8 +120,9 @@ struct ConvertArgs {
 }
 
 /// Runs the command line with the strategy kinds of `registry` (the built-ins, plus any a
-/// user's crate registered) and returns the process exit code: 0 success, 1 a live run whose
-/// canary failed, 2 an error.
+/// user's crate registered) and returns the process exit code: 0 success, 1 a run that
+/// found problems (a live canary failed, an ML model that never gave a usable score, a
+/// `--strict` backtest with a strategy left out), 2 an error.
 pub fn main(registry: Registry) -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -188,8 +189,8 @@ fn strategy_paths(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(vec![default])
 }
 
-/// Runs a backtest and prints or writes its results; exit 1 under `--strict` when a
-/// configured strategy did not take part.
+/// Runs a backtest and prints or writes its results; exit 1 when an ML strategy's every
+/// inference failed, or under `--strict` when a configured strategy did not take part.
 fn backtest(args: BacktestArgs, registry: &Registry) -> Result<ExitCode> {
     let paths = strategy_paths(&args.inputs.strategies)?;
     let (mut config, strategies) =
@@ -233,6 +234,13 @@ fn backtest(args: BacktestArgs, registry: &Registry) -> Result<ExitCode> {
         }
     }
     let summary = &backtest.summary;
+    let never_scored = summary.models_that_never_scored();
+    for line in &never_scored {
+        eprintln!("error: {line}");
+    }
+    if !never_scored.is_empty() {
+        return Ok(ExitCode::from(1));
+    }
     if args.strict
         && !(summary.disabled_strategies.is_empty() && summary.idle_strategies.is_empty())
     {

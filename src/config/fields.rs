@@ -263,6 +263,14 @@ impl<'s, 'a> Fields<'s, 'a> {
             Err(e) => {
                 let reason = match e {
                     DecimalError::Overflow => "number out of range".to_owned(),
+                    DecimalError::TooManyDecimals { found, max } => {
+                        let found = if found == u8::MAX {
+                            format!("{found}+")
+                        } else {
+                            found.to_string()
+                        };
+                        format!("expected at most {max} decimals, found {found} in \"{text}\"")
+                    }
                     _ => format!("expected a decimal number like \"1.25\", found \"{text}\""),
                 };
                 self.invalid(key, offset, reason);
@@ -371,4 +379,55 @@ pub fn is_env_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The errors of reading `key` of `text` as a decimal.
+    fn decimal_errors(text: &str, key: &str) -> (Option<(i64, u8, usize)>, Vec<String>) {
+        let source = Source {
+            path: Path::new("e.toml"),
+            text,
+        };
+        let table = parse_document(&source).expect("valid TOML");
+        let mut errors = Vec::new();
+        let mut fields = Fields::new(&source, table.get_ref(), "", 0, &mut errors);
+        let got = fields.opt_decimal(key);
+        (got, errors.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn decimals_beyond_eighteen_are_refused_table() {
+        let cases = [
+            (
+                "string, 18 decimals",
+                "x = \"0.000000000000000001\"\n",
+                None,
+            ),
+            (
+                "string, 19 decimals",
+                "\n\nx = \"0.0000000000000000001\"\n",
+                Some(
+                    "e.toml:3: field 'x': expected at most 18 decimals, found 19 in \"0.0000000000000000001\"",
+                ),
+            ),
+            (
+                "TOML float, 20 decimals",
+                "x = 0.00000000000000000001\n",
+                Some("e.toml:1: field 'x': expected at most 18 decimals, found 20"),
+            ),
+        ];
+        for (name, text, expected) in cases {
+            let (got, errors) = decimal_errors(text, "x");
+            match expected {
+                None => assert!(errors.is_empty() && got.is_some(), "{name}: {errors:?}"),
+                Some(needle) => assert!(
+                    got.is_none() && errors.len() == 1 && errors[0].contains(needle),
+                    "{name}: {errors:?}"
+                ),
+            }
+        }
+    }
 }

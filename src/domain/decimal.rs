@@ -4,6 +4,8 @@
 use super::fixed::POW10;
 
 /// An exact decimal, `mantissa * 10^-decimals` (`"0.35"` is `{ mantissa: 35, decimals: 2 }`).
+/// Parsed ones have `decimals <= MAX_DECIMALS` (`parse_mantissa` refuses more), so
+/// `POW10[decimals]` is always in range.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Decimal {
     pub mantissa: i64,

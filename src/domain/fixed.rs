@@ -8,6 +8,9 @@ use std::fmt;
 pub const MAX_PRECISION: u8 = 9;
 /// Decimals of every `Money` value.
 pub const MONEY_SCALE: u8 = 18;
+/// Most decimals any decimal text may carry: `POW10` reaches `10^18`, and an `i64` mantissa
+/// holds no more significant digits, so every scaling of a parsed value is in range.
+pub const MAX_DECIMALS: u8 = 18;
 
 /// Powers of ten as `i64`, indexable by a precision up to 18.
 pub const POW10: [i64; 19] = {
@@ -149,10 +152,12 @@ pub enum DecimalError {
 }
 
 /// Parses decimal text into `(mantissa, decimals)`: `"-1.250"` → `(-1250, 3)`.
-/// Accepts an optional sign, digits, and an optional fraction; no exponent.
+/// Accepts an optional sign, digits, and an optional fraction of at most `MAX_DECIMALS`
+/// digits; no exponent. Every caller may scale the result by `POW10[decimals]`.
 ///
 /// # Errors
-/// Empty or malformed text, or a mantissa beyond `i64`.
+/// Empty or malformed text, more than `MAX_DECIMALS` decimals, or a mantissa beyond `i64`
+/// (in that order: `"1.0000000000000000000"` is too many decimals, not out of range).
 #[inline]
 pub fn parse_mantissa(bytes: &[u8]) -> Result<(i64, u8), DecimalError> {
     let (negative, digits) = match bytes.first() {
@@ -165,16 +170,21 @@ pub fn parse_mantissa(bytes: &[u8]) -> Result<(i64, u8), DecimalError> {
     let mut decimals: u32 = 0;
     let mut seen_dot = false;
     let mut seen_digit = false;
+    // Kept scanning past an overflow, so malformed text and too many decimals are named first.
+    let mut overflow = false;
     for &b in digits {
         match b {
             b'0'..=b'9' => {
                 seen_digit = true;
-                mantissa = mantissa
+                match mantissa
                     .checked_mul(10)
                     .and_then(|m| m.checked_add(u64::from(b - b'0')))
-                    .ok_or(DecimalError::Overflow)?;
+                {
+                    Some(m) => mantissa = m,
+                    None => overflow = true,
+                }
                 if seen_dot {
-                    decimals += 1;
+                    decimals = decimals.saturating_add(1);
                 }
             }
             b'.' if !seen_dot => seen_dot = true,
@@ -183,6 +193,15 @@ pub fn parse_mantissa(bytes: &[u8]) -> Result<(i64, u8), DecimalError> {
     }
     if !seen_digit {
         return Err(DecimalError::Invalid);
+    }
+    if decimals > u32::from(MAX_DECIMALS) {
+        return Err(DecimalError::TooManyDecimals {
+            found: u8::try_from(decimals).unwrap_or(u8::MAX),
+            max: MAX_DECIMALS,
+        });
+    }
+    if overflow {
+        return Err(DecimalError::Overflow);
     }
     let decimals = u8::try_from(decimals).map_err(|_| DecimalError::Overflow)?;
     let value = i64::try_from(mantissa).map_err(|_| DecimalError::Overflow)?;
@@ -371,6 +390,42 @@ mod tests {
                 "{}",
                 case.name
             );
+        }
+    }
+
+    #[test]
+    fn parse_mantissa_decimals_table() {
+        /// Name, text, what `parse_mantissa` gives.
+        type Case<'a> = (&'a str, &'a str, Result<(i64, u8), DecimalError>);
+        let long = format!("0.{}1", "0".repeat(299));
+        let cases: [Case<'_>; 5] = [
+            ("18 decimals", "0.000000000000000001", Ok((1, 18))),
+            (
+                "19 decimals",
+                "0.0000000000000000001",
+                Err(DecimalError::TooManyDecimals { found: 19, max: 18 }),
+            ),
+            (
+                "19 decimals that also overflow",
+                "1.0000000000000000000",
+                Err(DecimalError::TooManyDecimals { found: 19, max: 18 }),
+            ),
+            (
+                "300 decimals",
+                &long,
+                Err(DecimalError::TooManyDecimals {
+                    found: u8::MAX,
+                    max: 18,
+                }),
+            ),
+            (
+                "malformed before too many decimals",
+                "0.00000000000000000001x",
+                Err(DecimalError::Invalid),
+            ),
+        ];
+        for (name, text, expected) in cases {
+            assert_eq!(parse_mantissa(text.as_bytes()), expected, "{name}");
         }
     }
 

@@ -10,7 +10,9 @@ pub mod tick;
 pub mod valuation;
 
 pub use decimal::Decimal;
-pub use fixed::{DecimalDisplay, DecimalError, MONEY_SCALE, Money, POW10, Price, Qty};
+pub use fixed::{
+    DecimalDisplay, DecimalError, MAX_DECIMALS, MONEY_SCALE, Money, POW10, Price, Qty,
+};
 pub use instrument::{
     CurrencyId, InstrumentError, InstrumentId, InstrumentSpec, InstrumentTable, InstrumentTerms,
 };

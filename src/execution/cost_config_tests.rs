@@ -206,7 +206,7 @@ fn config_errors_name_line_and_field() {
         (
             "per unit too precise",
             "fee_per_unit = \"0.0000000000000000001\"\n",
-            "e.toml:2: field 'venue.paper.fee_per_unit': at most 18 decimals",
+            "e.toml:2: field 'venue.paper.fee_per_unit': expected at most 18 decimals, found 19",
         ),
         (
             "min negative",

@@ -38,6 +38,8 @@ pub struct Model {
     binding: IoBinding,
     input: Tensor<f32>,
     output: Tensor<f32>,
+    /// Why the model cannot score more than one row per call (`None`: it can).
+    single_row: Option<String>,
 }
 
 impl Model {
@@ -84,12 +86,14 @@ impl Model {
         binding
             .bind_output(sidecar.output_name.as_str(), &mut output)
             .map_err(|e| fail("cannot bind the output tensor", &e))?;
+        let single_row = fixed_batch(&session, &sidecar);
         let mut model = Model {
             binding,
             sidecar,
             session,
             input,
             output,
+            single_row,
         };
         let zeros = vec![0f32; width];
         let live = model
@@ -107,7 +111,22 @@ impl Model {
                 ),
             ));
         }
+        if model.single_row.is_none() {
+            // A graph can declare any batch size and still fail on more than one row (a
+            // reshape to 1 inside it): try two, so a batched run does not fail on every call.
+            let two = vec![0f32; 2 * width];
+            batch.clear();
+            if let Err(e) = model.score_batch(&two, 2, &mut batch) {
+                model.single_row = Some(format!("a two-row test batch failed: {e}"));
+            }
+        }
         Ok(model)
+    }
+
+    /// Why the model takes only one row per call (`None` when it takes batches): such a
+    /// model is scored per tick even where batched inference is configured.
+    pub fn single_row(&self) -> Option<&str> {
+        self.single_row.as_deref()
     }
 
     /// Feature columns the model reads.
@@ -164,6 +183,23 @@ impl Model {
         let stride = self.sidecar.output_width;
         scores.extend((0..rows).map(|r| data[r * stride + self.sidecar.score_index]));
         Ok(())
+    }
+}
+
+/// `Some(why)` when the model's input declares a fixed batch size (any but a symbolic one):
+/// exporters often write `[1, F]`, which takes one row per call and fails every batch.
+fn fixed_batch(session: &Session, sidecar: &Sidecar) -> Option<String> {
+    let input = session
+        .inputs()
+        .iter()
+        .find(|i| i.name() == sidecar.input_name)?;
+    match input.dtype() {
+        ValueType::Tensor { shape, .. } if shape.first().is_some_and(|&d| d >= 0) => Some(format!(
+            "its input '{}' has a fixed batch dimension ({}), not a symbolic one",
+            sidecar.input_name,
+            input.dtype()
+        )),
+        _ => None,
     }
 }
 
@@ -243,4 +279,40 @@ fn check_signature(path: &Path, session: &Session, sidecar: &Sidecar) -> Result<
 
 fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names.collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_model(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/models/{name}.onnx"))
+    }
+
+    #[test]
+    fn a_fixed_batch_dimension_is_seen_at_load() {
+        let cases = [
+            ("batch_one", Some("fixed batch dimension")),
+            ("nan_score", None),
+        ];
+        for (name, expected) in cases {
+            let model = Model::load(&test_model(name))
+                .unwrap_or_else(|e| panic!("{name}: loads (ONNX Runtime fetched?): {e:?}"));
+            match expected {
+                Some(needle) => assert!(
+                    model.single_row().is_some_and(|why| why.contains(needle)),
+                    "{name}: {:?}",
+                    model.single_row()
+                ),
+                None => assert_eq!(model.single_row(), None, "{name}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_nan_score_comes_back_as_a_value_for_the_strategy_to_count() {
+        let mut model = Model::load(&test_model("nan_score")).expect("loads");
+        let score = model.score(&[2.5]).expect("runs");
+        assert!(score.is_nan(), "sqrt(-|x|) of a non-zero row: {score}");
+    }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use crate::strategy::params::PriceSource;
+use crate::strategy::params::{MAX_WINDOW, PriceSource};
 
 /// Version tag of the formulas below; part of every schema hash.
 pub const FEATURE_SET_VERSION: &str = "alpha-panda.features.v1";
@@ -38,15 +38,19 @@ pub const FEATURE_NAMES: [(&str, &[&str]); 8] = [
 
 impl FeatureSpec {
     /// Builds a feature from its name and parameter values (in `FEATURE_NAMES` key order).
+    /// Every parameter is at most `MAX_WINDOW` (the bound of strategy windows): each is a
+    /// window whose ring is allocated when the model loads.
     ///
     /// # Errors
     /// The constraint a parameter breaks, worded for the user.
     pub fn from_parts(name: &str, params: &[u32]) -> Result<FeatureSpec, String> {
         let at_least = |key: &str, value: u32, min: u32| {
-            if value >= min {
+            if value >= min && i64::from(value) <= MAX_WINDOW {
                 Ok(value)
             } else {
-                Err(format!("param '{key}' must be >= {min}, found {value}"))
+                Err(format!(
+                    "param '{key}' must be in {min}..={MAX_WINDOW}, found {value}"
+                ))
             }
         };
         Ok(match (name, params) {
@@ -54,9 +58,9 @@ impl FeatureSpec {
                 k: at_least("k", k, 1)?,
             },
             ("ema_spread", &[fast, slow]) => {
-                if fast < 1 || fast >= slow {
+                if fast < 1 || fast >= slow || i64::from(slow) > MAX_WINDOW {
                     return Err(format!(
-                        "params need 1 <= fast < slow, found fast={fast} slow={slow}"
+                        "params need 1 <= fast < slow <= {MAX_WINDOW}, found fast={fast} slow={slow}"
                     ));
                 }
                 FeatureSpec::EmaSpread { fast, slow }
@@ -172,5 +176,58 @@ impl FeatureSchema {
             .max()
             .unwrap_or(0)
             .max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_bounded_table() {
+        /// Case name, feature name, parameters, the error `from_parts` gives.
+        type Case = (
+            &'static str,
+            &'static str,
+            &'static [u32],
+            Result<(), &'static str>,
+        );
+        let cases: [Case; 6] = [
+            ("ret at the bound", "ret", &[1_000_000], Ok(())),
+            (
+                "ret beyond the bound",
+                "ret",
+                &[1_000_001],
+                Err("param 'k' must be in 1..=1000000, found 1000001"),
+            ),
+            (
+                "zscore of ~4e9",
+                "zscore",
+                &[4_000_000_000],
+                Err("param 'n' must be in 2..=1000000, found 4000000000"),
+            ),
+            (
+                "trade_flow zero",
+                "trade_flow",
+                &[0],
+                Err("param 'n' must be in 1..=1000000, found 0"),
+            ),
+            (
+                "ema_spread at the bound",
+                "ema_spread",
+                &[2, 1_000_000],
+                Ok(()),
+            ),
+            (
+                "ema_spread slow beyond the bound",
+                "ema_spread",
+                &[2, 1_000_001],
+                Err("params need 1 <= fast < slow <= 1000000, found fast=2 slow=1000001"),
+            ),
+        ];
+        for (case, name, params, expected) in cases {
+            let got = FeatureSpec::from_parts(name, params).map(|_| ());
+            assert_eq!(got, expected.map_err(str::to_owned), "{case}");
+        }
     }
 }

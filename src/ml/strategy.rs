@@ -41,11 +41,11 @@ impl InferenceMode {
 /// Counters of one ML strategy.
 #[derive(Clone, Debug)]
 pub struct MlStats {
-    /// Feature rows scored.
+    /// Feature rows scored with a finite score.
     pub rows: u64,
     /// Calls into ONNX Runtime (one per row per tick, one per chunk batched).
     pub calls: u64,
-    /// Failed calls; their rows give no signal.
+    /// Failed calls, and scores that are not finite (NaN, ±inf): neither gives a signal.
     pub errors: u64,
     /// Per tick: feature update, score and decision of each scoring tick, ns. Batched: each
     /// chunk's one call.
@@ -88,6 +88,8 @@ pub struct MlStrategy {
     batch_seqs: Vec<u64>,
     batch_scores: Vec<f32>,
     batch_ok: bool,
+    /// A non-finite score was logged (once; the rest are counted).
+    warned_non_finite: bool,
     cursor: usize,
     timer: LatencyTimer,
     pub stats: MlStats,
@@ -130,6 +132,7 @@ impl MlStrategy {
             batch_seqs: Vec::with_capacity(batch_capacity),
             batch_scores: Vec::with_capacity(batch_capacity),
             batch_ok: true,
+            warned_non_finite: false,
             cursor: 0,
             timer: LatencyTimer::default(),
             stats: MlStats::new(),
@@ -194,7 +197,14 @@ impl MlStrategy {
             self.stats.errors += 1;
             tracing::error!(target: "error", model = %self.model.sidecar.name, rows, "batched inference failed: {e}");
         } else {
-            self.stats.rows += rows as u64;
+            let bad = self.batch_scores.iter().filter(|s| !s.is_finite()).count() as u64;
+            self.stats.rows += rows as u64 - bad;
+            self.stats.errors += bad;
+            if bad > 0 && !self.warned_non_finite {
+                // Once per strategy: every later one is in the counts.
+                self.warned_non_finite = true;
+                tracing::error!(target: "error", model = %self.model.sidecar.name, rows, bad, "the model returned scores that are not finite (NaN or inf): counted as inference errors, no signal taken from them");
+            }
         }
     }
 
@@ -231,12 +241,13 @@ impl Strategy for MlStrategy {
                 let result = self.model.score(&self.row);
                 self.stats.calls += 1;
                 match result {
-                    Ok(score) => {
+                    Ok(score) if score.is_finite() => {
                         self.stats.rows += 1;
                         self.decide(score, ctx, out);
                     }
+                    // A NaN would compare false against both thresholds and pass unseen.
                     // No formatting on the tick path; the count is in the summary.
-                    Err(_) => self.stats.errors += 1,
+                    Ok(_) | Err(_) => self.stats.errors += 1,
                 }
                 let ns = self.timer.elapsed_ns(start, self.timer.stamp());
                 self.stats.latency.saturating_record(ns.max(1));
@@ -247,7 +258,7 @@ impl Strategy for MlStrategy {
                 }
                 let at = self.cursor;
                 self.cursor += 1;
-                if self.batch_ok {
+                if self.batch_ok && self.batch_scores[at].is_finite() {
                     self.decide(self.batch_scores[at], ctx, out);
                 }
             }

@@ -230,4 +230,22 @@ impl Summary {
         }
         out
     }
+
+    /// One line per ML strategy whose every inference failed (calls that failed or scores
+    /// that were not finite, and no usable score): its results are those of a strategy
+    /// that never saw a signal, not the model's. The run exits 1 when there is any.
+    pub fn models_that_never_scored(&self) -> Vec<String> {
+        self.models
+            .iter()
+            .filter_map(|m| {
+                let i = self.inference.get(&m.strategy)?;
+                (m.rows_scored == 0 && i.errors > 0).then(|| {
+                    format!(
+                        "ML strategy {}: every inference failed ({} {} calls, {} errors, 0 rows scored; see the error log): the results do not reflect the model",
+                        m.strategy, i.calls, i.mode, i.errors
+                    )
+                })
+            })
+            .collect()
+    }
 }

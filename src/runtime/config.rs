@@ -66,6 +66,12 @@ pub struct RuntimeConfig {
     pub ml_inference: MlInference,
 }
 
+/// Largest `ring_capacity`. The threaded runtime allocates five rings of this many slots at
+/// start (`message::ring_slot_bytes`: 544 bytes a slot across the five today), so the
+/// largest allowed takes 2^19 × 544 B = 272 MiB; the former bound, 2^24, took 8.5 GiB.
+/// Half a second of ticks at a million a second; a deeper ring only hides a stalled stage.
+pub const MAX_RING_CAPACITY: i64 = 1 << 19;
+
 /// Latency sampling of backtests when the config does not set it: 1 tick in 16 keeps the
 /// cost of timing (two cycle-counter reads per hop) off the throughput.
 pub const DEFAULT_SAMPLE_EVERY: u64 = 16;
@@ -105,7 +111,7 @@ pub(crate) fn read(root: &mut Fields<'_, '_>, into: &mut RuntimeConfig) {
             RuntimeMode::Inline
         };
     }
-    if let Some(capacity) = runtime.opt_int("ring_capacity", 2, 1 << 24) {
+    if let Some(capacity) = runtime.opt_int("ring_capacity", 2, MAX_RING_CAPACITY) {
         let offset = runtime
             .get("ring_capacity")
             .map_or(offset, |v| v.span().start);
@@ -150,4 +156,20 @@ pub(crate) fn read(root: &mut Fields<'_, '_>, into: &mut RuntimeConfig) {
         };
     }
     runtime.finish();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn largest_rings_fit_in_memory() {
+        let bytes_per_slot: usize = crate::runtime::message::ring_slot_bytes().iter().sum();
+        let total = bytes_per_slot * MAX_RING_CAPACITY as usize;
+        // The bound the doc of MAX_RING_CAPACITY states; a bigger message must update it.
+        assert!(
+            total <= 300 << 20,
+            "{bytes_per_slot} B a slot x {MAX_RING_CAPACITY} = {total} B"
+        );
+    }
 }

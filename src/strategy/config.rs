@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 pub use super::params::PriceSource;
-use super::params::{Params, QuantityParam};
+use super::params::{MAX_WINDOW, Params, QuantityParam};
 use super::position::Mode;
 use super::registry::{Registry, UserConfig};
 use crate::config::fields::{Fields, Source, parse_document};
@@ -365,7 +365,8 @@ fn read_ml_params(
 }
 
 fn read_params(p: &mut Fields<'_, '_>, kind: &str, offset: usize) -> Option<StrategyParams> {
-    let max = i64::from(u32::MAX);
+    // Every window, lookback and EMA period: bounded so its ring fits in memory.
+    let max = MAX_WINDOW;
     // A bad value is recorded in `p`; `Mid` only keeps the other keys checked.
     let price_source = PriceSource::read(p).unwrap_or_default();
     let mode = match p.opt_choice("mode", &Mode::NAMES) {
@@ -403,9 +404,13 @@ fn read_params(p: &mut Fields<'_, '_>, kind: &str, offset: usize) -> Option<Stra
                     "missing (expected a decimal >= 0, in basis points)",
                 );
             }
-            let (mantissa, decimals, _) = threshold?;
+            let (mantissa, decimals, at) = threshold?;
             if decimals > 8 {
-                p.invalid("threshold_bps", offset, "at most 8 decimals");
+                p.invalid(
+                    "threshold_bps",
+                    at,
+                    format!("expected at most 8 decimals, found {decimals}"),
+                );
                 return None;
             }
             Some(StrategyParams::Momentum {
@@ -509,8 +514,8 @@ mod tests {
         let expected = [
             "s.toml:3: field 'instruments': expected a non-empty array of strings",
             "s.toml:5: field 'colour': unknown field",
-            "s.toml:7: field 'params.fast': expected integer >= 1, found 0",
-            "s.toml:8: field 'params.slow': expected integer >= 1, found string \"30\"",
+            "s.toml:7: field 'params.fast': expected integer in 1..=1000000, found 0",
+            "s.toml:8: field 'params.slow': expected integer in 1..=1000000, found string \"30\"",
             "s.toml:9: field 'params.quantity': expected a decimal > 0",
         ];
         for needle in expected {

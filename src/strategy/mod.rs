@@ -42,7 +42,7 @@ pub use book::{BookState, OpenOrder, OrderRecord, OrderStatus};
 pub use config::{PriceSource, StrategyConfig, StrategyParams, load_strategies};
 pub use context::Context;
 pub use index::{DispatchEntry, StrategyIndex};
-pub use params::{Params, Setup};
+pub use params::{MAX_WINDOW, Params, Setup};
 pub use position::{Mode, Signals};
 pub use registry::{Registry, UserKind};
 pub use stage::StrategyStage;

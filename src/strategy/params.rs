@@ -1,7 +1,7 @@
 //! A strategy file's `[params]` as a user's kind reads them, and what it is given to build
 //! one instance per book. The reader records every problem with file, line and field, the
-//! same way as the built-ins (`strategies/x.toml:9: field 'params.fast': expected integer >= 1,
-//! found 0`); keys nobody read are reported as unknown once the kind is done.
+//! same way as the built-ins (`strategies/x.toml:9: field 'params.fast': expected integer in
+//! 1..=1000000, found 0`); keys nobody read are reported as unknown once the kind is done.
 //!
 //! Quantities are read as exact decimals (`Quantity`) and turned into raw units per
 //! instrument at build time (`Setup::qty`), after every instrument's quantity precision has
@@ -9,6 +9,12 @@
 
 use crate::config::fields::Fields;
 use crate::domain::{Decimal, InstrumentSpec, Qty};
+
+/// Largest window, lookback or EMA period of a built-in strategy and of an ML feature, in
+/// price updates. A window keeps its last `n` values in a ring of up to `2n` slots of at most
+/// 16 bytes: at this bound 32 MiB per (strategy, instrument), where ~4e9 asked for 64 GiB
+/// and aborted. A window of a million updates is ~11 days of one tick a second.
+pub const MAX_WINDOW: i64 = 1_000_000;
 
 /// Which price feeds the indicators.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,7 +71,8 @@ impl<'p, 's, 'a> Params<'p, 's, 'a> {
         self.fields.get(key).map_or(0, |v| v.span().start)
     }
 
-    /// A required integer in `min..=max`.
+    /// A required integer in `min..=max`. A kind bounds what it allocates by: a window's
+    /// `max` is `MAX_WINDOW`, like the built-ins'.
     pub fn int(&mut self, key: &'s str, min: i64, max: i64) -> Option<i64> {
         self.fields.req_int(key, min, max)
     }

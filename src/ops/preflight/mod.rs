@@ -480,7 +480,16 @@ fn check_onnx_runtime() -> Findings {
 /// Loads the model of one ML strategy and runs its test inference.
 fn check_model(s: &StrategyConfig, model: &str, model_line: usize) -> Findings {
     let mut f = Findings::default();
-    let (_, check) = crate::ml::load_model(&s.id, &s.file, model);
+    let (loaded, check) = crate::ml::load_model(&s.id, &s.file, model);
+    if let Some(why) = loaded.as_ref().and_then(|m| m.single_row()) {
+        f.push(
+            Severity::Advisory,
+            format!(
+                "{}:{model_line}: the model takes one row per call ({why}): batched inference falls back to per tick",
+                s.file.display()
+            ),
+        );
+    }
     if check.ok {
         f.summary = format!(
             "{} v{} from {}, schema {}, test inference ok",
