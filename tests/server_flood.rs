@@ -8,111 +8,29 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
-use common::{agent, excerpt, free_port, project_root};
+use common::live::{Running, get, write_config};
+use common::{free_port, project_root};
 
 /// Connections the flood opens: more than the cap (64) and than the lowered limit (64).
 const FLOOD: usize = 600;
 
-/// A child process that is sent SIGTERM (then killed) when dropped.
-struct Running(Option<Child>);
-
-impl Running {
-    /// `alpha-panda live` under `ulimit -n <nofile>` when given.
-    fn live(config: &Path, nofile: Option<u32>) -> Running {
-        let bin = assert_cmd::cargo::cargo_bin!("alpha-panda");
-        let ulimit = nofile.map_or(String::new(), |n| format!("ulimit -n {n} && "));
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(format!("{ulimit}exec \"$0\" \"$@\""))
-            .arg(bin)
-            .args(["live", "--config"])
-            .arg(config)
-            .args(["--strategies", "strategies"])
-            .current_dir(project_root())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("alpha-panda live starts");
-        Running(Some(child))
-    }
-
-    /// SIGTERM, then the exit status (killed after a generous deadline).
-    fn stop(mut self) -> ExitStatus {
-        let mut child = self.0.take().expect("running");
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        for _ in 0..1200 {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        panic!("alpha-panda live did not stop within 60 s of SIGTERM");
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// A live replay of the excerpt that stays up (`at_end = "idle"`), metrics on `port`.
-fn write_config(dir: &Path, port: u16) -> PathBuf {
-    let text = format!(
-        r#"environment = "development"
-
-[runtime]
-mode = "threaded"
-ring_capacity = 4096
-
-[feed]
-kind = "replay"
-path = "{data}"
-speed = 10
-at_end = "idle"
-
-[metrics]
-addr = "127.0.0.1:{port}"
-
-[logging]
-dir = "{dir}/logs"
-format = "json"
-console = false
-
-[output]
-dir = "{dir}/out"
-
-[venue.paper]
-kind = "paper"
-
-[risk.paper]
-max_position = "1000000"
-max_open_orders = 1000
-"#,
-        data = excerpt().display(),
-        dir = dir.display(),
-    );
-    let path = dir.join("engine.toml");
-    std::fs::write(&path, text).expect("write engine.toml");
-    path
-}
-
-/// `(status, body)`, or `None` when nothing answered.
-fn get(url: &str) -> Option<(u16, String)> {
-    let mut response = agent().get(url).call().ok()?;
-    let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().ok()?;
-    Some((status, body))
+/// `alpha-panda live` on `config` under `ulimit -n <nofile>` when given.
+fn live_limited(config: &Path, nofile: Option<u32>) -> Running {
+    let bin = assert_cmd::cargo::cargo_bin!("alpha-panda");
+    let ulimit = nofile.map_or(String::new(), |n| format!("ulimit -n {n} && "));
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("{ulimit}exec \"$0\" \"$@\""))
+        .arg(bin)
+        .args(["live", "--config"])
+        .arg(config)
+        .args(["--strategies", "strategies"])
+        .current_dir(project_root());
+    Running::spawn("alpha-panda live", cmd)
 }
 
 /// Polls until `check` is true, up to 60 s; panics with `what` otherwise.
@@ -160,9 +78,9 @@ fn flood(port: u16, n: usize) -> Vec<TcpStream> {
 fn health_answers_again_after_a_flood_exhausts_descriptors() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
-    let config = write_config(dir.path(), port);
+    let config = write_config(dir.path(), port, "");
     // The engine holds ~20 descriptors; 64 leaves fewer than the connection cap.
-    let engine = Running::live(&config, Some(64));
+    let engine = live_limited(&config, Some(64));
     wait_until("/health answers before the flood", || healthy(port));
 
     let conns = flood(port, FLOOD);
@@ -181,7 +99,7 @@ fn health_answers_again_after_a_flood_exhausts_descriptors() {
         error_log.contains("Too many open files"),
         "the OS error is named: {error_log}"
     );
-    let status = engine.stop();
+    let (status, _) = engine.stop(Duration::from_secs(60));
     assert!(status.success(), "graceful stop after the flood: {status}");
 }
 
@@ -192,8 +110,8 @@ fn health_answers_again_after_a_flood_exhausts_descriptors() {
 fn connections_over_the_cap_are_refused_and_a_slow_client_blocks_no_one() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
-    let config = write_config(dir.path(), port);
-    let engine = Running::live(&config, None);
+    let config = write_config(dir.path(), port, "");
+    let engine = live_limited(&config, None);
     wait_until("/health answers before the flood", || healthy(port));
 
     let conns = flood(port, FLOOD);
@@ -217,6 +135,6 @@ fn connections_over_the_cap_are_refused_and_a_slow_client_blocks_no_one() {
         "the slow client is cut off: {answer:?}"
     );
     assert!(dropped(port, "timeout") >= 1.0, "timeouts counted");
-    let status = engine.stop();
+    let (status, _) = engine.stop(Duration::from_secs(60));
     assert!(status.success(), "graceful stop: {status}");
 }
