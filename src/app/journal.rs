@@ -140,6 +140,7 @@ impl JournalStart {
     pub fn spawn(
         &mut self,
         config: &EngineConfig,
+        layout: &crate::runtime::EngineLayout,
         run_id: &str,
         control: &Arc<RunControl>,
     ) -> std::io::Result<Option<Journal>> {
@@ -152,6 +153,14 @@ impl JournalStart {
             engine_version: env!("CARGO_PKG_VERSION").to_owned(),
             replayed_ticks: self.replay,
             wall_ns: crate::clock::unix_now_ns(),
+            instruments: layout
+                .instruments
+                .iter()
+                .map(|(_, s)| (s.symbol.clone(), s.price_precision, s.qty_precision))
+                .collect(),
+            books: (0..layout.books.len())
+                .map(|b| layout.book_name(crate::domain::BookId(b as u32)))
+                .collect(),
         });
         let control = Arc::clone(control);
         let journal = writer::spawn(

@@ -340,7 +340,12 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         .map_or_else(PathBuf::new, |j| j.dir.clone());
     let finished_journal = journal.as_ref().is_some_and(|j| j.finished);
     let writer = match journal.as_mut() {
-        Some(j) => j.spawn(&config, run_id.as_deref().unwrap_or(""), &control)?,
+        Some(j) => j.spawn(
+            &config,
+            &engine.layout,
+            run_id.as_deref().unwrap_or(""),
+            &control,
+        )?,
         None => None,
     };
     let mut source =

@@ -1,10 +1,12 @@
-//! The command line: `backtest` (the default), `convert`, `preflight`, `live`, `sweep`. Parsed in two
+//! The command line: `backtest` (the default), `convert`, `preflight`, `live`, `sweep`, `kite`,
+//! `journal`. Parsed in two
 //! steps (raw clap args, then validated settings) and handed to the run modes of `app`;
 //! errors print their whole chain and exit with code 2.
 //!
 //! A user's crate runs the same command line with its own strategy kinds registered:
 //! `alpha_panda::cli::main(registry)` from its `main`.
 
+mod journal;
 mod kite;
 mod live;
 mod progress;
@@ -50,6 +52,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Zerodha Kite helpers: `kite session --request-token T` (the daily login).
     Kite(kite::KiteArgs),
+    /// Read a live run's journal: `verify`, `inspect`, `export` (CSV, JSON lines), `archive`.
+    Journal(journal::JournalArgs),
 }
 
 /// What a run reads: data, strategies, engine config. Shared by `backtest` and `preflight`.
@@ -147,6 +151,7 @@ pub fn main(registry: Registry) -> ExitCode {
         Some(Command::Preflight(args)) => with_stderr_logs(|| preflight(args, &registry)),
         Some(Command::Sweep(args)) => with_stderr_logs(|| sweep::sweep(args, &registry)),
         Some(Command::Kite(args)) => with_stderr_logs(|| kite::kite(args)),
+        Some(Command::Journal(args)) => with_stderr_logs(|| journal::journal(args)),
     };
     match result {
         Ok(code) => code,

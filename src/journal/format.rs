@@ -231,6 +231,8 @@ mod tests {
                 engine_version: "0.1.0".into(),
                 replayed_ticks: 7,
                 wall_ns: 1_790_000_000_000_000_000,
+                instruments: vec![("BTCUSDT".into(), 2, 5)],
+                books: vec!["ema@paper".into()],
             }),
             Entry::Tick(tick),
             Entry::Order(request),

@@ -52,6 +52,11 @@ pub struct StartRecord {
     pub replayed_ticks: u64,
     /// Wall clock at start, ns since the epoch (informational).
     pub wall_ns: u64,
+    /// Instrument symbols by `InstrumentId`, and their price and quantity precisions, so
+    /// the journal reads on its own.
+    pub instruments: Vec<(String, u8, u8)>,
+    /// Book names (`strategy@broker`) by `BookId`.
+    pub books: Vec<String>,
 }
 
 /// Written after a run went through all its data and its results are on disk.

@@ -142,7 +142,9 @@ impl<S: TickSource> TickSource for Replay<S> {
         buf.clear();
         if let Some(reader) = self.reader.as_mut() {
             while self.left > 0 && buf.len() < max {
-                let record = reader.next_record().map_err(|e| journal_error(&self.dir, &e))?;
+                let record = reader
+                    .next_record()
+                    .map_err(|e| journal_error(&self.dir, &e))?;
                 match record {
                     Some(r) => {
                         if let Entry::Tick(tick) = r.entry {
