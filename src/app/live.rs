@@ -12,7 +12,7 @@
 //!    results (summary, fills, PnL snapshot) are written, observers stop; the caller drops
 //!    the log guard last, which flushes the log files.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -397,7 +397,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         };
         report::write_outputs(&config.output_dir, &summary, &layout, &outcome, &meta)
             .map_err(crate::Error::from)?;
-        write_pnl_snapshot(&config.output_dir, &summary)?;
+        report::write_pnl_snapshot(&config.output_dir, &summary)?;
         Ok(summary)
     });
     // The end record only once the results of all the data are on disk.
@@ -509,21 +509,4 @@ fn secret(name: &str) -> Result<String, LiveError> {
         Ok(value) if !value.is_empty() => Ok(value),
         _ => Err(LiveError::Credentials(name.to_owned())),
     }
-}
-
-/// Writes `pnl_snapshot.json`: positions and PnL per book and broker, exact decimals.
-fn write_pnl_snapshot(dir: &Path, summary: &Summary) -> std::io::Result<()> {
-    let snapshot = serde_json::json!({
-        "written_unix": crate::clock::unix_now_secs(),
-        "ticks": summary.ticks,
-        "equity": summary.equity,
-        "max_drawdown": summary.max_drawdown,
-        "brokers": summary.brokers,
-        "positions": summary.strategies,
-    });
-    let text = serde_json::to_string_pretty(&snapshot).map_err(std::io::Error::other)?;
-    let path = dir.join("pnl_snapshot.json");
-    let tmp = dir.join("pnl_snapshot.json.tmp");
-    std::fs::write(&tmp, text + "\n")?;
-    std::fs::rename(tmp, path)
 }
