@@ -147,9 +147,14 @@ fn send<T>(tx: &Sender<T>, mut value: T, shared: &JournalShared) {
                 value = v;
                 backoff(&mut spins);
             }
-            // The journal thread is gone (it only leaves when every sender is dropped, or
-            // by a panic, which the run reports): nothing to wait for.
-            Err(TrySendError::Disconnected(_)) => return,
+            // The journal thread only leaves once every sender is dropped: gone before
+            // that, it died, and nothing more can be made durable. Fail closed.
+            Err(TrySendError::Disconnected(_)) => {
+                if !shared.failed.swap(true, Ordering::AcqRel) {
+                    *shared.failure.lock() = Some("the journal thread stopped".into());
+                }
+                return;
+            }
         }
     }
 }
