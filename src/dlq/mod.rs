@@ -25,6 +25,7 @@
 //!   instrument table, binary record rules, Kite frame decoder, Kite order parser).
 
 pub mod file;
+pub mod replay;
 pub mod writer;
 
 use std::sync::Arc;

@@ -8,6 +8,7 @@ use super::scan::detect;
 use super::stream::ByteStream;
 use super::{DataSource, FeedError, FeedStats, SourceFormat};
 use crate::config::BadRowPolicy;
+use crate::dlq::DeadLetters;
 use crate::domain::{InstrumentTable, Tick};
 
 /// Ticks buffered per source while merging.
@@ -250,6 +251,18 @@ impl TickReader {
             lane.pos += run;
         }
         Ok(buf.len())
+    }
+
+    /// Hands every row or record skipped from now on (under `BadRowPolicy::Skip`) to `sink`,
+    /// with its raw bytes, from the thread that reads; `record` waits when the sink's queue
+    /// is full, so none is lost.
+    pub fn set_dead_letters(&mut self, sink: &DeadLetters) {
+        for source in &mut self.sources {
+            match &mut source.decoder {
+                Decoder::Csv(csv) => csv.set_dead_letters(sink.clone()),
+                Decoder::Binary(binary) => binary.set_dead_letters(sink.clone()),
+            }
+        }
     }
 
     /// Counters so far.

@@ -23,6 +23,7 @@ use crate::domain::Tick;
 use crate::domain::fixed::MAX_PRECISION;
 
 pub(super) use decode::BinarySource;
+pub(crate) use decode::decode_record;
 pub use write::{ConvertStats, convert_to_binary};
 
 /// First bytes of every binary tick file; the last byte is the format generation.
