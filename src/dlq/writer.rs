@@ -123,11 +123,14 @@ impl WriterReport {
     }
 }
 
+/// What the writer thread did: its file, the letters written, the error that stopped it.
+type Written = (Option<PathBuf>, u64, Option<String>);
+
 /// Owns the writer thread.
 #[derive(Debug)]
 pub struct DeadLetterWriter {
     handle: DeadLetters,
-    thread: Option<JoinHandle<(Option<PathBuf>, u64, Option<String>)>>,
+    thread: Option<JoinHandle<Written>>,
     report: Option<WriterReport>,
 }
 
@@ -196,12 +199,7 @@ impl Drop for DeadLetterWriter {
 }
 
 /// The writer thread: returns the file, the letters written and the error that stopped it.
-fn write_loop(
-    rx: &Receiver<Message>,
-    dir: &Path,
-    header: &Header,
-    shared: &Shared,
-) -> (Option<PathBuf>, u64, Option<String>) {
+fn write_loop(rx: &Receiver<Message>, dir: &Path, header: &Header, shared: &Shared) -> Written {
     let mut out: Option<(PathBuf, BufWriter<File>)> = None;
     let mut error: Option<String> = None;
     let mut written = 0u64;

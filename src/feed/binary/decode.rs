@@ -67,8 +67,9 @@ pub(in crate::feed) struct BinarySource {
     /// Blocks checked so far.
     blocks: u64,
     policy: BadRowPolicy,
-    /// Where skipped records go, with their bytes.
-    dead_letters: Option<DeadLetters>,
+    /// Where skipped records go, with their bytes. Boxed: the reader's `Decoder` enum
+    /// keeps this side unboxed, so it stays small.
+    dead_letters: Option<Box<DeadLetters>>,
 }
 
 /// Why a record was refused: field name and message.
@@ -139,7 +140,7 @@ impl BinarySource {
 
     /// Hands every record skipped from now on to `sink`.
     pub(in crate::feed) fn set_dead_letters(&mut self, sink: DeadLetters) {
-        self.dead_letters = Some(sink);
+        self.dead_letters = Some(Box::new(sink));
     }
 
     /// A skipped record to the dead-letter sink (the rare path: out of line).
