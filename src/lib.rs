@@ -15,6 +15,7 @@ pub mod dlq;
 pub mod domain;
 pub mod execution;
 pub mod feed;
+pub mod journal;
 pub mod metrics;
 pub mod ml;
 pub mod ops;
@@ -34,4 +35,7 @@ pub enum Error {
     Feed(#[from] feed::FeedError),
     #[error(transparent)]
     Report(#[from] report::ReportError),
+    /// The journal could not be read back during recovery.
+    #[error("{0}")]
+    Journal(String),
 }

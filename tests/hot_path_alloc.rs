@@ -216,6 +216,7 @@ fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
     let options = RunOptions {
         audit: Some(audit_tx),
         canary: true,
+        journal: None,
     };
     let control = RunControl::new();
     let mut source = SliceSource::new(ticks);

@@ -51,6 +51,7 @@ fn the_canary_waits_for_a_tick_a_strategy_trades() {
     let telemetry = std::sync::Arc::clone(&engine.telemetry);
     let options = RunOptions {
         canary: true,
+        journal: None,
         ..RunOptions::default()
     };
     let mut source = SmallChunks(SliceSource::new(&reordered));

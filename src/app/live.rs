@@ -12,7 +12,7 @@
 //!    results (summary, fills, PnL snapshot) are written, observers stop; the caller drops
 //!    the log guard last, which flushes the log files.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,6 +24,7 @@ use crate::execution::kite::shadow::Shadow;
 use crate::execution::kite::{KiteVenue, KiteVenueStart, OrdersMode};
 use crate::feed::kite::live::{KiteFeedStart, KiteSource};
 use crate::feed::{DataSource, ReplaySource};
+use crate::journal::recover::Replay;
 use crate::metrics::telemetry::LatencySlot;
 use crate::ops::audit::{AUDIT_RING, write_audit};
 use crate::ops::preflight::{self, PreflightInput, PreflightReport};
@@ -65,6 +66,9 @@ pub enum LiveError {
     Stopped { error: crate::Error, dir: PathBuf },
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The journal cannot be recovered from or refuses this run.
+    #[error("{0}")]
+    Journal(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -170,6 +174,11 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         });
     }
 
+    let live_broker = config.brokers.iter().any(|b| b.enabled && b.kite.is_some());
+    let mut journal = super::journal::open(&config, &strategies, &sources, live_broker)
+        .map_err(LiveError::Journal)?;
+    let replay = journal.as_ref().map_or(0, |j| j.replay);
+
     let (mut engine, mut feed) = match &kite {
         Some(kite) => {
             let fit = super::kite::fit_instruments(&config, kite, &strategies)?;
@@ -233,14 +242,14 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         speed = config.feed.speed,
         "live run starting"
     );
-    let mut source = match feed {
+    let source = match feed {
         Feed::Replay(reader) => {
             let (sources, table, policy) = (
                 sources.clone(),
                 engine.layout.instruments.clone(),
                 config.bad_rows,
             );
-            let replay = ReplaySource::new(
+            let mut replay = ReplaySource::new(
                 reader,
                 config.feed.speed,
                 config.feed.at_end,
@@ -250,6 +259,9 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
             .with_reopen(Box::new(move || {
                 crate::feed::TickReader::open(&sources, &table, policy)
             }));
+            if let Some(last) = journal.as_ref().and_then(|j| j.scan.last_tick) {
+                replay.skip(j_ticks(journal.as_ref()), &last)?;
+            }
             LiveSource::Replay(Box::new(replay))
         }
         Feed::Kite(fit) => {
@@ -334,9 +346,28 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
             .replace_venue(b, VenueKind::Kite(Box::new(venue)));
         tracing::warn!(target: "trading", broker = %broker.name, root = %k.root_url, product = %k.product, "LIVE ORDERS: broker {} sends real orders to Kite", broker.name);
     }
+    let journal_dir = journal
+        .as_ref()
+        .map_or_else(PathBuf::new, |j| j.dir.clone());
+    let finished_journal = journal.as_ref().is_some_and(|j| j.finished);
+    let writer = match journal.as_mut() {
+        Some(j) => j.spawn(
+            &config,
+            &engine.layout,
+            run_id.as_deref().unwrap_or(""),
+            &control,
+        )?,
+        None => None,
+    };
+    let mut source =
+        Replay::new(&journal_dir, replay, source).map_err(|e| LiveError::Journal(e.to_string()))?;
+    if finished_journal {
+        source = source.without_rest();
+    }
     let options = RunOptions {
         audit: Some(audit_tx),
         canary: true,
+        journal: writer.as_ref().map(|w| w.link.clone()),
     };
     let result = threaded::run_with(engine, &mut source, &mut |_| {}, &options, &control);
     telemetry.shutting_down.store(true, Ordering::Release);
@@ -355,12 +386,13 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
             (Err(LiveError::from(fatal)), None)
         }
     };
-    if let LiveSource::Kite(kite) = &mut source {
+    if let LiveSource::Kite(kite) = source.rest_mut() {
         kite.shutdown();
     }
+    let data_done = stopped_by.is_none() && source.rest().ended();
     super::dead_letters::finish(&mut dead_letters);
     let written = finished.and_then(|(layout, mut outcome)| {
-        let counts = source.counts();
+        let counts = source.rest().counts();
         // The feed thread's exchange → receive latency joins the run's histograms.
         telemetry.read_latency(LatencySlot::Feed, |feed| outcome.latency.merge(feed));
         telemetry.read_latency(LatencySlot::Wire, |wire| outcome.latency.merge(wire));
@@ -377,9 +409,12 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         };
         report::write_outputs(&config.output_dir, &summary, &layout, &outcome, &meta)
             .map_err(crate::Error::from)?;
-        write_pnl_snapshot(&config.output_dir, &summary)?;
+        report::write_pnl_snapshot(&config.output_dir, &summary)?;
         Ok(summary)
     });
+    // The end record only once the results of all the data are on disk.
+    let end = (data_done && written.is_ok()).then(|| written.as_ref().map_or(0, |s| s.ticks));
+    let journal_failure = super::journal::close(writer, end);
 
     // Observers stop after the results are on disk, so health answers during the drain.
     observers_stop.store(true, Ordering::Release);
@@ -389,6 +424,12 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
     let _ = validator.join();
     let _ = audit.join();
     let summary = written?;
+    if let Some(why) = journal_failure {
+        return Err(LiveError::Journal(format!(
+            "the journal failed, so orders were refused from then on and the run stopped: {why} (results up to here are in {})",
+            config.output_dir.display()
+        )));
+    }
     if let Some(error) = stopped_by {
         return Err(LiveError::Stopped {
             error,
@@ -411,6 +452,11 @@ enum Feed {
     Kite(Box<super::kite::KiteInstrumentsFit>),
 }
 
+/// Ticks a journal holds (0 without one).
+fn j_ticks(journal: Option<&super::journal::JournalStart>) -> u64 {
+    journal.map_or(0, |j| j.replay)
+}
+
 /// The started feed.
 enum LiveSource {
     Replay(Box<ReplaySource>),
@@ -418,6 +464,14 @@ enum LiveSource {
 }
 
 impl LiveSource {
+    /// Whether the data ran out (a replay that reached its end); a socket never does.
+    fn ended(&self) -> bool {
+        match self {
+            LiveSource::Replay(replay) => replay.ended(),
+            LiveSource::Kite(_) => false,
+        }
+    }
+
     /// Quotes, trades and skipped rows delivered, for the summary.
     fn counts(&self) -> FeedCounts {
         match self {
@@ -467,21 +521,4 @@ fn secret(name: &str) -> Result<String, LiveError> {
         Ok(value) if !value.is_empty() => Ok(value),
         _ => Err(LiveError::Credentials(name.to_owned())),
     }
-}
-
-/// Writes `pnl_snapshot.json`: positions and PnL per book and broker, exact decimals.
-fn write_pnl_snapshot(dir: &Path, summary: &Summary) -> std::io::Result<()> {
-    let snapshot = serde_json::json!({
-        "written_unix": crate::clock::unix_now_secs(),
-        "ticks": summary.ticks,
-        "equity": summary.equity,
-        "max_drawdown": summary.max_drawdown,
-        "brokers": summary.brokers,
-        "positions": summary.strategies,
-    });
-    let text = serde_json::to_string_pretty(&snapshot).map_err(std::io::Error::other)?;
-    let path = dir.join("pnl_snapshot.json");
-    let tmp = dir.join("pnl_snapshot.json.tmp");
-    std::fs::write(&tmp, text + "\n")?;
-    std::fs::rename(tmp, path)
 }

@@ -49,7 +49,12 @@ pub fn live(args: LiveArgs, registry: &Registry) -> Result<ExitCode> {
         load_configs(Some(&args.config), environment, &args.strategies, registry)?;
     // Before anything is written: a second instance must not append to this one's logs.
     let run_id = run_lock::new_run_id();
-    let lock = RunLock::acquire(&[&config.logging.dir, &config.output_dir], &run_id)?;
+    let journal_dir = config.journal.dir_for(&config.output_dir);
+    let mut dirs: Vec<&std::path::Path> = vec![&config.logging.dir, &config.output_dir];
+    if config.journal.enabled {
+        dirs.push(&journal_dir);
+    }
+    let lock = RunLock::acquire(&dirs, &run_id)?;
     config.logging.run_id = Some(run_id.clone());
     let _log_guard = logging::init(&config.logging).with_context(|| {
         format!(

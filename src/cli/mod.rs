@@ -1,4 +1,5 @@
-//! The command line: `backtest` (the default), `convert`, `preflight`, `live`, `sweep`, `dlq`. Parsed in two
+//! The command line: `backtest` (the default), `convert`, `preflight`, `live`, `sweep`, `kite`,
+//! `journal`, `dlq`. Parsed in two
 //! steps (raw clap args, then validated settings) and handed to the run modes of `app`;
 //! errors print their whole chain and exit with code 2.
 //!
@@ -6,6 +7,7 @@
 //! `alpha_panda::cli::main(registry)` from its `main`.
 
 mod dlq;
+mod journal;
 mod kite;
 mod live;
 mod progress;
@@ -51,6 +53,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Zerodha Kite helpers: `kite session --request-token T` (the daily login).
     Kite(kite::KiteArgs),
+    /// Read a live run's journal: `verify`, `inspect`, `export` (CSV, JSON lines), `archive`.
+    Journal(journal::JournalArgs),
     /// Dead letters (inputs a run could not use): `dlq list|show N|replay [PATH]`.
     Dlq(dlq::DlqArgs),
 }
@@ -150,6 +154,7 @@ pub fn main(registry: Registry) -> ExitCode {
         Some(Command::Preflight(args)) => with_stderr_logs(|| preflight(args, &registry)),
         Some(Command::Sweep(args)) => with_stderr_logs(|| sweep::sweep(args, &registry)),
         Some(Command::Kite(args)) => with_stderr_logs(|| kite::kite(args)),
+        Some(Command::Journal(args)) => with_stderr_logs(|| journal::journal(args)),
         Some(Command::Dlq(args)) => {
             init_logging();
             dlq::dlq(args)

@@ -43,6 +43,8 @@ pub struct EngineConfig {
     /// Where runs write summary.json, fills.csv, pnl_snapshot.json, preflight_summary.json.
     pub output_dir: PathBuf,
     pub validator: ValidatorConfig,
+    /// `[journal]`: live runs only.
+    pub journal: crate::journal::JournalConfig,
 }
 
 impl Default for EngineConfig {
@@ -86,6 +88,7 @@ impl EngineConfig {
             config.compute.samples.as_mut(),
             Some(&mut config.logging.dir),
             Some(&mut config.output_dir),
+            config.journal.dir.as_mut(),
         ]
         .into_iter()
         .flatten()
@@ -153,6 +156,7 @@ impl EngineConfig {
             logging: LoggingConfig::default(),
             output_dir: PathBuf::from("out"),
             validator: ValidatorConfig::for_environment(environment),
+            journal: Default::default(),
         };
         let mut root = Fields::new(&source, doc.get_ref(), "", 0, &mut errors);
         // Validated here; the value itself was taken above.
@@ -178,6 +182,7 @@ impl EngineConfig {
             output.finish();
         }
         crate::ops::validator::read_config(&mut root, &mut config.validator);
+        crate::journal::config::read(&mut root, &mut config.journal);
         root.finish();
         if errors.is_empty() {
             Ok(config)

@@ -12,7 +12,19 @@ use super::fixed::MAX_PRECISION;
 use super::valuation::{InstrumentKind, Valuation};
 
 /// Dense index of an instrument, assigned in order of first appearance.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct InstrumentId(pub u32);
 
 impl InstrumentId {

@@ -11,24 +11,74 @@ use super::reject::RejectReason;
 use super::tick::Nanos;
 
 /// Dense index of a configured strategy (one strategy file), in load order.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct StrategyId(pub u32);
 
 /// Dense index of a broker (one venue and one set of risk limits each).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct BrokerId(pub u32);
 
 /// Dense index of a book: one instance of a strategy trading through one broker. Each book
 /// has its own strategy state, positions, open orders and PnL.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct BookId(pub u32);
 
 /// An order's id, given by the strategy stage when the strategy asks for it (monotonic per
 /// run, so runs are reproducible). Every event about the order carries it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct ClientOrderId(pub u64);
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Side {
     #[default]
     Buy,
@@ -62,7 +112,9 @@ impl Side {
 }
 
 /// Market or limit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum OrderType {
     #[default]
     Market,
@@ -87,7 +139,9 @@ impl OrderType {
 }
 
 /// How long an order stays open.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum TimeInForce {
     /// Good till cancelled.
     #[default]
@@ -125,7 +179,7 @@ pub struct Order {
 /// What a book asks for: a new order, or a change to one of its open orders. Made by the
 /// strategy stage from a strategy's actions (or by the kill switch's flatten), checked by
 /// risk, carried out by the venue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderRequest {
     pub id: ClientOrderId,
     pub book: BookId,
@@ -139,7 +193,7 @@ pub struct OrderRequest {
     pub kind: RequestKind,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RequestKind {
     /// A new order. `flatten`: sent by the kill switch to close a position (risk lets it
     /// through whatever the kill switch mode).
@@ -208,7 +262,9 @@ impl OrderRequest {
 }
 
 /// Whether a fill added liquidity (a resting limit order) or took it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Liquidity {
     Maker,
     #[default]
@@ -225,7 +281,7 @@ impl Liquidity {
 }
 
 /// One execution of (part of) an order.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Execution {
     pub qty: Qty,
     pub price: Price,
@@ -236,7 +292,7 @@ pub struct Execution {
 }
 
 /// What happened to an order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OrderEventKind {
     /// The venue took the order. `qty` and `price` describe it, so an order the strategy did
     /// not place itself (a kill-switch flatten) is known from its first event.
@@ -270,7 +326,7 @@ pub enum OrderEventKind {
 }
 
 /// An event about one order, for the book that owns it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderEvent {
     pub id: ClientOrderId,
     pub book: BookId,
@@ -378,7 +434,7 @@ impl OrderEvent {
 }
 
 /// A fill as the logs and reports keep it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fill {
     pub order_id: ClientOrderId,
     pub correlation: u64,

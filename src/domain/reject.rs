@@ -9,7 +9,7 @@ pub enum RejectOrigin {
 }
 
 /// Why an order (or a cancel or modify of one) was refused. Codes are stable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RejectReason {
     KillSwitch,
     DailyLoss,
@@ -39,10 +39,13 @@ pub enum RejectReason {
     /// A live broker could not be reached or asked to slow down, or its session expired; the
     /// order was not placed (never retried blind: that could double it).
     BrokerUnavailable,
+    /// The journal could not write or sync (disk full, I/O error): nothing leaves the box
+    /// that a restart could not account for (fail closed).
+    JournalFailed,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 17] = [
+    pub const ALL: [RejectReason; 18] = [
         RejectReason::KillSwitch,
         RejectReason::DailyLoss,
         RejectReason::OrderRate,
@@ -60,6 +63,7 @@ impl RejectReason {
         RejectReason::LotSize,
         RejectReason::BrokerRejected,
         RejectReason::BrokerUnavailable,
+        RejectReason::JournalFailed,
     ];
 
     pub fn code(self) -> &'static str {
@@ -81,6 +85,7 @@ impl RejectReason {
             RejectReason::LotSize => "LOT_SIZE",
             RejectReason::BrokerRejected => "BROKER_REJECTED",
             RejectReason::BrokerUnavailable => "BROKER_UNAVAILABLE",
+            RejectReason::JournalFailed => "JOURNAL_FAILED",
         }
     }
 
@@ -90,7 +95,8 @@ impl RejectReason {
             | RejectReason::InvalidOrder
             | RejectReason::InvalidModify
             | RejectReason::BrokerRejected
-            | RejectReason::BrokerUnavailable => RejectOrigin::Venue,
+            | RejectReason::BrokerUnavailable
+            | RejectReason::JournalFailed => RejectOrigin::Venue,
             _ => RejectOrigin::Risk,
         }
     }

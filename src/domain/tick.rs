@@ -4,11 +4,25 @@ use super::fixed::{POW10, Price, Qty};
 use super::instrument::InstrumentId;
 
 /// Nanoseconds since the Unix epoch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Nanos(pub u64);
 
 /// Whether a tick is a quote or a trade.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[repr(u8)]
 pub enum TickKind {
     #[default]
@@ -17,7 +31,9 @@ pub enum TickKind {
 }
 
 /// Which optional fields of a tick are present (bit set).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct TickFlags(pub u8);
 
 impl TickFlags {
@@ -35,7 +51,7 @@ impl TickFlags {
 /// One market data event. A trade stores its price in both `bid` and `ask` and its size in
 /// both sizes, so a simulated BUY (at the ask) and SELL (at the bid) both fill at the trade
 /// price without a branch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[repr(C)]
 pub struct Tick {
     /// Exchange timestamp, ns since the Unix epoch.

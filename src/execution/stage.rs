@@ -66,6 +66,12 @@ impl ExecutionStage {
         }
     }
 
+    /// Whether broker `broker`'s venue is a live broker (its orders leave the box).
+    #[inline]
+    pub fn is_live(&self, broker: crate::domain::BrokerId) -> bool {
+        matches!(self.venues.get(broker.0 as usize), Some(VenueKind::Kite(_)))
+    }
+
     /// Orders open at every venue.
     pub fn open_orders(&self) -> usize {
         self.venues.iter().map(Venue::open_orders).sum()

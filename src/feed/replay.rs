@@ -116,6 +116,62 @@ impl ReplaySource {
         Ok(true)
     }
 
+    /// Reads the first `n` ticks without delivering or pacing them (a recovery resumes after
+    /// the ticks its journal holds); the `n`th must equal `last` but for `seq`. Pacing
+    /// starts over at the next tick.
+    ///
+    /// # Errors
+    /// The data ends before `n` ticks, differs from the journal, or cannot be read.
+    pub fn skip(&mut self, n: u64, last: &Tick) -> Result<(), crate::Error> {
+        let (speed, at_end) = (self.speed, self.at_end);
+        self.speed = 0.0;
+        if at_end == AtEnd::Idle {
+            self.at_end = AtEnd::Exit;
+        }
+        let mut buf = Vec::with_capacity(READ_AHEAD);
+        let mut left = n;
+        let mut seen = None;
+        let result = loop {
+            if left == 0 {
+                break Ok(());
+            }
+            let want = usize::try_from(left.min(READ_AHEAD as u64)).unwrap_or(READ_AHEAD);
+            match self.read_chunk(&mut buf, want) {
+                Ok(0) => {
+                    break Err(format!(
+                        "the data has only {} ticks; the journal holds {n}",
+                        n - left
+                    ));
+                }
+                Ok(got) => {
+                    left -= got as u64;
+                    seen = buf.last().copied();
+                }
+                Err(e) => break Err(e.to_string()),
+            }
+        };
+        self.speed = speed;
+        self.at_end = at_end;
+        self.origin = None;
+        let matches = seen.is_some_and(|t| Tick { seq: last.seq, ..t } == *last);
+        match result {
+            Ok(()) if n == 0 || matches => Ok(()),
+            Ok(()) => Err(crate::Error::Journal(format!(
+                "the data does not match the journal: its tick {} is {:?}, the journal's is {last:?}",
+                n - 1,
+                seen.unwrap_or_default()
+            ))),
+            Err(why) => Err(crate::Error::Journal(format!(
+                "resuming the replay after the journal's {n} ticks: {why}"
+            ))),
+        }
+    }
+
+    /// Whether the data ran out (the last pass read to its end).
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
     pub fn reader(&self) -> &TickReader {
         &self.reader
     }

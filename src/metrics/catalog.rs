@@ -1,5 +1,7 @@
 //! The exported metric set. It is an API: dashboards and alert rules name these series, and
-//! a test pins every name, type, label set and HELP line.
+//! a test pins every name, type, label set and HELP line. `catalog_json` is its
+//! machine-readable form, checked in as `monitoring/metric_catalog.json` (kept equal to the
+//! code by `tests/schemas.rs`, described by `docs/schemas/metric_catalog.schema.json`).
 
 /// Prometheus metric type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -297,3 +299,54 @@ pub const ISSUES: [&str; 6] = [
     "stalled_stage",
     "queue_saturated",
 ];
+
+/// The catalog as JSON: `schema_version`, every family (name, type, labels, help) in
+/// exposition order, the latency buckets (seconds) and quantiles, and the label values of
+/// the closed sets. Tools that check dashboards or rules read this instead of the source.
+pub fn catalog_json() -> serde_json::Value {
+    let metrics: Vec<serde_json::Value> = METRICS
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "name": m.name,
+                "type": m.kind.name(),
+                "labels": m.labels,
+                "help": m.help,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "schema_version": crate::report::schema::METRIC_CATALOG_JSON,
+        "metrics": metrics,
+        // Seconds, as the exposition writes `le`.
+        "latency_buckets_seconds": LATENCY_BUCKETS_NS.map(|ns| ns as f64 / 1e9),
+        "latency_quantiles": LATENCY_QUANTILES,
+        "label_values": {
+            "stage": STAGES,
+            "ring": RINGS,
+            "issue": ISSUES,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_json_lists_every_family_in_order() {
+        let json = catalog_json();
+        assert_eq!(
+            json["schema_version"],
+            crate::report::schema::METRIC_CATALOG_JSON
+        );
+        let names: Vec<&str> = json["metrics"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|m| m["name"].as_str()).collect())
+            .unwrap_or_default();
+        let expected: Vec<&str> = METRICS.iter().map(|m| m.name).collect();
+        assert_eq!(names, expected);
+        assert_eq!(json["metrics"][0]["type"], "counter");
+        assert_eq!(json["latency_buckets_seconds"][0], 250e-9);
+    }
+}

@@ -1,18 +1,23 @@
 //! Run reports: the JSON summary (`--json`, `summary.json`, built here), `fills.csv` and
 //! `orders.csv` (`csv`), the equity-curve SVG (`plot`), the self-contained HTML report
-//! (`html`) and the human-readable text report (`text`). Money and quantities are exact decimal strings;
-//! every list is in a fixed order (never hash-map order), so equal runs give equal bytes.
+//! (`html`), the human-readable text report (`text`) and live runs' `pnl_snapshot.json`
+//! (`snapshot`). Every file a tool reads carries a schema version (`schema`). Money and
+//! quantities are exact decimal strings; every list is in a fixed order (never hash-map
+//! order), so equal runs give equal bytes.
 
 pub mod analytics;
 mod csv;
 mod html;
 pub mod plot;
+pub mod schema;
+mod snapshot;
 pub mod stats;
 mod text;
 
 pub use analytics::Analytics;
 pub use csv::{write_equity_csv, write_fills_csv, write_orders_csv, write_trades_csv};
 pub use html::{RunMeta, write_report};
+pub use snapshot::{PnlSnapshot, write_pnl_snapshot};
 
 use std::path::{Path, PathBuf};
 
@@ -123,6 +128,11 @@ pub struct InferenceRow {
 /// The run summary. Field order is the JSON order.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Summary {
+    /// `schema::SUMMARY_JSON`: first, so a tool can check it before reading on.
+    pub schema_version: u32,
+    /// The CSV files written beside the summary → their schema versions
+    /// (`schema::run_csv_versions`): the CSVs themselves stay plain, header first.
+    pub schemas: indexmap_like::OrderedMap<u32>,
     /// Live runs: the run's id (`ops::run_lock::new_run_id`), as in its log lines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
@@ -380,6 +390,8 @@ impl Summary {
                 .collect(),
         );
         Summary {
+            schema_version: schema::SUMMARY_JSON,
+            schemas: schema::run_csv_versions(),
             run_id: None,
             runtime,
             ticks: outcome.ticks,

@@ -37,6 +37,9 @@ pub struct RunOptions {
     pub audit: Option<Sender<AuditEvent>>,
     /// Send a canary tick through every stage before trading, and trade only if it passes.
     pub canary: bool,
+    /// Journal ticks (feed) and orders and events (execution); ticks `0..replayed` came
+    /// from the journal and are not journaled again.
+    pub journal: Option<crate::journal::JournalLink>,
 }
 
 /// Runs the engine with one thread per stage.
@@ -123,6 +126,9 @@ pub fn run_with(
         audit: options.audit.as_ref(),
     };
 
+    let execution_journal = options.journal.clone();
+    let feed_journal = options.journal.as_ref();
+    let replay_end = feed_journal.map_or(0, |j| j.replayed);
     let result = std::thread::scope(|scope| {
         let strategy_thread = scope.spawn(move || {
             let _abort = stage_loop::start(control, StageName::Strategy, pins.strategy);
@@ -163,7 +169,8 @@ pub fn run_with(
                 to_strategy,
                 canary_tx,
                 shared,
-            );
+            )
+            .with_journal(execution_journal);
             stage_loop::run(&mut worker, &exec_rx, policy);
             worker.finish()
         });
@@ -257,8 +264,14 @@ pub fn run_with(
                 } else {
                     0
                 };
+                if let Some(journal) = feed_journal {
+                    journal.tick(tick);
+                }
                 tick_tx.send(ToStrategy::Tick(*tick, stamp));
                 seq += 1;
+                if seq == replay_end {
+                    tracing::info!(target: "app", ticks = seq, seconds = wall.elapsed().as_secs_f64(), "journal replayed: state recovered; the feed resumes");
+                }
                 if seq.is_multiple_of(PUBLISH_EVERY) {
                     publish(&tick_tx, seq, &ticks_by_class);
                 }

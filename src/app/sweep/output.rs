@@ -1,8 +1,10 @@
 //! A sweep's files in `--out`: `sweep.csv` and `sweep.json` (one row per variant, in table
 //! order: `variant`, one column per swept parameter, `fills`, `net_pnl`, `currency`, then the
-//! statistics keys), `sweep.html` (the table, and a heatmap of the sort metric when exactly
-//! two parameters are swept; self-contained) and `variants/<id>.toml` (each variant's
-//! strategy file, to rerun one as a standalone backtest).
+//! statistics keys; `sweep.json` opens with its `schema_version` and the CSV's, see
+//! `docs/schemas/sweep.schema.json` and `sweep.csv.json`), `sweep.html` (the table, and a
+//! heatmap of the sort metric when exactly two parameters are swept; self-contained) and
+//! `variants/<id>.toml` (each variant's strategy file, to rerun one as a standalone
+//! backtest).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -11,6 +13,7 @@ use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
 use super::{STAT_KEYS, Sweep, VariantRow};
+use crate::report::schema;
 
 /// A table cell: money and numbers as written, missing values empty.
 fn cell(value: &Value) -> String {
@@ -82,6 +85,9 @@ pub fn write_outputs(dir: &Path, sweep: &Sweep) -> Result<()> {
     }
     write("sweep.csv", csv)?;
     let json = serde_json::json!({
+        "schema_version": schema::SWEEP_JSON,
+        // `sweep.csv` stays plain CSV; its version is named here.
+        "schemas": { "sweep.csv": schema::SWEEP_CSV },
         "axes": sweep.axes,
         "sort": format!("{}:{}", sweep.sort.column, if sweep.sort.ascending { "asc" } else { "desc" }),
         "ticks": sweep.ticks,

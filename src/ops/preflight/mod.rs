@@ -116,8 +116,9 @@ impl PreflightReport {
         self.checks.iter().filter(|c| c.status == status).count()
     }
 
-    /// `{ok, environment, policy, failed, warnings, checks: [{name, status, duration_ms,
-    /// reason, policy, detail}]}`. `detail` repeats `reason` for readers of the older format.
+    /// `{schema_version, ok, environment, policy, failed, warnings, checks: [{name, status,
+    /// duration_ms, reason, policy, detail}]}` (`docs/schemas/preflight_summary.schema.json`).
+    /// `detail` repeats `reason` for readers of the older format.
     pub fn to_json(&self) -> serde_json::Value {
         let checks: Vec<serde_json::Value> = self
             .checks
@@ -134,6 +135,7 @@ impl PreflightReport {
             })
             .collect();
         serde_json::json!({
+            "schema_version": crate::report::schema::PREFLIGHT_SUMMARY_JSON,
             "ok": self.ok(),
             "environment": self.environment.name(),
             "policy": self.policy,
@@ -784,6 +786,10 @@ mod tests {
         assert!(!prod.ok());
         assert_eq!((prod.failed(), prod.warnings()), (2, 0));
         let json = prod.to_json();
+        assert_eq!(
+            json["schema_version"],
+            crate::report::schema::PREFLIGHT_SUMMARY_JSON
+        );
         assert_eq!(json["ok"], false);
         assert_eq!(json["environment"], "production");
         assert_eq!(json["policy"], "block");
