@@ -213,10 +213,26 @@ fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
         }
         (events, handed_off)
     });
+    // The journal is on, as in a live run: ticks and order events go to its thread.
+    let journal_dir = tempfile::tempdir().expect("temp dir");
+    let writer = alpha_panda::journal::writer::SegmentWriter::create(journal_dir.path(), 0, 64)
+        .expect("segment");
+    let start = alpha_panda::journal::Entry::End(alpha_panda::journal::EndRecord {
+        ticks: 0,
+        wall_ns: 0,
+    });
+    let journal = alpha_panda::journal::writer::spawn(
+        writer,
+        start,
+        &alpha_panda::journal::JournalConfig::default(),
+        0,
+        Box::new(|| {}),
+    )
+    .expect("journal thread");
     let options = RunOptions {
         audit: Some(audit_tx),
         canary: true,
-        journal: None,
+        journal: Some(journal.link.clone()),
     };
     let control = RunControl::new();
     let mut source = SliceSource::new(ticks);
@@ -224,6 +240,15 @@ fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
     let (_, outcome) =
         threaded::run_with(engine, &mut source, &mut |_| {}, &options, &control).expect("run");
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    drop(options);
+    let shared = std::sync::Arc::clone(&journal.link.shared);
+    drop(journal.link);
+    journal.thread.join().expect("journal thread");
+    assert_eq!(
+        shared.records.load(Ordering::Relaxed),
+        1 + ticks.len() as u64 + shared.exec_written.load(Ordering::Relaxed),
+        "every tick and order event journaled"
+    );
     done.store(true, Ordering::Release);
     let (audited, handed_off) = observer.join().expect("observer");
     (allocations, outcome.fills.len(), audited.min(handed_off))

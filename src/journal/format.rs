@@ -177,7 +177,7 @@ fn whole<T: serde::de::DeserializeOwned>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::{
         BookId, BrokerId, ClientOrderId, Execution, InstrumentId, Liquidity, Money, Nanos,

@@ -30,6 +30,8 @@ pub mod link;
 pub mod reader;
 pub mod recover;
 pub mod retention;
+#[cfg(test)]
+mod tests;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};

@@ -91,6 +91,14 @@ impl SegmentWriter {
     pub fn sync(&mut self) -> std::io::Result<()> {
         self.file.sync_data()
     }
+
+    /// Writes go to `path` from now on (a failing device, for tests).
+    #[cfg(test)]
+    pub(crate) fn replace_file_for_test(&mut self, path: &str) {
+        if let Ok(file) = OpenOptions::new().write(true).open(path) {
+            self.file = file;
+        }
+    }
 }
 
 /// The sequence number of the first record in `buf`.
