@@ -359,6 +359,9 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         )?,
         None => None,
     };
+    if let Some(w) = &writer {
+        *telemetry.journal.lock() = Some(Arc::clone(&w.link.shared));
+    }
     let mut source =
         Replay::new(&journal_dir, replay, source).map_err(|e| LiveError::Journal(e.to_string()))?;
     if finished_journal {

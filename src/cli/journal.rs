@@ -91,14 +91,21 @@ pub(crate) fn journal(args: JournalArgs) -> Result<()> {
             }
         }
         JournalCommand::Archive { dir } => {
-            let scan = recover::scan(&dir, false)?;
-            if scan.segments == 0 {
+            // No verification: a corrupt journal is exactly what one moves aside.
+            let count = crate::journal::reader::segments(&dir)?.len();
+            if count == 0 {
                 bail!("no journal segments in {}", dir.display());
             }
-            let name = scan.first_run_id().unwrap_or("unnamed").to_owned();
+            let name = match JournalReader::open(&dir)?.next_record() {
+                Ok(Some(Record {
+                    entry: Entry::Start(s),
+                    ..
+                })) => s.run_id,
+                _ => format!("unreadable-{}", crate::clock::unix_now_ns()),
+            };
             let to = retention::archive(&dir, &name)
                 .with_context(|| format!("archiving {}", dir.display()))?;
-            println!("archived {} segment(s) to {}", scan.segments, to.display());
+            println!("archived {count} segment(s) to {}", to.display());
             Ok(())
         }
     }

@@ -47,6 +47,18 @@ impl JournalShared {
     pub fn failure(&self) -> Option<String> {
         self.failure.lock().clone()
     }
+
+    /// The value of the journal metric `name` (`metrics::catalog`).
+    pub fn metric(&self, name: &str) -> u64 {
+        match name {
+            "alpha_panda_journal_records_total" => self.records.load(Ordering::Relaxed),
+            "alpha_panda_journal_bytes_total" => self.bytes.load(Ordering::Relaxed),
+            "alpha_panda_journal_syncs_total" => self.syncs.load(Ordering::Relaxed),
+            "alpha_panda_journal_ring_full_total" => self.ring_full.load(Ordering::Relaxed),
+            "alpha_panda_journal_failed" => u64::from(self.failed()),
+            _ => 0,
+        }
+    }
 }
 
 /// A producer's handle: the rings into the journal thread and the shared state.

@@ -224,6 +224,37 @@ pub const INFERENCE_LATENCY: MetricDef = def(
     "ML scoring latency per ML strategy (features, model, decision per scoring tick; per call when batched).",
 );
 
+pub const JOURNAL_RECORDS: MetricDef = def(
+    "alpha_panda_journal_records_total",
+    Counter,
+    &[],
+    "Records the journal has written (ticks, orders, order events, starts and ends).",
+);
+pub const JOURNAL_BYTES: MetricDef = def(
+    "alpha_panda_journal_bytes_total",
+    Counter,
+    &[],
+    "Bytes the journal has written.",
+);
+pub const JOURNAL_SYNCS: MetricDef = def(
+    "alpha_panda_journal_syncs_total",
+    Counter,
+    &[],
+    "fsyncs of the journal (each makes the orders written before it durable).",
+);
+pub const JOURNAL_RING_FULL: MetricDef = def(
+    "alpha_panda_journal_ring_full_total",
+    Counter,
+    &[],
+    "Times the feed or execution found the journal's ring full and waited (the journal is not keeping up).",
+);
+pub const JOURNAL_FAILED: MetricDef = def(
+    "alpha_panda_journal_failed",
+    Gauge,
+    &[],
+    "1 once a journal write or sync failed: orders are refused (JOURNAL_FAILED) and the run stops.",
+);
+
 /// Every exported family, in exposition order.
 pub const METRICS: &[MetricDef] = &[
     TICKS,
@@ -252,6 +283,11 @@ pub const METRICS: &[MetricDef] = &[
     HTTP_OPEN,
     START_TIME,
     BUILD_INFO,
+    JOURNAL_RECORDS,
+    JOURNAL_BYTES,
+    JOURNAL_SYNCS,
+    JOURNAL_RING_FULL,
+    JOURNAL_FAILED,
     STAGE_LATENCY,
     STAGE_LATENCY_QUANTILES,
     INFERENCE_LATENCY,

@@ -233,6 +233,15 @@ pub fn render(t: &Telemetry, out: &mut String) {
             catalog::HTTP_OPEN => {
                 w.sample("", &[], Value::U64(t.http_open.load(Ordering::Relaxed)))
             }
+            catalog::JOURNAL_RECORDS
+            | catalog::JOURNAL_BYTES
+            | catalog::JOURNAL_SYNCS
+            | catalog::JOURNAL_RING_FULL
+            | catalog::JOURNAL_FAILED => {
+                if let Some(j) = t.journal.lock().as_ref() {
+                    w.sample("", &[], Value::U64(j.metric(def.name)));
+                }
+            }
             catalog::START_TIME => w.sample("", &[], Value::F64(t.start_unix)),
             catalog::BUILD_INFO => {
                 w.sample("", &[("version", env!("CARGO_PKG_VERSION"))], Value::U64(1))

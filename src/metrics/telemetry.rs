@@ -362,6 +362,8 @@ pub struct Telemetry {
     pub canary: Mutex<Option<CanaryResult>>,
     /// Shadowed live venues: broker name → the shadow's report (`execution::kite::shadow`).
     pub shadow: Mutex<Vec<(String, std::sync::Arc<Mutex<serde_json::Value>>)>>,
+    /// The live run's journal counters, once it is open.
+    pub journal: Mutex<Option<std::sync::Arc<crate::journal::JournalShared>>>,
     pub shutting_down: AtomicBool,
     /// Someone reads this telemetry (a metrics endpoint runs). Backtests publish only then.
     pub observed: AtomicBool,
@@ -424,6 +426,7 @@ impl Telemetry {
             preflight_ok: AtomicBool::new(false),
             canary: Mutex::new(None),
             shadow: Mutex::new(Vec::new()),
+            journal: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             observed: AtomicBool::new(false),
             last_activity_ns: Default::default(),
