@@ -11,6 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dlq;
 pub mod domain;
 pub mod execution;
 pub mod feed;

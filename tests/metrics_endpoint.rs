@@ -67,6 +67,18 @@ const EXPECTED: &[(&str, &str, &[&str], &str)] = &[
         "Inputs set aside instead of processed (dead-letter candidates), by kind.",
     ),
     (
+        "alpha_panda_dead_letters_total",
+        "counter",
+        &["source"],
+        "Inbound messages the engine could not use, kept in the run's dead-letter file, by source (csv_row, binary_record, kite_frame, kite_text, kite_order_update).",
+    ),
+    (
+        "alpha_panda_dead_letters_dropped_total",
+        "counter",
+        &[],
+        "Dead letters counted but not written to the dead-letter file (its queue was full, or the file could not be written).",
+    ),
+    (
         "alpha_panda_http_connections_dropped_total",
         "counter",
         &["reason"],

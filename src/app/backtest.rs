@@ -1,6 +1,7 @@
 //! The backtest run mode: assemble, optionally serve the metrics endpoint while the run goes,
 //! run with the configured runtime, and build the summary. Writing the results is
-//! `Backtest::write`.
+//! `Backtest::write`. With an output directory, rows skipped under `bad_rows = "skip"` go to
+//! its `dead_letters/` file as the run reads them (`app::dead_letters`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub struct Backtest {
     pub summary: Summary,
     pub layout: EngineLayout,
     pub outcome: RunOutcome,
+    /// What the dead-letter writer did, when the run had an output directory.
+    pub dead_letters: Option<crate::dlq::WriterReport>,
 }
 
 impl Backtest {
@@ -37,7 +40,8 @@ impl Backtest {
 
 /// Runs a backtest of `strategies` over `sources`. With `serve_metrics` (or `[metrics]
 /// enabled = true`) the metrics endpoint serves the run's counters meanwhile; its address
-/// goes to `on_metrics`.
+/// goes to `on_metrics`. With `output_dir`, skipped rows are written to its dead-letter
+/// file.
 ///
 /// # Errors
 /// Configuration that does not fit the data, unreadable data, a bad row under
@@ -49,9 +53,21 @@ pub fn run(
     serve_metrics: bool,
     on_metrics: &mut dyn FnMut(std::net::SocketAddr),
     progress: &mut dyn FnMut(RunProgress),
+    output_dir: Option<&Path>,
 ) -> Result<Backtest> {
     let assembled = assemble(config, strategies, sources)?;
     let (engine, mut reader) = (assembled.engine, assembled.reader);
+    let mut dead_letters = match output_dir {
+        Some(dir) => {
+            let table = &engine.layout.instruments;
+            let telemetry = Arc::clone(&engine.telemetry);
+            let writer = super::dead_letters::start(dir, None, table, telemetry)
+                .context("starting the dead-letter writer")?;
+            reader.set_dead_letters(&writer.handle());
+            Some(writer)
+        }
+        None => None,
+    };
     let control = Arc::new(RunControl::new());
     let server = if serve_metrics || config.metrics.enabled == Some(true) {
         let server = MetricsServer::start(
@@ -69,6 +85,7 @@ pub fn run(
     if let Some(server) = server {
         server.shutdown();
     }
+    let dead_letters = dead_letters.as_mut().map(super::dead_letters::finish);
     let (layout, mut outcome) = match result {
         Ok(done) => done,
         Err(RunError::Input { error, .. }) => return Err(error.into()),
@@ -92,5 +109,6 @@ pub fn run(
         summary,
         layout,
         outcome,
+        dead_letters,
     })
 }

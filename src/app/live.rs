@@ -179,7 +179,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         .map_err(LiveError::Journal)?;
     let replay = journal.as_ref().map_or(0, |j| j.replay);
 
-    let (mut engine, feed) = match &kite {
+    let (mut engine, mut feed) = match &kite {
         Some(kite) => {
             let fit = super::kite::fit_instruments(&config, kite, &strategies)?;
             let engine = super::build(&fit.config, &strategies, fit.table.clone())?;
@@ -195,6 +195,15 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
     }
     let telemetry = Arc::clone(&engine.telemetry);
     telemetry.preflight_ok.store(true, Ordering::Release);
+    let mut dead_letters = super::dead_letters::start(
+        &config.output_dir,
+        run_id.as_deref(),
+        &engine.layout.instruments,
+        Arc::clone(&telemetry),
+    )?;
+    if let Feed::Replay(reader) = &mut feed {
+        reader.set_dead_letters(&dead_letters.handle());
+    }
     for line in &engine.layout.disabled {
         tracing::warn!(target: "app", "strategy disabled: {line}");
     }
@@ -267,6 +276,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
                 instruments: &fit.table,
                 telemetry: Arc::clone(&telemetry),
                 control: Arc::clone(&control),
+                dead_letters: Some(dead_letters.handle()),
             })?)
         }
     };
@@ -329,6 +339,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
             updates,
             shadow,
             telemetry: Some(Arc::clone(&telemetry)),
+            dead_letters: Some(dead_letters.handle()),
         })?;
         engine
             .execution
@@ -382,6 +393,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         kite.shutdown();
     }
     let data_done = stopped_by.is_none() && source.rest().ended();
+    super::dead_letters::finish(&mut dead_letters);
     let written = finished.and_then(|(layout, mut outcome)| {
         let counts = source.rest().counts();
         // The feed thread's exchange → receive latency joins the run's histograms.

@@ -1,11 +1,12 @@
 //! The command line: `backtest` (the default), `convert`, `preflight`, `live`, `sweep`, `kite`,
-//! `journal`. Parsed in two
+//! `journal`, `dlq`. Parsed in two
 //! steps (raw clap args, then validated settings) and handed to the run modes of `app`;
 //! errors print their whole chain and exit with code 2.
 //!
 //! A user's crate runs the same command line with its own strategy kinds registered:
 //! `alpha_panda::cli::main(registry)` from its `main`.
 
+mod dlq;
 mod journal;
 mod kite;
 mod live;
@@ -54,6 +55,8 @@ enum Command {
     Kite(kite::KiteArgs),
     /// Read a live run's journal: `verify`, `inspect`, `export` (CSV, JSON lines), `archive`.
     Journal(journal::JournalArgs),
+    /// Dead letters (inputs a run could not use): `dlq list|show N|replay [PATH]`.
+    Dlq(dlq::DlqArgs),
 }
 
 /// What a run reads: data, strategies, engine config. Shared by `backtest` and `preflight`.
@@ -152,6 +155,10 @@ pub fn main(registry: Registry) -> ExitCode {
         Some(Command::Sweep(args)) => with_stderr_logs(|| sweep::sweep(args, &registry)),
         Some(Command::Kite(args)) => with_stderr_logs(|| kite::kite(args)),
         Some(Command::Journal(args)) => with_stderr_logs(|| journal::journal(args)),
+        Some(Command::Dlq(args)) => {
+            init_logging();
+            dlq::dlq(args)
+        }
     };
     match result {
         Ok(code) => code,
@@ -216,6 +223,7 @@ fn backtest(args: BacktestArgs, registry: &Registry) -> Result<ExitCode> {
         args.metrics,
         &mut |addr| eprintln!("metrics: http://{addr}/metrics"),
         &mut |p| bar.update(p.done, p.total, p.ticks),
+        args.out.as_deref(),
     );
     bar.finish();
     let backtest = result?;
@@ -237,6 +245,13 @@ fn backtest(args: BacktestArgs, registry: &Registry) -> Result<ExitCode> {
                 dir.display()
             );
         }
+    }
+    if let Some(line) = backtest
+        .dead_letters
+        .as_ref()
+        .and_then(app::dead_letters::describe)
+    {
+        eprintln!("{line}");
     }
     let summary = &backtest.summary;
     let never_scored = summary.models_that_never_scored();

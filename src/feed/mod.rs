@@ -11,6 +11,9 @@
 //! - Bad rows follow `BadRowPolicy`: `Reject` fails at the first one, after delivering every
 //!   tick of the rows before it; `Skip` counts them and keeps the first
 //!   `MAX_SKIPPED_EXAMPLES` messages. A wrong header is always an error.
+//! - With a dead-letter sink (`TickReader::set_dead_letters`), every skipped row or record
+//!   is also handed to it with its raw bytes; `decode_row` and `decode_record` decode one
+//!   again alone with the same parser (`dlq replay`).
 //! - `convert_to_binary` writes the compact binary format (see `binary`), read at over 1 GB/s.
 
 mod binary;
@@ -28,7 +31,9 @@ mod symbols;
 
 use std::path::PathBuf;
 
+pub(crate) use binary::decode_record;
 pub use binary::{ConvertStats, FORMAT_VERSION, MAGIC, RECORD_SIZE, convert_to_binary};
+pub(crate) use csv::decode_row;
 pub use reader::TickReader;
 pub use replay::ReplaySource;
 pub use scan::{ScanInfo, SourceInfo, scan_instruments};

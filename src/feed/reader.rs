@@ -8,6 +8,7 @@ use super::scan::detect;
 use super::stream::ByteStream;
 use super::{DataSource, FeedError, FeedStats, SourceFormat};
 use crate::config::BadRowPolicy;
+use crate::dlq::DeadLetters;
 use crate::domain::{InstrumentTable, Tick};
 
 /// Ticks buffered per source while merging.
@@ -252,6 +253,18 @@ impl TickReader {
         Ok(buf.len())
     }
 
+    /// Hands every row or record skipped from now on (under `BadRowPolicy::Skip`) to `sink`,
+    /// with its raw bytes, from the thread that reads; `record` waits when the sink's queue
+    /// is full, so none is lost.
+    pub fn set_dead_letters(&mut self, sink: &DeadLetters) {
+        for source in &mut self.sources {
+            match &mut source.decoder {
+                Decoder::Csv(csv) => csv.set_dead_letters(sink.clone()),
+                Decoder::Binary(binary) => binary.set_dead_letters(sink.clone()),
+            }
+        }
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &FeedStats {
         &self.stats
@@ -406,6 +419,68 @@ mod tests {
         assert_eq!(ts, [1, 4, 5, 6]);
         assert_eq!(reader.stats().skipped_rows, 1);
         assert!(reader.stats().skipped_examples[0].starts_with("b.csv:4: field 'ts_ns'"));
+    }
+
+    #[test]
+    fn skipped_rows_reach_the_dead_letter_file_with_their_raw_bytes() {
+        use crate::dlq::{DeadLetterWriter, Header, Origin, Source, file};
+        // A bad field (CRLF kept), time going back in another file, and a far-future typo
+        // that is only found bad one row later.
+        const TYPO: &str = "1800000000000000000";
+        let a = source("a.csv", "1,X,1.x,2,,,,\r\n2,X,1,2,,,,\n");
+        let b = source(
+            "b.csv",
+            &format!("3,X,1,2,,,,\n2,X,1,2,,,,\n{TYPO},X,1,2,,,,\n4,X,1,2,,,,\n"),
+        );
+        let (table, mut reader) = open(&[a, b], BadRowPolicy::Skip);
+        let dir = std::env::temp_dir().join(format!("ap-reader-dlq-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut writer =
+            DeadLetterWriter::start(dir.clone(), Header::new("r", &table), None).expect("start");
+        reader.set_dead_letters(&writer.handle());
+        let (ticks, error) = drain(&mut reader, 2);
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(ticks.len(), 3);
+        let report = writer.finish();
+        assert_eq!((report.written, report.dropped), (3, 0));
+        let read = file::read(&report.path.expect("file")).expect("read");
+        let got: Vec<(Source, String, String, String)> = read
+            .letters
+            .iter()
+            .map(|s| {
+                let l = &s.letter;
+                let raw = String::from_utf8(l.raw.clone()).expect("utf8");
+                (l.source, l.origin.to_string(), raw, l.reason.clone())
+            })
+            .collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(
+            got.iter()
+                .map(|g| (
+                    g.1.as_str(),
+                    g.2.trim_start_matches(|c: char| c.is_ascii_digit())
+                ))
+                .collect::<Vec<_>>(),
+            [
+                ("a.csv:2", ",X,1.x,2,,,,\r"),
+                ("b.csv:3", ",X,1,2,,,,"),
+                ("b.csv:4", ",X,1,2,,,,")
+            ]
+        );
+        assert!(got[0].3.starts_with("a.csv:2: field 'bid'"), "{}", got[0].3);
+        assert!(
+            got[1].3.starts_with("b.csv:3: field 'ts_ns'"),
+            "{}",
+            got[1].3
+        );
+        assert!(got[2].3.contains("skipped as a typo"), "{}", got[2].3);
+        assert!(got[2].2.starts_with(TYPO), "the typo row's own bytes");
+        assert!(got.iter().all(|g| g.0 == Source::CsvRow));
+        let first = &read.letters[0].letter;
+        assert_eq!(first.event_ts_ns, Some(T0 + 1));
+        assert!(matches!(first.origin, Origin::Line { columns: 8, .. }));
+        assert_eq!(reader.stats().skipped_rows, 3);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

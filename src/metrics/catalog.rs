@@ -91,6 +91,18 @@ pub const DLQ_ERRORS: MetricDef = def(
     &["kind"],
     "Inputs set aside instead of processed (dead-letter candidates), by kind.",
 );
+pub const DEAD_LETTERS: MetricDef = def(
+    "alpha_panda_dead_letters_total",
+    Counter,
+    &["source"],
+    "Inbound messages the engine could not use, kept in the run's dead-letter file, by source (csv_row, binary_record, kite_frame, kite_text, kite_order_update).",
+);
+pub const DEAD_LETTERS_DROPPED: MetricDef = def(
+    "alpha_panda_dead_letters_dropped_total",
+    Counter,
+    &[],
+    "Dead letters counted but not written to the dead-letter file (its queue was full, or the file could not be written).",
+);
 pub const HTTP_DROPPED: MetricDef = def(
     "alpha_panda_http_connections_dropped_total",
     Counter,
@@ -252,6 +264,8 @@ pub const METRICS: &[MetricDef] = &[
     REJECTIONS,
     RING_FULL,
     DLQ_ERRORS,
+    DEAD_LETTERS,
+    DEAD_LETTERS_DROPPED,
     HTTP_DROPPED,
     VALIDATOR_FINDINGS,
     MODEL_LOADS,

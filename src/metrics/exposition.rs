@@ -5,7 +5,7 @@
 //!   `# TYPE` lines followed by its samples. A family may have no sample (validator findings
 //!   when none was raised, last activity of a stage never seen active).
 //! - Closed label sets are written in full, zeros included (every instrument class, reject
-//!   reason, ring, DLQ kind, stage), so `rate()` and `increase()` work from the first scrape.
+//!   reason, ring, DLQ kind, dead-letter source, stage), so `rate()` and `increase()` work from the first scrape.
 //! - Label values are escaped (`\\`, `\"`, `\n`); HELP text too (`\\`, `\n`). Values are
 //!   integers or shortest round-trip decimals; infinities are `+Inf`/`-Inf`; a NaN (only
 //!   possible from a broken PnL publication) is written as `0`.
@@ -92,6 +92,17 @@ pub fn render(t: &Telemetry, out: &mut String) {
                     w.sample("", &[("kind", kind.name())], Value::U64(n));
                 }
             }
+            catalog::DEAD_LETTERS => {
+                for source in crate::dlq::Source::ALL {
+                    let n = t.dead_letters[source as usize].load(Ordering::Relaxed);
+                    w.sample("", &[("source", source.name())], Value::U64(n));
+                }
+            }
+            catalog::DEAD_LETTERS_DROPPED => w.sample(
+                "",
+                &[],
+                Value::U64(t.dead_letters_dropped.load(Ordering::Relaxed)),
+            ),
             catalog::HTTP_DROPPED => {
                 for reason in HttpDrop::ALL {
                     let n = t.http_dropped[reason as usize].load(Ordering::Relaxed);

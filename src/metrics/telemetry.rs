@@ -348,6 +348,10 @@ pub struct Telemetry {
     pub ring_received: [Published; 5],
     pub ring_full: [Published; 5],
     pub dlq: [AtomicU64; 5],
+    /// Dead letters handed to the writer, by [`crate::dlq::Source`].
+    pub dead_letters: [AtomicU64; crate::dlq::Source::COUNT],
+    /// Dead letters counted but not written (full queue, write error).
+    pub dead_letters_dropped: AtomicU64,
     /// Metrics endpoint connections dropped, by [`HttpDrop`].
     pub http_dropped: [AtomicU64; 4],
     /// Metrics endpoint connections being served now.
@@ -413,6 +417,8 @@ impl Telemetry {
             ring_received: Default::default(),
             ring_full: Default::default(),
             dlq: Default::default(),
+            dead_letters: Default::default(),
+            dead_letters_dropped: AtomicU64::new(0),
             http_dropped: Default::default(),
             http_open: AtomicU64::new(0),
             brokers,

@@ -1,5 +1,9 @@
 //! The Kite venue as the execution stage sees it: requests become commands for the REST
 //! thread, answers and order updates become order events in `poll`.
+//!
+//! An order update from the ticker socket that cannot be read, or that names an order this
+//! run does not know, is offered to the dead-letter sink (`kite_order_update`) with its
+//! text; `offer` never waits, so the execution stage is never held up by the sink.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -12,7 +16,8 @@ use super::config::KiteVenueConfig;
 use super::rest::{self, Answer, Command, Rest};
 use super::shadow::Shadow;
 use super::tracker::Tracker;
-use super::wire::parse_order;
+use super::wire::{parse_order, update_data};
+use crate::dlq::{DeadLetters, Letter, Origin, Source};
 use crate::domain::fixed::DecimalDisplay;
 use crate::domain::{
     InstrumentSpec, Nanos, Order, OrderEvent, OrderEventKind, OrderRequest, OrderType,
@@ -44,6 +49,8 @@ pub struct KiteVenueStart<'a> {
     pub updates: Option<Receiver<String>>,
     pub shadow: Option<Shadow>,
     pub telemetry: Option<Arc<crate::metrics::telemetry::Telemetry>>,
+    /// Where order updates it cannot use go.
+    pub dead_letters: Option<DeadLetters>,
 }
 
 #[derive(Debug)]
@@ -66,6 +73,7 @@ pub struct KiteVenue {
     cancel_on_stop: bool,
     /// `shadow = true`: the paper venue that gets the same orders and ticks.
     shadow: Option<Shadow>,
+    dead_letters: Option<DeadLetters>,
 }
 
 impl KiteVenue {
@@ -83,6 +91,7 @@ impl KiteVenue {
             updates,
             shadow,
             telemetry,
+            dead_letters,
         } = start;
         let listings = specs
             .iter()
@@ -130,6 +139,7 @@ impl KiteVenue {
             scratch: Vec::new(),
             cancel_on_stop: config.cancel_on_stop,
             shadow,
+            dead_letters,
         })
     }
 
@@ -192,7 +202,9 @@ impl KiteVenue {
         })
     }
 
-    fn apply_json(&mut self, v: &Value, events: &mut Vec<OrderEvent>) {
+    /// Applies one Kite order object. `Err`: why it was of no use (unreadable, or an order
+    /// this run does not know).
+    fn apply_json(&mut self, v: &Value, events: &mut Vec<OrderEvent>) -> Result<(), String> {
         let client = self.client_of(v);
         let precision = client
             .and_then(|c| self.tracker.open(c))
@@ -201,11 +213,37 @@ impl KiteVenue {
         match parse_order(v, |_| precision) {
             Ok(order) => {
                 let now = self.now();
+                let foreign = self.tracker.foreign;
                 self.tracker.apply(&order, client, now, events);
+                if self.tracker.foreign == foreign {
+                    return Ok(());
+                }
+                Err(format!(
+                    "kite order update for order {} (tag {}), which is not one of this run's orders",
+                    order.order_id,
+                    order.tag.as_deref().unwrap_or("none")
+                ))
             }
             Err(e) => {
-                tracing::warn!(target: "error", "kite venue: an order update it cannot read: {e}")
+                let message = format!("kite venue: an order update it cannot read: {e}");
+                tracing::warn!(target: "error", "{message}");
+                Err(message)
             }
+        }
+    }
+
+    /// An order update from the socket the venue could not use, to the dead-letter sink.
+    fn dead_letter(&self, reason: String, text: String) {
+        if let Some(sink) = &self.dead_letters {
+            let origin = Origin::Socket {
+                name: crate::dlq::KITE_TICKER.into(),
+            };
+            sink.offer(Letter::now(
+                Source::KiteOrderUpdate,
+                reason,
+                origin,
+                text.into_bytes(),
+            ));
         }
     }
 }
@@ -374,9 +412,10 @@ impl KiteVenue {
                 | Answer::CancelRefused { client, message } => {
                     tracing::warn!(target: "trading", order = client, "kite refused a change: {message}");
                 }
+                // Every poll lists the day's orders, others' too: not dead letters.
                 Answer::Orders(rows) => {
                     for row in &rows {
-                        self.apply_json(row, events);
+                        let _ = self.apply_json(row, events);
                     }
                 }
             }
@@ -388,9 +427,9 @@ impl KiteVenue {
             .map(|u| u.try_iter().collect())
             .unwrap_or_default();
         for text in updates {
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            if let Some(data) = v.get("data") {
-                self.apply_json(data, events);
+            let applied = update_data(&text).and_then(|data| self.apply_json(&data, events));
+            if let Err(reason) = applied {
+                self.dead_letter(reason, text);
             }
         }
         self.open

@@ -48,6 +48,23 @@ impl KiteOrder {
     }
 }
 
+/// The order object of an order update from the ticker socket
+/// (`{"type":"order","data":{...}}`).
+///
+/// # Errors
+/// The text is not JSON, or has no `data` object.
+pub fn update_data(text: &str) -> Result<Value, String> {
+    let mut v: Value =
+        serde_json::from_str(text).map_err(|e| format!("kite order update: expected JSON, {e}"))?;
+    match v.get_mut("data").map(Value::take) {
+        Some(data @ Value::Object(_)) => Ok(data),
+        Some(other) => Err(format!(
+            "kite order update: field 'data': expected an object, found {other}"
+        )),
+        None => Err("kite order update: field 'data': missing".to_owned()),
+    }
+}
+
 /// Reads one order object; prices at `precision` decimals.
 ///
 /// # Errors

@@ -3,7 +3,8 @@
 //! bad-row policy: a corrupt file is not a bad row), then each record is decoded and held to
 //! the rules a CSV row follows (`feed::rules`, `ticks_from_fields`): a record must be exactly
 //! the tick the CSV parser would build from its values, or it is a bad record named by byte
-//! offset. Decoding is from the read buffer with no allocation per record.
+//! offset. Decoding is from the read buffer with no allocation per record. A record skipped
+//! under `Skip` goes to the dead-letter sink, when there is one, with its bytes.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use super::super::stream::ByteStream;
 use super::super::{FeedError, FeedStats, MAX_SKIPPED_EXAMPLES};
 use super::{BLOCK_RECORDS, CRC_SIZE, RECORD_SIZE, block_crc, format_error, read_header};
 use crate::config::BadRowPolicy;
+use crate::dlq::{DeadLetters, Letter, Origin, Source};
 use crate::domain::{
     InstrumentId, InstrumentTable, Nanos, POW10, Price, Qty, Tick, TickFlags, TickKind,
 };
@@ -65,6 +67,9 @@ pub(in crate::feed) struct BinarySource {
     /// Blocks checked so far.
     blocks: u64,
     policy: BadRowPolicy,
+    /// Where skipped records go, with their bytes. Boxed: the reader's `Decoder` enum
+    /// keeps this side unboxed, so it stays small.
+    dead_letters: Option<Box<DeadLetters>>,
 }
 
 /// Why a record was refused: field name and message.
@@ -129,7 +134,36 @@ impl BinarySource {
             block_left: 0,
             blocks: 0,
             policy,
+            dead_letters: None,
         })
+    }
+
+    /// Hands every record skipped from now on to `sink`.
+    pub(in crate::feed) fn set_dead_letters(&mut self, sink: DeadLetters) {
+        self.dead_letters = Some(Box::new(sink));
+    }
+
+    /// A skipped record to the dead-letter sink (the rare path: out of line).
+    #[cold]
+    #[inline(never)]
+    fn dead_letter(&self, error: &FeedError, raw: &[u8; RECORD_SIZE]) {
+        let (Some(sink), FeedError::BadRecord { offset, record, .. }) = (&self.dead_letters, error)
+        else {
+            return;
+        };
+        let ts = Some(le_u64(raw, 0)).filter(|&ts| rules::timestamp_ok(ts));
+        let origin = Origin::Record {
+            file: Arc::clone(&self.name),
+            offset: *offset,
+            record: *record,
+        };
+        let letter = Letter::now(
+            Source::BinaryRecord,
+            error.to_string(),
+            origin,
+            raw.to_vec(),
+        );
+        sink.record(letter.with_event_ts(ts));
     }
 
     /// The byte input.
@@ -357,6 +391,9 @@ impl BinarySource {
                             }
                             BadRowPolicy::Skip => {
                                 stats.skipped_rows += 1;
+                                if self.dead_letters.is_some() {
+                                    self.dead_letter(&error, record);
+                                }
                                 if stats.skipped_examples.len() < MAX_SKIPPED_EXAMPLES {
                                     stats.skipped_examples.push(error.to_string());
                                 }
@@ -377,4 +414,38 @@ impl BinarySource {
             result?;
         }
     }
+}
+/// One record (`raw`, `RECORD_SIZE` bytes) of the binary file `source` decoded alone by the decoder a
+/// run uses, with the file's header mapped onto `table`: the tick, or the error a run would
+/// report. The time-order rule has no previous record to compare with here.
+///
+/// # Errors
+/// The file cannot be opened or its header does not fit `table`, `raw` is not one record,
+/// or the record is bad.
+pub(crate) fn decode_record(
+    source: &super::super::DataSource,
+    table: &InstrumentTable,
+    raw: &[u8],
+    offset: u64,
+    record: u64,
+) -> Result<Tick, FeedError> {
+    let stream = ByteStream::open(source)?;
+    let mut binary = BinarySource::open(stream, table, BadRowPolicy::Reject)?;
+    let bad = |field, message| FeedError::BadRecord {
+        file: source.name(),
+        offset,
+        record,
+        field,
+        message,
+    };
+    let Ok(bytes) = <&[u8; RECORD_SIZE]>::try_from(raw) else {
+        return Err(bad(
+            "record",
+            format!("expected {RECORD_SIZE} bytes, found {}", raw.len()),
+        ));
+    };
+    binary
+        .decoder
+        .decode(bytes)
+        .map_err(|(field, message)| bad(field, message))
 }

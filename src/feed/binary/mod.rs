@@ -23,6 +23,7 @@ use crate::domain::Tick;
 use crate::domain::fixed::MAX_PRECISION;
 
 pub(super) use decode::BinarySource;
+pub(crate) use decode::decode_record;
 pub use write::{ConvertStats, convert_to_binary};
 
 /// First bytes of every binary tick file; the last byte is the format generation.
@@ -566,6 +567,58 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_skipped_record_is_a_dead_letter_that_replays_through_the_same_rules() {
+        use crate::dlq::{DeadLetterWriter, Header, Origin, Source, file, replay};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let good = std::fs::read(convert(dir.path(), "good.bin", CSV_A)).expect("read");
+        let second = good.len() - CRC_SIZE - 4 * RECORD_SIZE;
+        let mut bytes = good.clone();
+        bytes[second + 20] = 9; // kind
+        reseal(&mut bytes);
+        let path = dir.path().join("bad.bin");
+        std::fs::write(&path, &bytes).expect("write");
+        let sources = [DataSource::File(path.clone())];
+        let mut table = InstrumentTable::new();
+        scan_instruments(&sources, &[], &mut table).expect("scan");
+        let mut reader = TickReader::open(&sources, &table, BadRowPolicy::Skip).expect("open");
+        let mut writer =
+            DeadLetterWriter::start(dir.path().join("dl"), Header::new("r", &table), None)
+                .expect("start");
+        reader.set_dead_letters(&writer.handle());
+        let mut chunk = Vec::new();
+        while reader.read_chunk(&mut chunk, 100).expect("read") > 0 {}
+        let report = writer.finish();
+        let read = file::read(&report.path.expect("file")).expect("read back");
+        assert_eq!(read.letters.len(), 1);
+        let letter = &read.letters[0].letter;
+        assert_eq!(letter.source, Source::BinaryRecord);
+        assert_eq!(letter.raw, &bytes[second..second + RECORD_SIZE]);
+        assert_eq!(
+            letter.origin,
+            Origin::Record {
+                file: path.display().to_string().into(),
+                offset: second as u64,
+                record: 2,
+            }
+        );
+        assert!(
+            letter
+                .reason
+                .ends_with("record 2: field 'kind': expected 0 (quote) or 1 (trade), found 9")
+        );
+        let again = replay::replay(letter, &table);
+        assert_eq!(again, replay::Outcome::Failed(letter.reason.clone()));
+        // The record as it should have been decodes.
+        let mut fixed = letter.clone();
+        fixed.raw = good[second..second + RECORD_SIZE].to_vec();
+        let outcome = replay::replay(&fixed, &table);
+        assert!(
+            matches!(&outcome, replay::Outcome::Decoded(t) if t.starts_with("trade SPY 400.25")),
+            "{outcome:?}"
+        );
     }
 
     #[test]

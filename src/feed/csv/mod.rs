@@ -20,11 +20,14 @@ pub(crate) use line::{HEADER, HEADER_EXCHANGE_TS};
 pub(super) use row::{TickFields, ticks_from_fields};
 pub(crate) use scan::scan;
 
+use std::sync::Arc;
+
 use super::stream::ByteStream;
 use super::{FeedError, FeedStats};
 use crate::config::BadRowPolicy;
+use crate::dlq::DeadLetters;
 use crate::domain::{InstrumentTable, Tick};
-use line::{MAX_COMMAS, line_too_long, read_header, split_line};
+use line::{Layout, MAX_COMMAS, line_too_long, read_header, split_line};
 use row::{CARRY_CAPACITY, Carry, RowParser};
 
 /// A CSV source in the main pass: streams rows from the read buffer into ticks.
@@ -58,6 +61,11 @@ impl CsvSource {
     /// The byte input.
     pub(super) fn stream(&self) -> &ByteStream {
         &self.stream
+    }
+
+    /// Hands every row skipped from now on to `sink` (see `row`).
+    pub(super) fn set_dead_letters(&mut self, sink: DeadLetters) {
+        self.rows.set_dead_letters(sink);
     }
 
     /// Appends ticks to `out` until it holds `limit`; returns true at the end of the source.
@@ -128,6 +136,48 @@ impl CsvSource {
         }
     }
 }
+/// One CSV row (`raw`, without its newline) decoded alone by the parser a run uses, as line
+/// `line` of `file` with `columns` fields (8, or 9 with `exchange_ts_ns`), under `Reject`:
+/// its ticks, or the error a run would report. Rules that need the rows around it (time
+/// going backwards, a far jump) have no previous row to compare with here.
+///
+/// # Errors
+/// The row is bad for this `table`, or holds a newline.
+pub(crate) fn decode_row(
+    file: &str,
+    line: u64,
+    columns: u8,
+    raw: &[u8],
+    table: &InstrumentTable,
+) -> Result<Vec<Tick>, FeedError> {
+    let bad = |message: &str| FeedError::BadRow {
+        file: file.to_owned(),
+        line,
+        field: line::FIELDS[0],
+        message: message.to_owned(),
+    };
+    if raw.contains(&b'\n') {
+        return Err(bad("expected one row, found a newline inside it"));
+    }
+    let layout = if columns == 9 {
+        Layout::WithExchangeTs
+    } else {
+        Layout::Ticks
+    };
+    let mut rows = RowParser::new(Arc::from(file), table, BadRowPolicy::Reject, layout);
+    rows.start_at(line.saturating_sub(1));
+    let mut commas = [0usize; MAX_COMMAS];
+    let (_, count) = split_line(raw, &mut commas);
+    let (mut out, mut carry) = (Vec::with_capacity(2), Carry::with_capacity(CARRY_CAPACITY));
+    let mut stats = FeedStats::default();
+    rows.row(raw, &commas, count, &mut out, 2, &mut carry, &mut stats)?;
+    if stats.rows == 0 {
+        return Err(bad("expected a row, found an empty line"));
+    }
+    out.extend(carry);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_time::{T0, at_t0};

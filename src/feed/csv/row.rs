@@ -13,6 +13,10 @@
 //! (a weekend) delivers exactly what it did before. The first row has no baseline: it is
 //! held too, and blamed only when the next row lies more than `SUSPECT_JUMP_NS` before it.
 //! `Reject` never holds a row.
+//!
+//! With a dead-letter sink (`set_dead_letters`), every skipped row is also handed to it with
+//! its raw bytes, from this (the reader's) thread, off the good-row path: `dead_letter` is
+//! out of line and runs only for a skipped row.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,6 +30,7 @@ use super::line::{
 };
 use super::problem::{Problem, RowError};
 use crate::config::BadRowPolicy;
+use crate::dlq::{DeadLetters, Letter, Origin, Source};
 use crate::domain::fixed::{DecimalError, parse_fixed};
 use crate::domain::{InstrumentId, InstrumentTable, Nanos, Price, Qty, Tick, TickKind};
 
@@ -152,6 +157,10 @@ pub(super) struct RowParser {
     suspect: Option<Suspect>,
     policy: BadRowPolicy,
     layout: Layout,
+    /// Where skipped rows go, with their raw bytes.
+    dead_letters: Option<DeadLetters>,
+    /// The raw line of the held suspect, kept only with a dead-letter sink.
+    suspect_raw: Vec<u8>,
 }
 
 /// Ticks that did not fit in the caller's chunk, delivered first on the next fill. At most
@@ -206,12 +215,45 @@ impl RowParser {
             suspect: None,
             policy,
             layout,
+            dead_letters: None,
+            suspect_raw: Vec::new(),
         }
+    }
+
+    /// Hands every row skipped from now on to `sink`.
+    pub(super) fn set_dead_letters(&mut self, sink: DeadLetters) {
+        self.dead_letters = Some(sink);
+    }
+
+    /// A skipped row to the dead-letter sink: line `line`, `raw` as read (no newline).
+    #[cold]
+    #[inline(never)]
+    fn dead_letter(&self, line: u64, raw: &[u8], reason: String) {
+        let Some(sink) = &self.dead_letters else {
+            return;
+        };
+        // The row's own time, when its first field is one.
+        let ts = raw
+            .split(|&b| b == b',')
+            .next()
+            .and_then(parse_ts)
+            .filter(|&ts| rules::timestamp_ok(ts));
+        let origin = Origin::Line {
+            file: Arc::clone(&self.name),
+            line,
+            columns: (self.layout.commas() + 1) as u8,
+        };
+        sink.record(Letter::now(Source::CsvRow, reason, origin, raw.to_vec()).with_event_ts(ts));
     }
 
     /// Number of the last line read; the header is line 1.
     pub(super) fn line(&self) -> u64 {
         self.line
+    }
+
+    /// Makes the next row line `line + 1` (replaying one row of a file alone).
+    pub(super) fn start_at(&mut self, line: u64) {
+        self.line = line;
     }
 
     #[inline]
@@ -374,9 +416,11 @@ impl RowParser {
     /// A row that passed `parse`: resolves a held suspect against it, then delivers it, or
     /// holds it when it jumps far ahead under `Skip`.
     #[inline]
+    #[allow(clippy::too_many_arguments)] // the hot loop passes split state, not a struct
     fn accept(
         &mut self,
         (first, second): (Tick, Option<Tick>),
+        raw: &[u8],
         out: &mut Vec<Tick>,
         limit: usize,
         carry: &mut Carry,
@@ -388,7 +432,7 @@ impl RowParser {
                 self.deliver_suspect(suspect, out, limit, carry, stats);
             } else {
                 let message = self.typo_message(&suspect, ts);
-                self.skipped(message, stats);
+                self.skipped(message, suspect.line, stats);
             }
         }
         // Never under Reject: it must stop at the line where time goes back, as before.
@@ -399,6 +443,10 @@ impl RowParser {
                 first,
                 second,
             });
+            if self.dead_letters.is_some() {
+                self.suspect_raw.clear();
+                self.suspect_raw.extend_from_slice(raw);
+            }
             return;
         }
         deliver(first, out, limit, carry, stats);
@@ -461,8 +509,12 @@ impl RowParser {
         .to_string()
     }
 
-    fn skipped(&self, message: String, stats: &mut FeedStats) {
+    /// A held suspect found to be a typo: counted, kept as an example, and a dead letter.
+    fn skipped(&self, message: String, line: u64, stats: &mut FeedStats) {
         stats.skipped_rows += 1;
+        if self.dead_letters.is_some() {
+            self.dead_letter(line, &self.suspect_raw, message.clone());
+        }
         if stats.skipped_examples.len() < MAX_SKIPPED_EXAMPLES {
             stats.skipped_examples.push(message);
         }
@@ -484,6 +536,7 @@ impl RowParser {
         stats: &mut FeedStats,
     ) -> Result<(), FeedError> {
         self.line += 1;
+        let raw = line;
         let line = strip_cr(line);
         if line.is_empty() {
             // A blank line holds no data (the csv crate skips them too).
@@ -496,7 +549,7 @@ impl RowParser {
         };
         match parsed {
             Ok(ticks) => {
-                self.accept(ticks, out, limit, carry, stats);
+                self.accept(ticks, raw, out, limit, carry, stats);
                 Ok(())
             }
             Err(error) => {
@@ -511,8 +564,15 @@ impl RowParser {
                     BadRowPolicy::Reject => Err(bad()),
                     BadRowPolicy::Skip => {
                         stats.skipped_rows += 1;
-                        if stats.skipped_examples.len() < MAX_SKIPPED_EXAMPLES {
-                            stats.skipped_examples.push(bad().to_string());
+                        let example = stats.skipped_examples.len() < MAX_SKIPPED_EXAMPLES;
+                        if example || self.dead_letters.is_some() {
+                            let message = bad().to_string();
+                            if self.dead_letters.is_some() {
+                                self.dead_letter(self.line, raw, message.clone());
+                            }
+                            if example {
+                                stats.skipped_examples.push(message);
+                            }
                         }
                         Ok(())
                     }

@@ -14,6 +14,10 @@
 //! - Text messages: `{"type":"order",...}` goes to the order channel; `{"type":"error",...}`
 //!   is logged on the `error` channel and counted; anything else that is not a known
 //!   message is counted (`feed_message` dead letters) and its first bytes logged.
+//! - With a dead-letter sink, a binary message that does not decode to its end or holds
+//!   packets of a length Kite does not define (`kite_frame`), and a text message that is not
+//!   Kite JSON (`kite_text`), are offered to it with their bytes. `offer` never waits: a
+//!   full dead-letter queue drops the letter (counted), never market data.
 //! - `record` writes one CSV row per decoded packet (see `record`), flushed at least every
 //!   `RECORD_FLUSH` and at stop.
 //! - `KiteSource::read_chunk` waits for ticks in slices of at most `WAIT`, so a stop request
@@ -34,6 +38,7 @@ use super::trades::TradeFilter;
 use super::{Decoder, Recorder, TokenMap};
 use crate::clock::Stopwatch;
 use crate::config::{KiteFeedConfig, TickerMode};
+use crate::dlq::{DeadLetters, Letter, Origin, Source};
 use crate::domain::{InstrumentTable, Nanos, Tick};
 use crate::feed::socket::{self, Disconnect, SocketConfig, SocketHandler};
 use crate::metrics::telemetry::{DlqKind, FeedState, LatencySlot, Telemetry};
@@ -86,6 +91,46 @@ pub struct KiteFeedStart<'a> {
     pub instruments: &'a InstrumentTable,
     pub telemetry: Arc<Telemetry>,
     pub control: Arc<RunControl>,
+    /// Where messages that cannot be used go.
+    pub dead_letters: Option<DeadLetters>,
+}
+
+/// A text message of the ticker socket, as the feed tells them apart.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TextMessage {
+    /// `{"type":"order",...}`: for the venue.
+    Order(serde_json::Value),
+    /// `{"type":"error","data":...}`: Kite's message (the `data` as JSON text).
+    Error(String),
+    /// Another Kite message type (e.g. "message"): not ours to act on.
+    Other(String),
+    /// Not Kite JSON (not JSON, or no string `type`); why.
+    NotKite(String),
+}
+
+impl TextMessage {
+    /// The rule `on_text` applies.
+    pub fn classify(text: &str) -> TextMessage {
+        let value: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                return TextMessage::NotKite(format!("text message that is not Kite JSON: {e}"));
+            }
+        };
+        match value.get("type").and_then(serde_json::Value::as_str) {
+            Some("order") => TextMessage::Order(value),
+            Some("error") => TextMessage::Error(
+                value
+                    .get("data")
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ),
+            Some(other) => TextMessage::Other(other.to_owned()),
+            None => TextMessage::NotKite(
+                "text message that is not Kite JSON: no string field 'type'".to_owned(),
+            ),
+        }
+    }
 }
 
 /// The engine's end of the feed.
@@ -118,6 +163,7 @@ impl KiteSource {
             instruments,
             telemetry,
             control,
+            dead_letters,
         } = start;
         let recorder = config.record.as_deref().map(open_recording).transpose()?;
         let (tick_tx, tick_rx) = bounded(RING);
@@ -138,6 +184,7 @@ impl KiteSource {
             latency_generation: 0,
             telemetry: Arc::clone(&telemetry),
             counters: Arc::clone(&counters),
+            dead_letters,
         };
         let url = format!(
             "{}{}api_key={api_key}&access_token={access_token}",
@@ -273,15 +320,27 @@ struct FeedHandler {
     latency_generation: u64,
     telemetry: Arc<Telemetry>,
     counters: Arc<KiteCounters>,
+    dead_letters: Option<DeadLetters>,
 }
 
 impl FeedHandler {
-    fn malformed(&mut self, what: &str, bytes: &[u8]) {
+    fn malformed(&mut self, source: Source, what: String, bytes: &[u8]) {
         let n = self.counters.malformed.fetch_add(1, Ordering::Relaxed) + 1;
         self.telemetry.count_dlq(DlqKind::FeedMessage, 1);
         if n <= LOGGED_MALFORMED {
             let head = &bytes[..bytes.len().min(64)];
             tracing::warn!(target: "error", count = n, len = bytes.len(), head = %String::from_utf8_lossy(head), "kite feed: {what}");
+        }
+        self.dead_letter(source, what, bytes);
+    }
+
+    /// Offers a message the feed cannot use to the dead-letter sink (never waits).
+    fn dead_letter(&self, source: Source, reason: String, bytes: &[u8]) {
+        if let Some(sink) = &self.dead_letters {
+            let origin = Origin::Socket {
+                name: crate::dlq::KITE_TICKER.into(),
+            };
+            sink.offer(Letter::now(source, reason, origin, bytes.to_vec()));
         }
     }
 
@@ -394,7 +453,10 @@ impl SocketHandler for FeedHandler {
         }
         if let Some(e) = failed {
             self.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
-            self.malformed(&e.to_string(), bytes);
+            self.malformed(Source::KiteFrame, e.to_string(), bytes);
+        } else if unknown > 0 {
+            let reason = crate::dlq::replay::unknown_lengths_reason(bytes.len(), unknown);
+            self.dead_letter(Source::KiteFrame, reason, bytes);
         }
         let requested = self.telemetry.snapshot_generation();
         if requested != self.latency_generation
@@ -409,24 +471,18 @@ impl SocketHandler for FeedHandler {
 
     fn on_text(&mut self, text: &str) {
         self.counters.messages.fetch_add(1, Ordering::Relaxed);
-        let parsed: Result<serde_json::Value, _> = serde_json::from_str(text);
-        match parsed.as_ref().ok().and_then(|v| v.get("type")?.as_str()) {
-            Some("order") => {
+        match TextMessage::classify(text) {
+            TextMessage::Order(_) => {
                 self.counters.order_updates.fetch_add(1, Ordering::Relaxed);
                 let _ = self.orders.send(text.to_owned());
             }
-            Some("error") => {
+            TextMessage::Error(message) => {
                 let n = self.counters.kite_errors.fetch_add(1, Ordering::Relaxed) + 1;
-                let message = parsed
-                    .as_ref()
-                    .ok()
-                    .and_then(|v| v.get("data").map(ToString::to_string))
-                    .unwrap_or_default();
                 tracing::error!(target: "error", count = n, "kite ticker error: {message}");
             }
             // Kite sends other informational messages (e.g. "message"): not ours to act on.
-            Some(_) => {}
-            None => self.malformed("text message that is not Kite JSON", text.as_bytes()),
+            TextMessage::Other(_) => {}
+            TextMessage::NotKite(why) => self.malformed(Source::KiteText, why, text.as_bytes()),
         }
     }
 

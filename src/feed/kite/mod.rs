@@ -66,5 +66,6 @@ pub use decode::{
     parse_packet, price_precision, segment,
 };
 pub use instruments::{InstrumentsError, KiteInstrument, KiteInstruments, MAX_PROBLEMS, TokenMap};
+pub use live::TextMessage;
 pub use record::{MAX_SYMBOL, RecordStats, Recorder};
 pub use trades::TradeFilter;
