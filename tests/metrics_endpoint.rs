@@ -198,6 +198,36 @@ const EXPECTED: &[(&str, &str, &[&str], &str)] = &[
         &["strategy"],
         "ML scoring latency per ML strategy (features, model, decision per scoring tick; per call when batched).",
     ),
+    (
+        "alpha_panda_journal_records_total",
+        "counter",
+        &[],
+        "Records the journal has written (ticks, orders, order events, starts and ends).",
+    ),
+    (
+        "alpha_panda_journal_bytes_total",
+        "counter",
+        &[],
+        "Bytes the journal has written.",
+    ),
+    (
+        "alpha_panda_journal_syncs_total",
+        "counter",
+        &[],
+        "fsyncs of the journal (each makes the orders written before it durable).",
+    ),
+    (
+        "alpha_panda_journal_ring_full_total",
+        "counter",
+        &[],
+        "Times the feed or execution found the journal's ring full and waited (the journal is not keeping up).",
+    ),
+    (
+        "alpha_panda_journal_failed",
+        "gauge",
+        &[],
+        "1 once a journal write or sync failed: orders are refused (JOURNAL_FAILED) and the run stops.",
+    ),
 ];
 
 fn shape() -> TelemetryShape {

@@ -35,7 +35,6 @@ pub struct JournalStart {
     /// The journal shows the run finished: replay, write results, stop.
     pub finished: bool,
     fingerprint: String,
-    writer: Option<SegmentWriter>,
 }
 
 /// Hash of what a recovery must match: instruments, costs, venues, risk, the feed (but its
@@ -109,25 +108,17 @@ pub fn open(
         scan = Scan::default();
     }
     let finished = scan.finished;
-    let writer = if finished {
+    if finished {
         tracing::info!(target: "app", ticks = scan.ticks, dir = %dir.display(), "the journal shows this run finished: replaying it to write its results again");
-        None
-    } else {
-        if scan.ticks > 0 {
-            tracing::info!(target: "app", ticks = scan.ticks, orders = scan.orders, events = scan.events, first_run = scan.first_run_id().unwrap_or("?"), "recovering from the journal: replaying its ticks");
-        }
-        Some(
-            SegmentWriter::create(&dir, scan.next_seq, config.journal.segment_mib)
-                .map_err(|e| format!("opening a journal segment in {}: {e}", dir.display()))?,
-        )
-    };
+    } else if scan.ticks > 0 {
+        tracing::info!(target: "app", ticks = scan.ticks, orders = scan.orders, events = scan.events, first_run = scan.first_run_id().unwrap_or("?"), "recovering from the journal: replaying its ticks");
+    }
     Ok(Some(JournalStart {
         dir,
         replay: scan.ticks,
         finished,
         scan,
         fingerprint,
-        writer,
     }))
 }
 
@@ -136,17 +127,21 @@ impl JournalStart {
     /// journal failure asks `control` to stop the run.
     ///
     /// # Errors
-    /// The thread cannot be spawned.
+    /// The segment cannot be created or the thread spawned.
     pub fn spawn(
         &mut self,
         config: &EngineConfig,
         layout: &crate::runtime::EngineLayout,
         run_id: &str,
         control: &Arc<RunControl>,
-    ) -> std::io::Result<Option<Journal>> {
-        let Some(writer) = self.writer.take() else {
+    ) -> Result<Option<Journal>, String> {
+        if self.finished {
             return Ok(None);
-        };
+        }
+        // Created only now: a run refused before trading leaves no segment behind.
+        let writer =
+            SegmentWriter::create(&self.dir, self.scan.next_seq, config.journal.segment_mib)
+                .map_err(|e| format!("opening a journal segment in {}: {e}", self.dir.display()))?;
         let start = Entry::Start(StartRecord {
             run_id: run_id.to_owned(),
             fingerprint: self.fingerprint.clone(),
@@ -169,7 +164,8 @@ impl JournalStart {
             &config.journal,
             self.replay,
             Box::new(move || control.request_stop()),
-        )?;
+        )
+        .map_err(|e| format!("starting the journal thread: {e}"))?;
         tracing::info!(target: "app", dir = %self.dir.display(), fsync = config.journal.fsync.name(), replayed = self.replay, "journal open");
         Ok(Some(journal))
     }

@@ -356,7 +356,8 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
             &engine.layout,
             run_id.as_deref().unwrap_or(""),
             &control,
-        )?,
+        )
+        .map_err(LiveError::Journal)?,
         None => None,
     };
     if let Some(w) = &writer {

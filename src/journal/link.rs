@@ -150,8 +150,9 @@ fn send<T>(tx: &Sender<T>, mut value: T, shared: &JournalShared) {
             // The journal thread only leaves once every sender is dropped: gone before
             // that, it died, and nothing more can be made durable. Fail closed.
             Err(TrySendError::Disconnected(_)) => {
-                if !shared.failed.swap(true, Ordering::AcqRel) {
+                if !shared.failed() {
                     *shared.failure.lock() = Some("the journal thread stopped".into());
+                    shared.failed.store(true, Ordering::Release);
                 }
                 return;
             }

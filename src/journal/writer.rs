@@ -109,6 +109,11 @@ fn first_seq_in(buf: &[u8]) -> Option<u64> {
 
 fn new_segment(dir: &Path, seq: u64) -> std::io::Result<(File, PathBuf)> {
     let path = dir.join(segment_name(seq));
+    // A segment holding no record (a run that stopped before its first write, a crash
+    // between create and header) is taken over; one with records is never overwritten.
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() <= format::SEGMENT_HEADER as u64) {
+        std::fs::remove_file(&path)?;
+    }
     let mut file = OpenOptions::new()
         .create_new(true)
         .write(true)
@@ -293,11 +298,13 @@ impl Pass<'_> {
     }
 
     fn fail(&mut self, why: &str) {
-        if self.shared.failed.swap(true, Ordering::AcqRel) {
+        if self.shared.failed() {
             return;
         }
+        // Reason and stop request first: whoever sees `failed` finds both done.
         *self.shared.failure.lock() = Some(why.to_owned());
         tracing::error!(target: "error", "journal failed: {why}; orders are refused (JOURNAL_FAILED) and the run stops");
         (self.on_fail)();
+        self.shared.failed.store(true, Ordering::Release);
     }
 }

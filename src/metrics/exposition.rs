@@ -494,6 +494,7 @@ mod tests {
             detail: String::new(),
         });
         t.last_activity_ns[0].store(1_700_000_000_500_000_000, Ordering::Relaxed);
+        *t.journal.lock() = Some(std::sync::Arc::default());
         let text = rendered(&t);
         for m in catalog::METRICS {
             let has = text.lines().any(|l| {
