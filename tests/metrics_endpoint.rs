@@ -181,24 +181,6 @@ const EXPECTED: &[(&str, &str, &[&str], &str)] = &[
         "Always 1; the label carries the engine version.",
     ),
     (
-        "alpha_panda_stage_latency_seconds",
-        "histogram",
-        &["stage"],
-        "Latency of each pipeline hop and tick to order end to end (sampled ticks; every order).",
-    ),
-    (
-        "alpha_panda_stage_latency_quantiles_seconds",
-        "summary",
-        &["stage"],
-        "Quantiles of each pipeline hop from its HDR histogram since start.",
-    ),
-    (
-        "alpha_panda_inference_latency_seconds",
-        "summary",
-        &["strategy"],
-        "ML scoring latency per ML strategy (features, model, decision per scoring tick; per call when batched).",
-    ),
-    (
         "alpha_panda_journal_records_total",
         "counter",
         &[],
@@ -228,6 +210,24 @@ const EXPECTED: &[(&str, &str, &[&str], &str)] = &[
         &[],
         "1 once a journal write or sync failed: orders are refused (JOURNAL_FAILED) and the run stops.",
     ),
+    (
+        "alpha_panda_stage_latency_seconds",
+        "histogram",
+        &["stage"],
+        "Latency of each pipeline hop and tick to order end to end (sampled ticks; every order).",
+    ),
+    (
+        "alpha_panda_stage_latency_quantiles_seconds",
+        "summary",
+        &["stage"],
+        "Quantiles of each pipeline hop from its HDR histogram since start.",
+    ),
+    (
+        "alpha_panda_inference_latency_seconds",
+        "summary",
+        &["strategy"],
+        "ML scoring latency per ML strategy (features, model, decision per scoring tick; per call when batched).",
+    ),
 ];
 
 fn shape() -> TelemetryShape {
@@ -253,6 +253,11 @@ fn populated() -> Telemetry {
     t.ticks_by_class[InstrumentClass::Crypto as usize].set(1_000);
     t.ticks_by_class[InstrumentClass::Fx as usize].set(20);
     t.signals.set(40);
+    let journal = std::sync::Arc::new(alpha_panda::journal::JournalShared::default());
+    journal
+        .records
+        .store(41_000, std::sync::atomic::Ordering::Relaxed);
+    *t.journal.lock() = Some(journal);
     for (i, stage) in StageName::ALL.iter().enumerate() {
         t.stage_events[*stage as usize].set(100 * (i as u64 + 1));
         t.last_activity_ns[*stage as usize].store(1_700_000_000_000_000_000, Ordering::Relaxed);

@@ -351,13 +351,14 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         .map_or_else(PathBuf::new, |j| j.dir.clone());
     let finished_journal = journal.as_ref().is_some_and(|j| j.finished);
     let writer = match journal.as_mut() {
-        Some(j) => j.spawn(
-            &config,
-            &engine.layout,
-            run_id.as_deref().unwrap_or(""),
-            &control,
-        )
-        .map_err(LiveError::Journal)?,
+        Some(j) => j
+            .spawn(
+                &config,
+                &engine.layout,
+                run_id.as_deref().unwrap_or(""),
+                &control,
+            )
+            .map_err(LiveError::Journal)?,
         None => None,
     };
     if let Some(w) = &writer {
