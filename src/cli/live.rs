@@ -37,12 +37,25 @@ pub fn live(args: LiveArgs, registry: &Registry) -> Result<ExitCode> {
     // First SIGINT/SIGTERM: graceful stop. A second one: exit at once (code 130). Installed
     // first, so a stop during start-up is graceful too.
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
-            .context("installing signal handlers")?;
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("installing signal handlers")?;
-    }
+    // One registration per signal, counted by a thread: with two handlers per signal (a
+    // conditional exit, then the flag) a signal landing between the two registrations was
+    // lost, and the run never stopped. Before registration the default action applies.
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .context("installing signal handlers")?;
+    let flag = Arc::clone(&stop);
+    std::thread::Builder::new()
+        .name("alpha-panda-signals".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                if flag.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                    signal_hook::low_level::exit(130);
+                }
+            }
+        })
+        .context("starting the signal thread")?;
     let environment = args.env.as_deref().and_then(Environment::parse);
     // Nothing runs on a config problem, so nothing is written: every problem goes to stderr.
     let (mut config, strategies) =
