@@ -14,6 +14,8 @@ pub mod config;
 pub mod domain;
 pub mod execution;
 pub mod feed;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod ml;
 pub mod ops;

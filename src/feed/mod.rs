@@ -20,7 +20,7 @@ mod distinct;
 pub mod kite;
 mod reader;
 mod replay;
-mod rules;
+pub(crate) mod rules;
 mod scan;
 pub mod socket;
 mod stream;
@@ -28,6 +28,7 @@ mod symbols;
 
 use std::path::PathBuf;
 
+pub(crate) use binary::reseal;
 pub use binary::{ConvertStats, FORMAT_VERSION, MAGIC, RECORD_SIZE, convert_to_binary};
 pub use reader::TickReader;
 pub use replay::ReplaySource;

@@ -13,6 +13,7 @@
 //! 22 reserved u16 = 0 | 24 bid i64 | 32 ask i64 | 40 bid_size i64 | 48 ask_size i64`.
 
 mod decode;
+mod reseal;
 mod write;
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,7 @@ use crate::domain::Tick;
 use crate::domain::fixed::MAX_PRECISION;
 
 pub(super) use decode::BinarySource;
+pub(crate) use reseal::reseal;
 pub use write::{ConvertStats, convert_to_binary};
 
 /// First bytes of every binary tick file; the last byte is the format generation.
