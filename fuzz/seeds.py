@@ -150,6 +150,21 @@ def kite_frame_seeds():
     write("kite_frame", "unknown_length.bin", frame([b"\x00" * 12, ltp]))
 
 
+def instruments_seeds():
+    """Kite instruments dumps: the shared fixtures and the test dump, cut to their first rows."""
+    paths = sorted((SHARED / "kite" / "fixtures").glob("instruments*.csv")) + [ROOT / "tests/data/kite/instruments.csv"]
+    for path in paths:
+        if path.exists():
+            lines = path.read_text().splitlines(keepends=True)
+            write("kite_instruments", path.parent.name + "_" + path.name, "".join(lines[: MAX_ROWS + 1]))
+    write("kite_instruments", "quoted.csv", (
+        "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,"
+        "instrument_type,segment,exchange\n"
+        '408065,1594,INFY,"INFOSYS, LTD",0,,0,0.05,1,EQ,NSE,NSE\n'
+        '412675,1612,USDINR26JUNFUT,"USD ""INR""\nFUT",0,2026-06-26,0,0.0025,1,FUT,CDS-FUT,CDS\n'
+    ))
+
+
 def order_seeds():
     fixtures = SHARED / "kite" / "fixtures"
     postback = json.loads((fixtures / "postback.json").read_text())
@@ -223,6 +238,7 @@ def main():
     strategy_seeds()
     sidecar_seeds()
     kite_frame_seeds()
+    instruments_seeds()
     order_seeds()
     http_seeds()
     dictionaries()

@@ -2,7 +2,8 @@
 # scripts/fuzz.sh [TARGET|all] [SECONDS]: coverage-guided fuzzing of the parsers of outside
 # input (targets in fuzz/, entries in src/fuzzing.rs) with cargo-afl and its own AFL++.
 #
-# For each target: builds (once), fuzzes SECONDS (default 60) on one core starting from
+# For each target: builds (once), fuzzes SECONDS (default 60; with FUZZ_EXECS=N, until N
+# executions if that comes first) on one core starting from
 # fuzz/corpus/TARGET/, prints executions, crashes, hangs and corpus size, and merges what the
 # run found back into fuzz/corpus/TARGET/ minimised by afl-cmin (FUZZ_MERGE=0 skips that, as
 # CI does). Exits 1 when any target crashed or hung (reproduced outside afl); the inputs are
@@ -26,6 +27,7 @@ TARGETS=(
   "strategy_toml      toml.dict"
   "model_sidecar      json.dict"
   "kite_frame         "
+  "kite_instruments   csv.dict"
   "kite_order_update  json.dict"
   "http_request       http.dict"
 )
@@ -61,6 +63,13 @@ else
 fi
 
 install() {
+  # AFL++ is built from source: make and a C compiler (Debian's, when missing).
+  if ! command -v make >/dev/null || ! command -v cc >/dev/null; then
+    local sudo=""
+    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then sudo="sudo"; fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends make gcc libc6-dev >/dev/null ||
+      { $sudo apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends make gcc libc6-dev >/dev/null; }
+  fi
   if ! cargo-afl afl --version 2>/dev/null | grep -q "$CARGO_AFL_VERSION"; then
     echo "== installing cargo-afl $CARGO_AFL_VERSION into .cache/cargo-afl"
     cargo install --quiet --root "$CACHE/cargo-afl" cargo-afl --version "$CARGO_AFL_VERSION" --locked
@@ -112,6 +121,8 @@ fuzz_one() {
   mkdir -p "$out"
   local dict_args=()
   if [ -n "$dict" ]; then dict_args=(-x "fuzz/dict/$dict"); fi
+  local execs_args=()
+  if [ -n "${FUZZ_EXECS:-}" ]; then execs_args=(-E "$FUZZ_EXECS"); fi
   echo "== $target: ${SECONDS_EACH}s"
   # AFL_NO_AFFINITY: the machine is shared, no core is reserved for us. The rest: no UI
   # (a log), no CPU-governor or core-pattern checks (containers), calibrate fast, seeds that
@@ -119,7 +130,7 @@ fuzz_one() {
   local status=0
   AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 \
     AFL_FAST_CAL=1 AFL_IGNORE_SEED_PROBLEMS=1 AFL_CMPLOG_ONLY_NEW=1 \
-    cargo afl fuzz -i "fuzz/corpus/$target" -o "$out/afl" -V "$SECONDS_EACH" "${dict_args[@]}" \
+    cargo afl fuzz -i "fuzz/corpus/$target" -o "$out/afl" -V "$SECONDS_EACH" "${execs_args[@]}" "${dict_args[@]}" \
     -- "$BIN/$target" >"$out/afl.log" 2>&1 || status=$?
   local stats="$out/afl/default/fuzzer_stats"
   if [ ! -f "$stats" ]; then

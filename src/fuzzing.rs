@@ -19,7 +19,7 @@ use crate::config::{BadRowPolicy, EngineConfig};
 use crate::domain::fixed::MAX_PRECISION;
 use crate::domain::{InstrumentId, InstrumentTable, Nanos, Tick, TickFlags, TickKind};
 use crate::execution::kite::wire;
-use crate::feed::kite::{Decoder, TradeFilter};
+use crate::feed::kite::{Decoder, KiteInstruments, TradeFilter};
 use crate::feed::{DataSource, TickReader, rules, scan_instruments};
 use crate::ml::sidecar::Sidecar;
 use crate::ops::http;
@@ -69,6 +69,11 @@ pub const TARGETS: &[Target] = &[
         name: "kite_frame",
         prepare: as_is,
         run: kite_frame,
+    },
+    Target {
+        name: "kite_instruments",
+        prepare: as_is,
+        run: kite_instruments,
     },
     Target {
         name: "kite_order_update",
@@ -275,6 +280,25 @@ pub fn kite_frame(data: &'static [u8]) {
         "packets counted"
     );
     assert_eq!(stats.truncated, u64::from(failed), "truncation counted");
+}
+
+/// Kite's instruments dump (`GET /instruments`, RFC 4180 CSV), as a live run loads it: rows
+/// parsed and checked, then every symbol resolved to the engine's instrument description.
+/// Every row the dump keeps is found again by its symbol and by its token.
+pub fn kite_instruments(data: &'static [u8]) {
+    let Some(text) = text(data) else { return };
+    let Ok(dump) = KiteInstruments::parse("instruments.csv", text) else {
+        return;
+    };
+    for row in dump.iter() {
+        assert!(dump.get(&row.symbol).is_some(), "by symbol: {row:?}");
+        assert!(dump.by_token(row.token).is_some(), "by token: {row:?}");
+        let _ = (row.spec(), row.terms());
+    }
+    let symbols: Vec<&str> = dump.iter().map(|row| row.symbol.as_str()).collect();
+    if let Ok(specs) = dump.specs(&symbols) {
+        assert_eq!(specs.len(), symbols.len(), "one spec per symbol");
+    }
 }
 
 /// A Kite order update (ticker text message `{"type":"order","data":{...}}`), a postback or a
