@@ -8,6 +8,7 @@
 # run found back into fuzz/corpus/TARGET/ minimised by afl-cmin (FUZZ_MERGE=0 skips that, as
 # CI does). Exits 1 when any target crashed or hung (reproduced outside afl); the inputs are
 # kept under .cache/fuzz/findings/TARGET/ (a fix adds each to fuzz/regressions/TARGET/).
+# FUZZ_OUT moves .cache/fuzz (afl's output, logs, findings), e.g. for two runs at once.
 #
 # Installs what it needs into git-ignored caches, never elsewhere: cargo-afl (crates.io) into
 # .cache/cargo-afl, and AFL++ built from the sources cargo-afl ships into .cache/afl-data
@@ -41,7 +42,7 @@ case "$SECONDS_EACH" in '' | *[!0-9]*)
   ;;
 esac
 CACHE="$ROOT/.cache"
-OUT="$CACHE/fuzz"
+OUT="${FUZZ_OUT:-$CACHE/fuzz}" # afl output, logs, findings
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/afl"
 BIN="$TARGET_DIR/release"
 # cargo-afl keeps AFL++ under $XDG_DATA_HOME/afl.rs: inside the checkout's cache, not $HOME.
