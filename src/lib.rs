@@ -16,6 +16,8 @@ pub mod domain;
 pub mod execution;
 pub mod feed;
 pub mod journal;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod ml;
 pub mod ops;

@@ -79,9 +79,7 @@ pub(crate) fn read_head(
     max_bytes: usize,
 ) -> Result<Head, HeadError> {
     let watch = Stopwatch::start();
-    let mut buf = vec![0u8; max_bytes.max(1)];
-    let mut len = 0;
-    loop {
+    read_head_from(max_bytes, |room| {
         let left = deadline
             .checked_sub(watch.elapsed())
             .filter(|d| !d.is_zero())
@@ -89,10 +87,25 @@ pub(crate) fn read_head(
         if stream.set_read_timeout(Some(left)).is_err() {
             return Err(HeadError::Closed);
         }
+        Ok(stream.read(room))
+    })
+}
+
+/// The byte side of [`read_head`]: `read` fills the room it is given as one socket read does
+/// (its `Err` ends the head as is: the deadline passed), until the head is complete, over
+/// `max_bytes`, or the reads fail. Apart from the socket so that the fuzz target
+/// (`crate::fuzzing`) drives the very code the server runs, with reads cut anywhere.
+pub(crate) fn read_head_from(
+    max_bytes: usize,
+    mut read: impl FnMut(&mut [u8]) -> Result<io::Result<usize>, HeadError>,
+) -> Result<Head, HeadError> {
+    let mut buf = vec![0u8; max_bytes.max(1)];
+    let mut len = 0;
+    loop {
         let Some(room) = buf.get_mut(len..).filter(|room| !room.is_empty()) else {
             return Err(HeadError::TooLarge);
         };
-        match stream.read(room) {
+        match read(room)? {
             Ok(0) => return Err(HeadError::Closed),
             Ok(n) => {
                 // Only the new bytes (and the three before them) can complete the blank line.

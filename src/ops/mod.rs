@@ -3,7 +3,7 @@
 
 pub mod audit;
 pub mod health;
-mod http;
+pub(crate) mod http;
 pub mod logging;
 pub mod preflight;
 pub mod run_lock;

@@ -122,6 +122,12 @@ pub fn price(v: &Value, precision: u8) -> Result<i64, String> {
         other => return Err(format!("expected a number, found {other}")),
     };
     let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    // Decimals past the precision only round, so `parse_fixed` never sees them: they are
+    // checked here. Digits only also keeps the cut below on a character boundary: `"1.é"` at
+    // 1 decimal cut `é` in half, a panic on broker input (fuzz/regressions/kite_order_update).
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{text:?}: expected a decimal number"));
+    }
     let keep = frac.len().min(usize::from(precision));
     let exact = format!("{int}.{}", &frac[..keep]);
     let raw = parse_fixed(exact.trim_end_matches('.').as_bytes(), precision)
@@ -224,6 +230,28 @@ mod tests {
         assert_eq!(price(&serde_json::json!("83.4475"), 4), Ok(834_475));
         assert_eq!(price(&serde_json::json!(100.125), 2), Ok(10_013));
         assert!(price(&serde_json::json!(true), 2).is_err());
+    }
+
+    #[test]
+    fn decimals_past_the_precision_are_digits_or_refused() {
+        let cases: [(&str, &str, u8, Result<i64, ()>); 7] = [
+            (
+                "multi-byte char cut by the precision",
+                "1.\u{e9}",
+                1,
+                Err(()),
+            ),
+            ("multi-byte char after kept digits", "1.2\u{e9}", 1, Err(())),
+            ("letter past the precision", "1.23x", 2, Err(())),
+            ("second point", "1.2.3", 1, Err(())),
+            ("letter within the precision", "1.x", 2, Err(())),
+            ("extra digits round half up", "1.235", 2, Ok(124)),
+            ("extra digits round down", "1.2349", 2, Ok(123)),
+        ];
+        for (name, text, precision, want) in cases {
+            let got = price(&Value::String(text.to_owned()), precision).map_err(|_| ());
+            assert_eq!(got, want, "{name}");
+        }
     }
 
     #[test]

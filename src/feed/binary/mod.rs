@@ -13,6 +13,7 @@
 //! 22 reserved u16 = 0 | 24 bid i64 | 32 ask i64 | 40 bid_size i64 | 48 ask_size i64`.
 
 mod decode;
+mod reseal;
 mod write;
 
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,11 @@ use crate::domain::Tick;
 use crate::domain::fixed::MAX_PRECISION;
 
 pub(super) use decode::BinarySource;
+<<<<<<< HEAD
 pub(crate) use decode::decode_record;
+=======
+pub(crate) use reseal::reseal;
+>>>>>>> i12-fuzz
 pub use write::{ConvertStats, convert_to_binary};
 
 /// First bytes of every binary tick file; the last byte is the format generation.
