@@ -31,11 +31,8 @@ mod symbols;
 
 use std::path::PathBuf;
 
-<<<<<<< HEAD
 pub(crate) use binary::decode_record;
-=======
 pub(crate) use binary::reseal;
->>>>>>> i12-fuzz
 pub use binary::{ConvertStats, FORMAT_VERSION, MAGIC, RECORD_SIZE, convert_to_binary};
 pub(crate) use csv::decode_row;
 pub use reader::TickReader;

@@ -24,11 +24,8 @@ use crate::domain::Tick;
 use crate::domain::fixed::MAX_PRECISION;
 
 pub(super) use decode::BinarySource;
-<<<<<<< HEAD
 pub(crate) use decode::decode_record;
-=======
 pub(crate) use reseal::reseal;
->>>>>>> i12-fuzz
 pub use write::{ConvertStats, convert_to_binary};
 
 /// First bytes of every binary tick file; the last byte is the format generation.
