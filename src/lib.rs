@@ -15,9 +15,9 @@ pub mod dlq;
 pub mod domain;
 pub mod execution;
 pub mod feed;
-pub mod journal;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod journal;
 pub mod metrics;
 pub mod ml;
 pub mod ops;

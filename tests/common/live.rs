@@ -30,10 +30,21 @@ impl Running {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// Sends one SIGTERM; the `kill` command is run again if it could not be run at all
+    /// (a loaded box), never a second signal (that would mean exit 130).
     pub fn terminate(&self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
+        for _ in 0..5 {
+            match Command::new("kill")
+                .args(["-TERM", &self.pid().to_string()])
+                .status()
+            {
+                Ok(_) => return,
+                Err(e) => {
+                    eprintln!("running kill failed ({e}); again");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
     }
 
     /// Sends SIGTERM and waits up to `limit` for the exit; returns its status and stderr.
