@@ -47,6 +47,23 @@ max_open_orders = 1000
     path
 }
 
+/// Starts `live` quietly.
+fn spawn_quiet(config: &Path) -> std::process::Child {
+    live(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("live starts")
+}
+
+/// Starts `live` and kills it with SIGKILL after `after`, mid-run.
+fn kill_after(config: &Path, after: Duration) {
+    let mut child = spawn_quiet(config);
+    std::thread::sleep(after);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
+
 /// Runs `live` to its end; status and stderr.
 fn run_to_end(config: &Path) -> (i32, String) {
     let (status, stderr) = Running::spawn("live", live(config)).wait(Duration::from_secs(120));
@@ -113,11 +130,7 @@ fn killed_again_and_again_the_run_ends_as_if_never_interrupted() {
     for _ in 0..40 {
         rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         let after = Duration::from_millis(100 + (rng >> 33) % 700);
-        let mut child = live(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("live starts");
+        let mut child = spawn_quiet(&config);
         if let Some(status) = wait_for(&mut child, after) {
             assert!(
                 status.success(),
@@ -167,14 +180,7 @@ fn a_torn_tail_is_cut_and_a_finished_run_restarts_into_its_results() {
     let (_keep, fills, summary) = reference();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config(dir.path(), "");
-    let mut child = live(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("live starts");
-    std::thread::sleep(Duration::from_millis(1200));
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    kill_after(&config, Duration::from_millis(1200));
     // A record cut short, as a crash mid-write leaves it.
     let last = segments(dir.path()).pop().expect("a segment");
     let mut bytes = std::fs::read(&last).expect("segment");
@@ -217,14 +223,7 @@ fn a_torn_tail_is_cut_and_a_finished_run_restarts_into_its_results() {
 fn a_corrupt_record_is_refused_with_its_place_and_another_config_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config_path = config(dir.path(), "");
-    let mut child = live(&config_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("live starts");
-    std::thread::sleep(Duration::from_millis(1200));
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    kill_after(&config_path, Duration::from_millis(1200));
 
     // Another config: refused, the journal untouched, the way out named.
     config(dir.path(), "[data]\nbad_rows = \"skip\"\n");
