@@ -101,3 +101,21 @@ fn every_target_has_a_binary_and_a_corpus_and_every_folder_a_target() {
         );
     }
 }
+
+/// `fuzz/` is its own workspace with its own lock file, built `--locked` by CI: a dependency
+/// added to the engine must land in `fuzz/Cargo.lock` too, or the fuzz build fails in CI only.
+#[test]
+fn the_fuzz_lock_file_matches_the_engine_dependencies() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--locked", "--format-version", "1"])
+        .arg("--manifest-path")
+        .arg(fuzz_dir().join("Cargo.toml"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "fuzz/Cargo.lock is out of date (run `cargo metadata --manifest-path \
+         fuzz/Cargo.toml` and commit it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
