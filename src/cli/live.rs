@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use nix::sys::signal::{SigSet, Signal};
 
 use crate::app::live::{self, LiveError, LiveRun};
 use crate::app::load_configs;
@@ -40,11 +41,25 @@ pub fn live(args: LiveArgs, registry: &Registry) -> Result<ExitCode> {
     // One registration per signal, counted by a thread: with two handlers per signal (a
     // conditional exit, then the flag) a signal landing between the two registrations was
     // lost, and the run never stopped. Before registration the default action applies.
-    let mut signals = signal_hook::iterator::Signals::new([
+    // Blocked while the handlers are registered: signal-hook installs its handler before it
+    // publishes the action, and a signal in between ran the default-less fallback and was
+    // lost (a SIGTERM right after spawn left the run going for good). Blocked, it waits and
+    // is delivered to the installed handler at the unblock.
+    let mut stop_signals = SigSet::empty();
+    stop_signals.add(Signal::SIGINT);
+    stop_signals.add(Signal::SIGTERM);
+    stop_signals
+        .thread_block()
+        .context("blocking SIGINT/SIGTERM during handler set-up")?;
+    let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
-    ])
-    .context("installing signal handlers")?;
+    ]);
+    // Unblocked whatever the outcome: threads started later inherit this thread's mask.
+    stop_signals
+        .thread_unblock()
+        .context("unblocking SIGINT/SIGTERM after handler set-up")?;
+    let mut signals = signals.context("installing signal handlers")?;
     let flag = Arc::clone(&stop);
     std::thread::Builder::new()
         .name("alpha-panda-signals".into())
