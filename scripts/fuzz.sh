@@ -34,6 +34,7 @@ TARGETS=(
   "kite_instruments   csv.dict   16384"
   "kite_order_update  json.dict  16384"
   "http_request       http.dict  16384"
+  "journal_records    -          65536"
 )
 CARGO_AFL_VERSION=0.18.2 # = the `afl` crate in fuzz/Cargo.lock: runtime and fuzzer must match
 
