@@ -22,6 +22,14 @@ fn bincode_config() -> impl bincode::config::Config {
     bincode::config::standard()
 }
 
+/// Decoding claims at most a payload's worth of bytes: without the limit a length prefix
+/// inside a payload (a string, a list) was allocated before it was read, and a record whose
+/// CRC matched but whose payload was wrong asked for exabytes and aborted (found by the
+/// `journal_records` fuzz target). The limit does not change the encoding.
+fn decode_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<{ MAX_PAYLOAD as usize }>()
+}
+
 /// The 16 bytes every segment starts with.
 pub fn segment_header() -> [u8; SEGMENT_HEADER] {
     let mut h = [0u8; SEGMENT_HEADER];
@@ -148,7 +156,7 @@ pub fn decode(kind: u8, version: u8, payload: &[u8]) -> Result<Entry, String> {
             kind.version()
         ));
     }
-    let config = bincode_config();
+    let config = decode_config();
     let entry = match kind {
         Kind::Start => Entry::Start(whole::<StartRecord>(payload, config)?),
         Kind::Tick => Entry::Tick(whole(payload, config)?),
