@@ -5,7 +5,8 @@ and the dictionaries the fuzzer mutates with into fuzz/dict/.
 Sources: tick CSVs (tests/data, ../shared/data: the first rows of each), the engine's default
 config and the examples of docs/, strategy files, model sidecars, Kite ticker packets (the
 shared fixtures, plus one frame of every packet length), Kite order JSON (shared fixtures)
-and request heads a metrics scraper sends. Binary tick files are made from the CSV seeds with
+request heads a metrics scraper sends, and journal segments (the pinned record bytes and the
+checked-in v1 run). Binary tick files are made from the CSV seeds with
 `alpha-panda convert` (pass its path as the first argument), so they are real files.
 
 Dictionaries: the syntax tokens of the format (TOML, JSON, CSV, HTTP) and the words of this
@@ -191,6 +192,27 @@ def http_seeds():
         write("http_request", name + ".http", text)
 
 
+def journal_seeds():
+    """Segments from the pinned record bytes (one of each type, renumbered 0, 1, ...), whole,
+    torn, zero-filled past the end and header only, and the checked-in v1 run. CRCs are left
+    as they fall: the target reseals every input before reading it."""
+    records = []
+    for line in (ROOT / "tests" / "data" / "journal" / "v1-records.hex").read_text().splitlines():
+        if line and not line.startswith("#"):
+            records.append(bytearray(bytes.fromhex(line.split()[1])))
+    header = b"APJRNL01" + struct.pack("<I", 1) + bytes(4)
+    body = bytearray()
+    for seq, record in enumerate(records):
+        record[8:16] = struct.pack("<Q", seq)
+        body += record
+    write("journal_records", "every_type", header + body)
+    write("journal_records", "torn_tail", header + body[:-3])
+    write("journal_records", "zero_tail", header + body + bytes(40))
+    write("journal_records", "header_only", header)
+    for segment in (ROOT / "tests" / "data" / "journal" / "v1").glob("*.apj"):
+        write("journal_records", "v1_run", segment.read_bytes())
+
+
 def dict_file(name, words):
     """An AFL++ dictionary: one quoted token per line, escaped as afl reads them."""
     folder = ROOT / "fuzz" / "dict"
@@ -241,6 +263,7 @@ def main():
     instruments_seeds()
     order_seeds()
     http_seeds()
+    journal_seeds()
     dictionaries()
 
 
