@@ -18,7 +18,7 @@ pub const RECORD_HEADER: usize = 20;
 /// No record comes near this; a larger length is a corrupt header, not a big record.
 pub const MAX_PAYLOAD: u32 = 1 << 20;
 
-fn bincode_config() -> impl bincode::config::Config {
+fn bincode_config() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
@@ -27,7 +27,18 @@ fn bincode_config() -> impl bincode::config::Config {
 /// CRC matched but whose payload was wrong asked for exabytes and aborted (found by the
 /// `journal_records` fuzz target). The limit does not change the encoding.
 fn decode_config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<{ MAX_PAYLOAD as usize }>()
+    bincode_config().with_limit::<{ MAX_PAYLOAD as usize }>()
+}
+
+/// The CRC a segment header carries: over its magic and format version (bytes 0..12).
+fn segment_crc(h: &[u8]) -> u32 {
+    crc32c::crc32c(&h[..12])
+}
+
+/// The CRC a record carries: over its header after the CRC field (bytes 8..20), then its
+/// payload.
+fn record_crc(h: &[u8], payload: &[u8]) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(&h[8..RECORD_HEADER]), payload)
 }
 
 /// The 16 bytes every segment starts with.
@@ -35,7 +46,7 @@ pub fn segment_header() -> [u8; SEGMENT_HEADER] {
     let mut h = [0u8; SEGMENT_HEADER];
     h[..8].copy_from_slice(MAGIC);
     h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-    let crc = crc32c::crc32c(&h[..12]);
+    let crc = segment_crc(&h);
     h[12..].copy_from_slice(&crc.to_le_bytes());
     h
 }
@@ -52,7 +63,7 @@ pub fn check_segment_header(h: &[u8]) -> Result<(), String> {
         return Err("not a journal segment (bad magic)".into());
     }
     let crc = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
-    if crc != crc32c::crc32c(&h[..12]) {
+    if crc != segment_crc(h) {
         return Err("segment header checksum mismatch".into());
     }
     let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
@@ -107,7 +118,8 @@ pub fn encode(seq: u64, entry: &Entry, out: &mut Vec<u8>) -> Result<(), String> 
     h[8..16].copy_from_slice(&seq.to_le_bytes());
     h[16] = kind as u8;
     h[17] = kind.version();
-    let crc = crc32c::crc32c(&out[start + 8..]);
+    let (h, payload) = out[start..].split_at(RECORD_HEADER);
+    let crc = record_crc(h, payload);
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     Ok(())
 }
@@ -135,9 +147,7 @@ impl Header {
 
     /// Whether the CRC covers these header bytes and payload.
     pub fn checks(&self, h: &[u8; RECORD_HEADER], payload: &[u8]) -> bool {
-        let mut crc = crc32c::crc32c(&h[8..]);
-        crc = crc32c::crc32c_append(crc, payload);
-        crc == self.crc
+        record_crc(h, payload) == self.crc
     }
 }
 
@@ -176,16 +186,22 @@ pub fn reseal(bytes: &mut [u8]) {
     if bytes.len() < SEGMENT_HEADER || &bytes[..8] != MAGIC {
         return;
     }
-    let crc = crc32c::crc32c(&bytes[..12]);
+    let crc = segment_crc(bytes);
     bytes[12..SEGMENT_HEADER].copy_from_slice(&crc.to_le_bytes());
     let mut at = SEGMENT_HEADER;
-    while let Some(h) = bytes.get(at..at + RECORD_HEADER) {
-        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+    while let Some(Ok(h)) = bytes
+        .get(at..at + RECORD_HEADER)
+        .map(<[u8; RECORD_HEADER]>::try_from)
+    {
+        let len = Header::parse(&h).len;
         let end = at + RECORD_HEADER + len as usize;
-        if len > MAX_PAYLOAD || end > bytes.len() {
+        let Some(payload) = bytes
+            .get(at + RECORD_HEADER..end)
+            .filter(|_| len <= MAX_PAYLOAD)
+        else {
             return;
-        }
-        let crc = crc32c::crc32c(&bytes[at + 8..end]);
+        };
+        let crc = record_crc(&h, payload);
         bytes[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
         at = end;
     }
