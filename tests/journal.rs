@@ -357,4 +357,23 @@ fn export_and_inspect_read_the_journal() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("no such journal directory"));
+    // Ranges that hold nothing are refused, not answered with silence.
+    bin()
+        .args(["journal", "inspect", "--from", "5", "--to", "2"])
+        .arg(&journal)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--from 5 is after --to 2"));
+    bin()
+        .args(["journal", "export", "--from", "99999999"])
+        .arg(&journal)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--from 99999999 is past the end"));
+    bin()
+        .args(["journal", "verify"])
+        .arg(journal.join(alpha_panda::journal::format::segment_name(0)))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("not a directory"));
 }

@@ -111,10 +111,22 @@ pub(crate) fn journal(args: JournalArgs) -> Result<()> {
     }
 }
 
-fn verify(dir: &std::path::Path) -> Result<()> {
-    if !dir.is_dir() {
+/// Refuses a path that is not a journal directory, saying which way it is not.
+fn journal_dir(dir: &std::path::Path) -> Result<()> {
+    if !dir.exists() {
         bail!("{}: no such journal directory", dir.display());
     }
+    if !dir.is_dir() {
+        bail!(
+            "{}: not a directory (give the journal directory, e.g. out/journal)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn verify(dir: &std::path::Path) -> Result<()> {
+    journal_dir(dir)?;
     let scan = recover::scan(dir, false)?;
     println!(
         "{}: {} segment(s), {} bytes, {} records (next {}): {} ticks, {} orders, {} order events",
@@ -135,7 +147,9 @@ fn verify(dir: &std::path::Path) -> Result<()> {
     }
     println!(
         "  {}",
-        if scan.finished {
+        if scan.is_empty() {
+            "empty: the next live start begins a fresh run"
+        } else if scan.finished {
             "finished: the run went through all its data"
         } else {
             "not finished: a restart recovers and goes on"
@@ -193,12 +207,13 @@ fn each(
     out: &mut dyn Write,
     mut f: impl FnMut(&Record, &Names, &mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    if !range.dir.is_dir() {
-        bail!("{}: no such journal directory", range.dir.display());
+    journal_dir(&range.dir)?;
+    let (from, to) = (range.from.unwrap_or(0), range.to.unwrap_or(u64::MAX));
+    if from > to {
+        bail!("--from {from} is after --to {to}: no record is in that range");
     }
     let mut reader = JournalReader::open(&range.dir)?;
     let mut names = Names::default();
-    let (from, to) = (range.from.unwrap_or(0), range.to.unwrap_or(u64::MAX));
     while let Some(record) = reader.next_record()? {
         if let Entry::Start(s) = &record.entry {
             names.start = Some(s.clone());
@@ -212,6 +227,14 @@ fn each(
                 other => other?,
             }
         }
+    }
+    let next = reader.next_seq();
+    if range.from.is_some() && from >= next {
+        bail!(
+            "{}: --from {from} is past the end: the journal holds records 0 to {}",
+            range.dir.display(),
+            next.saturating_sub(1)
+        );
     }
     Ok(())
 }
@@ -373,19 +396,37 @@ fn event_row(e: &OrderEvent, n: &Names) -> Row {
 
 fn line(r: &Record, n: &Names) -> String {
     let x = row(&r.entry, n);
-    format!(
-        "{:>10} {:<8} {} {} {} {} {} {} {} @ {} {}",
-        r.seq,
-        r.entry.kind().name(),
-        x.ts,
+    // Only the fields the record has: a start or end record has no time, symbol or price.
+    let ts = if x.ts == 0 {
+        String::new()
+    } else {
+        x.ts.to_string()
+    };
+    let amount = match (x.qty.is_empty(), x.price.is_empty()) {
+        (_, true) => x.qty,
+        (true, false) => format!("@ {}", x.price),
+        (false, false) => format!("{} @ {}", x.qty, x.price),
+    };
+    let fields = [
+        ts,
         x.symbol,
         x.book,
         x.order,
-        x.side,
+        x.side.to_owned(),
         x.what,
-        x.qty,
-        x.price,
-        x.detail
+        amount,
+        x.detail,
+    ];
+    let shown: Vec<&str> = fields
+        .iter()
+        .map(String::as_str)
+        .filter(|f| !f.is_empty())
+        .collect();
+    format!(
+        "{:>10} {:<8} {}",
+        r.seq,
+        r.entry.kind().name(),
+        shown.join(" ")
     )
 }
 
