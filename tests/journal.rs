@@ -260,6 +260,12 @@ fn a_corrupt_record_is_refused_with_its_place_and_another_config_is_refused() {
         stderr.contains("checksum mismatch") || stderr.contains("decode"),
         "{stderr}"
     );
+    // A live box is read from its logs: the refusal is there too, with the place.
+    let errors = read(&dir.path().join("logs/error.log"));
+    assert!(
+        errors.contains("live run failed") && errors.contains(&format!("{}:", first.display())),
+        "error.log: {errors}"
+    );
     assert_eq!(
         std::fs::read(&first).expect("segment"),
         bytes,

@@ -1,6 +1,6 @@
 //! The metrics and health endpoint of a real `alpha-panda live` under attack on loopback:
-//! a flood of idle connections (with the process's open-file limit lowered so it really
-//! runs out of descriptors, and without, so the connection cap is what holds), and a
+//! a flood of idle connections (with the process's open-file limit lowered, so the cap
+//! derived from it is what holds, and without, so the configured cap is what holds), and a
 //! slowloris client. After each, `/health` must answer again and the logs and metrics must
 //! say what happened. Every process a test starts is stopped by a guard.
 
@@ -15,8 +15,9 @@ use std::time::Duration;
 use common::live::{Running, get, write_config};
 use common::{free_port, project_root};
 
-/// Connections the flood opens: more than the cap (64) and than the lowered limit (64).
-const FLOOD: usize = 600;
+/// Connections the flood opens: more than the cap (64). Two tests flooding at once stay
+/// under a 1024 open-file limit of the test process (CI's).
+const FLOOD: usize = 300;
 
 /// `alpha-panda live` on `config` under `ulimit -n <nofile>` when given.
 fn live_limited(config: &Path, nofile: Option<u32>) -> Running {
@@ -34,14 +35,19 @@ fn live_limited(config: &Path, nofile: Option<u32>) -> Running {
 }
 
 /// Polls until `check` is true, up to 60 s; panics with `what` otherwise.
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+fn wait_until(what: &str, check: impl FnMut() -> bool) {
+    assert!(within_a_minute(check), "{what}: not within 60 s");
+}
+
+/// Polls `check` every 100 ms; whether it came true within 60 s.
+fn within_a_minute(mut check: impl FnMut() -> bool) -> bool {
     for _ in 0..600 {
         if check() {
-            return;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("{what}: not within 60 s");
+    false
 }
 
 fn healthy(port: u16) -> bool {
@@ -72,35 +78,48 @@ fn flood(port: u16, n: usize) -> Vec<TcpStream> {
     conns
 }
 
-/// Regression (issue 12): 511 idle connections under a 1024 open-file limit closed the
-/// listener for good and `/health` never answered again, with nothing logged.
+/// Regression (issue 12, found by CI): under `ulimit -n 64` a flood that began as soon as
+/// `/health` answered took every descriptor, and the run died opening its journal. The
+/// endpoint now holds at most a quarter of the open-file limit: the flood is refused at the
+/// lowered cap and the engine starts, trades and stops as usual. (Running out of
+/// descriptors anyway is `tests/server_descriptors.rs`.)
 #[test]
-fn health_answers_again_after_a_flood_exhausts_descriptors() {
+fn a_flood_under_a_low_open_file_limit_leaves_the_engine_its_descriptors() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let config = write_config(dir.path(), port, "");
-    // The engine holds ~20 descriptors; 64 leaves fewer than the connection cap.
     let engine = live_limited(&config, Some(64));
     wait_until("/health answers before the flood", || healthy(port));
 
     let conns = flood(port, FLOOD);
-    wait_until("error.log says descriptors ran out", || {
-        log(dir.path(), "error").contains("out of file descriptors")
+    wait_until("app.log says the cap was reached", || {
+        log(dir.path(), "app").contains("connection limit reached")
     });
     drop(conns);
-
-    wait_until("/health answers after the flood", || healthy(port));
+    if !within_a_minute(|| healthy(port)) {
+        panic!(
+            "/health did not answer within 60 s after the flood; error.log:\n{}\napp.log:\n{}",
+            log(dir.path(), "error"),
+            log(dir.path(), "app")
+        );
+    }
+    assert!(dropped(port, "limit") > 0.0, "refused connections counted");
+    let app_log = log(dir.path(), "app");
     assert!(
-        dropped(port, "no_descriptor") > 0.0,
-        "shed connections counted"
+        app_log.contains("connection cap lowered") && app_log.contains(r#""cap":16"#),
+        "the lowered cap is logged: {app_log}"
     );
-    let error_log = log(dir.path(), "error");
+    let (status, stderr) = engine.stop(Duration::from_secs(60));
     assert!(
-        error_log.contains("Too many open files"),
-        "the OS error is named: {error_log}"
+        status.success() && stderr.contains("stopped: "),
+        "the run survived the flood: {status}\n{stderr}"
     );
-    let (status, _) = engine.stop(Duration::from_secs(60));
-    assert!(status.success(), "graceful stop after the flood: {status}");
+    let journal = dir.path().join("out").join("journal");
+    assert!(
+        std::fs::read_dir(&journal).is_ok_and(|mut d| d.next().is_some()),
+        "journal written in {}",
+        journal.display()
+    );
 }
 
 /// Past the connection cap, connections are refused (counted and logged) instead of queued;

@@ -147,6 +147,11 @@ pub fn live(args: LiveArgs, registry: &Registry) -> Result<ExitCode> {
                 summary.map_or(String::new(), |p| format!(" (summary: {})", p.display()))
             ))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            // A live box is read from its logs: the reason it stopped belongs in error.log too.
+            tracing::error!(target: "app", error = format!("{e:#}"), "live run failed");
+            Err(e)
+        }
     }
 }

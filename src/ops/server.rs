@@ -7,7 +7,9 @@
 //! - One accept thread, `alpha-panda-http`; each admitted connection is served on its own
 //!   short-lived thread, so a slow client stalls only itself.
 //! - [`Limits`]: at most `max_connections` served at once (more get a best-effort 503 and
-//!   are closed at once); the request head must arrive within `head_timeout` (else 408 and
+//!   are closed at once), lowered at start to a quarter of the process's open-file limit
+//!   ([`connection_cap`]) so a flood cannot take the descriptors the journal and outputs
+//!   need; the request head must arrive within `head_timeout` (else 408 and
 //!   close) and fit in `max_head_bytes` (else 431); a stalled answer is abandoned after
 //!   `write_timeout`. Every connection dropped so is counted in
 //!   `alpha_panda_http_connections_dropped_total{reason}`.
@@ -78,6 +80,10 @@ pub const BROKEN_AFTER: u32 = 20;
 const LINGER: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// The endpoint may hold at most 1/`DESCRIPTOR_SHARE` of the open-file limit in
+/// connections; the rest is the engine's. Found by CI: under `ulimit -n 64` a flood during
+/// start-up took every descriptor and the run died opening its journal.
+const DESCRIPTOR_SHARE: u64 = 4;
 /// errno values, the same on Linux, macOS and the BSDs.
 const EBADF: i32 = 9;
 const ENFILE: i32 = 23;
@@ -121,6 +127,15 @@ impl MetricsServer {
         limits: Limits,
     ) -> io::Result<MetricsServer> {
         let named = |e: io::Error| io::Error::new(e.kind(), format!("metrics.addr {addr}: {e}"));
+        let nofile = open_file_limit();
+        let cap = connection_cap(limits.max_connections, nofile);
+        if cap < limits.max_connections {
+            tracing::warn!(target: "app", configured = limits.max_connections, cap, open_file_limit = nofile.unwrap_or(0), "metrics endpoint: connection cap lowered to a quarter of the open-file limit, so a flood cannot starve the engine of descriptors");
+        }
+        let limits = Limits {
+            max_connections: cap,
+            ..limits
+        };
         let listener = bind(addr).map_err(named)?;
         let local = listener
             .local_addr()
@@ -268,6 +283,19 @@ fn bind(addr: SocketAddr) -> io::Result<Socket> {
     // On a listening socket, the receive timeout bounds `accept`.
     socket.set_read_timeout(Some(ACCEPT_WAIT))?;
     Ok(socket)
+}
+
+/// The soft `RLIMIT_NOFILE`, when the OS says.
+fn open_file_limit() -> Option<u64> {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
+}
+
+/// Connections served at once under an open-file limit of `nofile`: `max`, or
+/// 1/[`DESCRIPTOR_SHARE`] of the limit when that is less (at least one).
+pub fn connection_cap(max: u64, nofile: Option<u64>) -> u64 {
+    nofile.map_or(max, |n| max.min((n / DESCRIPTOR_SHARE).max(1)))
 }
 
 /// A descriptor held in reserve, given up to accept (and close) a connection when the
@@ -639,6 +667,15 @@ mod tests {
         assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
         shared.stop.store(true, Ordering::Release);
         thread.join().expect("accept loop ends");
+    }
+
+    #[test]
+    fn the_cap_leaves_three_quarters_of_the_descriptors_to_the_engine() {
+        assert_eq!(connection_cap(64, None), 64, "limit unknown");
+        assert_eq!(connection_cap(64, Some(1024)), 64, "roomy limit");
+        assert_eq!(connection_cap(64, Some(64)), 16, "ulimit -n 64");
+        assert_eq!(connection_cap(64, Some(3)), 1, "never zero");
+        assert_eq!(connection_cap(64, Some(u64::MAX)), 64, "unlimited");
     }
 
     #[test]

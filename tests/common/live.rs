@@ -87,6 +87,14 @@ impl Drop for Running {
                 let _ = child.kill();
                 let _ = child.wait();
             }
+            // A failing test shows what the process said.
+            if std::thread::panicking()
+                && let Some(mut pipe) = child.stderr.take()
+            {
+                let mut stderr = String::new();
+                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+                eprintln!("{} stderr:\n{stderr}", self.name);
+            }
         }
     }
 }
