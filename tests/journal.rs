@@ -56,12 +56,31 @@ fn spawn_quiet(config: &Path) -> std::process::Child {
         .expect("live starts")
 }
 
-/// Starts `live` and kills it with SIGKILL after `after`, mid-run.
-fn kill_after(config: &Path, after: Duration) {
+/// Starts `live` and kills it with SIGKILL mid-run, once its journal holds at least
+/// `bytes` (a fixed delay killed it before its first record on a loaded box).
+fn kill_once_journaled(dir: &Path, config: &Path, bytes: u64) {
     let mut child = spawn_quiet(config);
-    std::thread::sleep(after);
+    let journaled = || -> u64 {
+        std::fs::read_dir(dir.join("out/journal"))
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    for _ in 0..6000 {
+        if journaled() >= bytes || child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     child.kill().expect("SIGKILL");
     let _ = child.wait();
+    assert!(
+        journaled() >= bytes,
+        "the run journaled {bytes} bytes before it was killed"
+    );
 }
 
 /// Runs `live` to its end; status and stderr.
@@ -180,7 +199,7 @@ fn a_torn_tail_is_cut_and_a_finished_run_restarts_into_its_results() {
     let (_keep, fills, summary) = reference();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config(dir.path(), "");
-    kill_after(&config, Duration::from_millis(1200));
+    kill_once_journaled(dir.path(), &config, 64 * 1024);
     // A record cut short, as a crash mid-write leaves it.
     let last = segments(dir.path()).pop().expect("a segment");
     let mut bytes = std::fs::read(&last).expect("segment");
@@ -223,7 +242,7 @@ fn a_torn_tail_is_cut_and_a_finished_run_restarts_into_its_results() {
 fn a_corrupt_record_is_refused_with_its_place_and_another_config_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config_path = config(dir.path(), "");
-    kill_after(&config_path, Duration::from_millis(1200));
+    kill_once_journaled(dir.path(), &config_path, 64 * 1024);
 
     // Another config: refused, the journal untouched, the way out named.
     config(dir.path(), "[data]\nbad_rows = \"skip\"\n");

@@ -193,6 +193,17 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
     if let Some(t) = Arc::get_mut(&mut engine.telemetry) {
         t.shape.feed_kind = if kite.is_some() { "kite" } else { "replay" };
     }
+    // A live run has no set end: its fills and orders go to disk as it goes, so its memory
+    // does not grow with its length.
+    engine.spill_logs_to(&config.output_dir).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "output.dir {}: cannot create the run's spill file: {e}",
+                config.output_dir.display()
+            ),
+        )
+    })?;
     let telemetry = Arc::clone(&engine.telemetry);
     telemetry.preflight_ok.store(true, Ordering::Release);
     let mut dead_letters = super::dead_letters::start(

@@ -287,6 +287,14 @@ impl Portfolio {
         self.fills.flush();
     }
 
+    /// Fills go to an anonymous file in `dir` as the run goes (see `RecordLog::spill_to`).
+    ///
+    /// # Errors
+    /// The file cannot be created.
+    pub fn spill_logs_to(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.fills.spill_to(dir)
+    }
+
     #[inline]
     pub fn position(&self, book: BookId, instrument: InstrumentId) -> &Position {
         &self.positions[book.0 as usize * self.instruments + instrument.index()]

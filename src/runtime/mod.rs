@@ -130,6 +130,16 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// A run with no set end (live): the fill, order and compute logs go to anonymous files
+    /// in `dir` as it goes, so its memory does not grow with its length.
+    ///
+    /// # Errors
+    /// A file cannot be created in `dir`.
+    pub fn spill_logs_to(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.portfolio.spill_logs_to(dir)?;
+        self.strategy.spill_logs_to(dir)
+    }
+
     /// Runs with the runtime the config selects.
     ///
     /// # Errors

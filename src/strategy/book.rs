@@ -17,7 +17,7 @@ use crate::domain::{
 pub const MAX_OPEN_ORDERS: usize = 256;
 
 /// One open order of a book.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OpenOrder {
     pub id: ClientOrderId,
     /// Position of the instrument in the strategy's instrument list.
@@ -46,7 +46,7 @@ pub struct OpenOrder {
 }
 
 /// How an order ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OrderStatus {
     Filled,
     Cancelled,
@@ -69,7 +69,7 @@ impl OrderStatus {
 }
 
 /// An order as the orders report keeps it, once it ended (or the run did).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderRecord {
     pub book: BookId,
     pub instrument: InstrumentId,

@@ -223,6 +223,17 @@ impl ComputeCharge {
         }
     }
 
+    /// Measured charges go to an anonymous file in `dir` (see `RecordLog::spill_to`).
+    ///
+    /// # Errors
+    /// The file cannot be created.
+    pub fn spill_to(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
+        if self.mode == ComputeMode::Measured {
+            self.recorded.spill_to(dir)?;
+        }
+        Ok(())
+    }
+
     /// The measured charges in order, giving up the log.
     pub fn take_samples(&mut self) -> Vec<u32> {
         std::mem::replace(&mut self.recorded, RecordLog::new(1)).into_vec()

@@ -238,6 +238,16 @@ impl StrategyStage {
         self.core.compute.flush();
     }
 
+    /// Ended orders and measured compute charges go to anonymous files in `dir` as the run
+    /// goes (see `RecordLog::spill_to`).
+    ///
+    /// # Errors
+    /// A file cannot be created.
+    pub fn spill_logs_to(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.core.orders.spill_to(dir)?;
+        self.core.compute.spill_to(dir)
+    }
+
     /// Every order of the run: those that ended, in the order they ended, then those still
     /// open (by book, then id), giving up the log.
     pub fn take_orders(&mut self) -> Vec<OrderRecord> {
