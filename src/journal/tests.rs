@@ -244,3 +244,58 @@ fn a_checked_in_journal_of_this_version_still_reads() {
     assert!(reader.torn().is_none());
     assert_eq!(SEGMENT_HEADER, 16);
 }
+
+/// Contract of the journal thread: a tick is in the file before any record it caused. Here
+/// the "execution" thread answers each tick the feed journaled (and then handed on) with a
+/// record naming it, as fast as it can, so records race the ticks into the journal.
+#[test]
+fn a_record_is_never_written_before_the_tick_that_caused_it() {
+    const TICKS: u64 = 200_000;
+    let dir = tempfile::tempdir().unwrap();
+    let config = JournalConfig {
+        fsync: FsyncPolicy::Never,
+        ..JournalConfig::default()
+    };
+    let writer = SegmentWriter::create(dir.path(), 0, config.segment_mib).unwrap();
+    let journal = spawn(writer, start(), &config, 0, Box::new(|| {})).unwrap();
+    let Entry::Order(order) = format::tests::samples()[2].clone() else {
+        unreachable!()
+    };
+    let (to_execution, from_feed) = crossbeam_channel::bounded::<u64>(64);
+    let feed = journal.link.clone();
+    let mut execution = journal.link.clone();
+    let answering = std::thread::spawn(move || {
+        for seq in from_feed {
+            let mut caused = order;
+            caused.correlation = seq;
+            execution.record(seq, ExecRecord::Order(caused));
+        }
+    });
+    for seq in 0..TICKS {
+        feed.tick(&tick(seq));
+        to_execution.send(seq).unwrap();
+    }
+    drop((to_execution, feed, journal.link));
+    answering.join().unwrap();
+    journal.thread.join().unwrap();
+
+    let mut reader = JournalReader::open(dir.path()).unwrap();
+    let mut written = 0u64;
+    let mut answered = 0u64;
+    while let Some(record) = reader.next_record().unwrap() {
+        match record.entry {
+            Entry::Tick(t) => written = written.max(t.seq + 1),
+            Entry::Order(o) => {
+                assert!(
+                    o.correlation < written,
+                    "record {} for tick {} before the tick",
+                    record.seq,
+                    o.correlation
+                );
+                answered += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((written, answered), (TICKS, TICKS));
+}

@@ -1,9 +1,11 @@
 //! The journal thread and the segment writer it owns.
 //!
 //! Contract:
-//! - Each pass drains the tick ring, then the execution ring, encodes what it took into one
-//!   buffer and writes it with one `write_all`: a tick is in the file before any record
-//!   caused by it (the feed journals a tick before the strategies see it). Then it syncs per
+//! - Each pass drains the tick ring, then the records that were in the execution ring
+//!   before it looked at the ticks, encodes what it took into one buffer and writes it with
+//!   one `write_all`: a tick is in the file before any record caused by it (the feed
+//!   journals a tick before the strategies see it; draining "until empty" was not enough: a
+//!   tick and its record could arrive between the two drains). Then it syncs per
 //!   policy and publishes `exec_written` / `exec_durable` for the durability gate.
 //! - Segments roll over past `segment_mib`; a new segment is synced and so is the directory,
 //!   so a crash never leaves a segment the directory does not list.
@@ -193,8 +195,16 @@ impl Pass<'_> {
             if let Some(first) = pending_first.take() {
                 self.add(&first);
             }
+            // A record in the ring now was caused by a tick that was in the tick ring before
+            // it (the feed journals a tick before the strategies see it). So: count the
+            // records first, then the ticks, take at least those ticks, and then only the
+            // counted records. A record sent meanwhile may belong to a tick not taken yet; it
+            // waits for the next pass. Once the feed is gone every tick is taken and records
+            // are free.
+            let owed = records.len();
+            let due = ticks.len();
             let mut ticks_open = true;
-            while n < PASS {
+            while n < PASS.max(due) {
                 match ticks.try_recv() {
                     Ok(t) => self.add(&Entry::Tick(t)),
                     Err(TryRecvError::Empty) => break,
@@ -206,7 +216,7 @@ impl Pass<'_> {
                 n += 1;
             }
             let mut records_open = true;
-            while (exec as usize) < PASS {
+            while (exec as usize) < PASS && ((exec as usize) < owed || !ticks_open) {
                 match records.try_recv() {
                     Ok(r) => self.add(&Entry::from(r)),
                     Err(TryRecvError::Empty) => break,
