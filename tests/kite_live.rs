@@ -67,7 +67,32 @@ fn paper_trading_on_the_kite_ticker_survives_a_drop_and_records_what_it_traded()
     // Pause the tape so the recording and the engine see the same packets, let the frames
     // already sent arrive, then stop.
     post(&format!("{}/_emulator/pause_ticks", emulator.http));
-    std::thread::sleep(Duration::from_secs(1));
+    // The frames already sent have arrived once the engine's tick count stops moving (a
+    // fixed wait was a guess on a loaded box).
+    let metrics = format!("http://127.0.0.1:{port}/metrics");
+    let ticks = || -> Option<f64> {
+        let text = agent()
+            .get(&metrics)
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        Some(
+            text.lines()
+                .filter(|l| l.starts_with("alpha_panda_ticks_total{"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum(),
+        )
+    };
+    let mut last = None;
+    wait_until("the tick count settles", Duration::from_secs(10), || {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = ticks();
+        let settled = now.is_some() && now == last;
+        last = now;
+        settled
+    });
     let stats = emulator_stats(&emulator);
     let status = live.terminate();
     assert!(status.success(), "live exits 0 on SIGTERM: {status:?}");
