@@ -30,6 +30,15 @@ pub fn capacity_for(width: usize) -> usize {
 /// The finest grid, ns: one second.
 pub const BASE_INTERVAL_NS: u64 = 1_000_000_000;
 
+/// An [`EquityCurve`]'s run state, for checkpoints.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CurveState {
+    ts: Vec<Nanos>,
+    values: Vec<Money>,
+    interval_ns: u64,
+    next_ts: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct EquityCurve {
     /// Grid time of each row.
@@ -121,6 +130,41 @@ impl EquityCurve {
     /// Row `i`'s values.
     pub fn row(&self, i: usize) -> &[Money] {
         &self.values[i * self.width..(i + 1) * self.width]
+    }
+
+    /// What a checkpoint keeps: the rows, the interval they reached and the next grid point.
+    pub fn state(&self) -> CurveState {
+        CurveState {
+            ts: self.ts.clone(),
+            values: self.values.clone(),
+            interval_ns: self.interval_ns,
+            next_ts: self.next_ts,
+        }
+    }
+
+    /// Puts a checkpoint's rows back into a curve built from the same config.
+    ///
+    /// # Errors
+    /// The rows do not fit this curve (another width, more rows than its capacity).
+    pub fn restore(&mut self, state: CurveState) -> Result<(), String> {
+        let rows = state.ts.len();
+        if state.values.len() != rows * self.width || rows > self.capacity || state.interval_ns == 0
+        {
+            return Err(format!(
+                "equity curve: {rows} rows of {} values do not fit {} rows of {}",
+                state.values.len() / rows.max(1),
+                self.capacity,
+                self.width
+            ));
+        }
+        self.ts = state.ts;
+        self.values = state.values;
+        self.ts.reserve_exact(self.capacity - rows);
+        self.values
+            .reserve_exact((self.capacity - rows) * self.width);
+        self.interval_ns = state.interval_ns;
+        self.next_ts = state.next_ts;
+        Ok(())
     }
 
     /// Column `c` over all rows.

@@ -10,7 +10,7 @@
 //! write keeps the buffers in memory (nothing lost) and is logged once.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Seek, Write};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use serde::Serialize;
@@ -134,6 +134,22 @@ impl<T: Copy + Serialize + DeserializeOwned> RecordLog<T> {
         self.spills
     }
 
+    /// Every record so far, in order, leaving the log as it is (a checkpoint).
+    ///
+    /// # Errors
+    /// Records on disk cannot be read back.
+    pub fn copy_all(&self) -> io::Result<Vec<T>> {
+        let mut all = Vec::with_capacity(self.len);
+        if let Some(disk) = &self.disk {
+            read_back(disk, &mut all)?;
+        }
+        for chunk in &self.done {
+            all.extend_from_slice(chunk);
+        }
+        all.extend_from_slice(&self.pending);
+        Ok(all)
+    }
+
     /// Every record, in order. Records on disk that cannot be read back (a disk error) are
     /// logged as an error and left out; the journal of a live run still holds them.
     pub fn into_vec(self) -> Vec<T> {
@@ -151,11 +167,26 @@ impl<T: Copy + Serialize + DeserializeOwned> RecordLog<T> {
     }
 }
 
+/// Reads `file` from `pos` on without moving its offset (writes go on at the end).
+struct At<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl io::Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 /// Appends the chunks written to `disk` to `all`.
 fn read_back<T: Copy + DeserializeOwned>(disk: &Disk, all: &mut Vec<T>) -> io::Result<()> {
-    let mut file = &disk.file;
-    file.rewind()?;
-    let mut input = BufReader::new(file);
+    let mut input = BufReader::new(At {
+        file: &disk.file,
+        pos: 0,
+    });
     for _ in 0..disk.chunks {
         let chunk: Vec<T> = bincode::serde::decode_from_std_read(&mut input, bincode_config())
             .map_err(io::Error::other)?;

@@ -10,6 +10,7 @@
 //! or the last trade price. Equity is also sampled on a fixed event-time grid (`curve`) for
 //! the analytics, and every fill is kept in a `RecordLog` for the reports.
 
+pub mod checkpoint;
 pub mod config;
 pub mod curve;
 pub mod log;

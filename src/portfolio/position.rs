@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use crate::domain::{Money, Price, Side, Valuation};
 
 /// One book's holding of one instrument.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Position {
     /// Signed quantity, raw.
     pub qty: i64,
@@ -32,6 +32,11 @@ pub struct Position {
 }
 
 impl Position {
+    /// Room for `n` more lots, so the next fills allocate nothing on the tick path.
+    pub(crate) fn reserve_lots(&mut self, n: usize) {
+        self.lots.reserve(n);
+    }
+
     /// An empty position whose first lots need no allocation.
     pub(crate) fn with_lot_capacity(lots: usize) -> Position {
         Position {
