@@ -138,8 +138,8 @@ mod tests {
             None,
         );
         p.on_tick(&tick);
-        if i % 3 == 0 {
-            let side = if i < 2_000 || i % 6 == 0 {
+        if i.is_multiple_of(3) {
+            let side = if i < 2_000 || i.is_multiple_of(6) {
                 Side::Buy
             } else {
                 Side::Sell
