@@ -8,6 +8,7 @@
 //! check (the runtimes guarantee it). The daily loss is checked when an order or modify is
 //! checked, against equity at the start of the UTC day.
 
+pub mod checkpoint;
 pub mod config;
 pub mod stage;
 
