@@ -160,7 +160,7 @@ impl TimeInForce {
 }
 
 /// An order for one broker, as approved by risk.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Order {
     pub id: ClientOrderId,
     /// Seq of the tick that caused it.

@@ -373,6 +373,16 @@ pub struct Sampler {
 }
 
 impl Sampler {
+    /// Where the generator stands (a checkpoint).
+    pub(crate) fn rng_state(&self) -> u64 {
+        self.rng.state
+    }
+
+    /// Puts the generator back where a checkpoint found it.
+    pub(crate) fn set_rng_state(&mut self, state: u64) {
+        self.rng.state = state;
+    }
+
     pub fn new(table: LatencyTable, seed: u64) -> Sampler {
         Sampler {
             table,

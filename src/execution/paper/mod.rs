@@ -44,6 +44,7 @@
 //!   its notional in the settlement currency (maker or taker rate, per unit, a minimum on the
 //!   order's first fill, side-dependent charges), rounded half-even to the `Money` unit.
 
+mod checkpoint;
 pub mod latency;
 pub mod models;
 pub mod queue;
@@ -62,7 +63,7 @@ pub use latency::{Latency, LatencyModel};
 pub use models::PaperModels;
 pub use queue::QueueModel;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Resting {
     order: Order,
     filled: i64,
