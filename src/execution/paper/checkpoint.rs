@@ -142,7 +142,7 @@ mod tests {
         // The data's own delay, which the market-data latency model adds.
         tick.local_ts = Nanos(ts + 2 + i % 5);
         venue.on_tick(&tick, events);
-        let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
+        let side = if i.is_multiple_of(2) { Side::Buy } else { Side::Sell };
         let order_type = match i % 4 {
             0 => OrderType::Market,
             1 | 2 => OrderType::Limit(Price(if side == Side::Buy { mid - 1 } else { mid + 1 })),
