@@ -27,7 +27,9 @@ pub struct Trade {
     pub size: Option<Qty>,
 }
 
-#[derive(Clone, Debug)]
+/// The whole of it is run state: a checkpoint keeps it as it is (`Serialize`), and
+/// [`Market::restore`] checks the instrument count.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Market {
     /// `[instrument]`: last quote tick and last trade tick (no flags: none yet).
     quotes: Vec<Tick>,
@@ -43,6 +45,21 @@ impl Market {
             trades: vec![Tick::default(); instruments],
             latest_trade: vec![false; instruments],
         }
+    }
+
+    /// Puts a checkpoint's market in place of this one, built for the same instruments.
+    ///
+    /// # Errors
+    /// The checkpoint has another number of instruments.
+    pub fn restore(&mut self, state: Market) -> Result<(), String> {
+        let (got, want) = (state.quotes.len(), self.quotes.len());
+        if got != want || state.trades.len() != want || state.latest_trade.len() != want {
+            return Err(format!(
+                "market checkpoint: {got} instruments, this engine has {want}"
+            ));
+        }
+        *self = state;
+        Ok(())
     }
 
     #[inline]

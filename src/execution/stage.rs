@@ -76,6 +76,60 @@ impl ExecutionStage {
     pub fn open_orders(&self) -> usize {
         self.venues.iter().map(Venue::open_orders).sum()
     }
+
+    /// The run state so far: every paper venue's. None with a live broker, whose state is
+    /// the broker's (a restart reconciles with it instead).
+    pub fn checkpoint(&self) -> Option<ExecutionState> {
+        let venues = self
+            .venues
+            .iter()
+            .map(|v| match v {
+                VenueKind::Paper(p) => Some(p.checkpoint()),
+                VenueKind::Kite(_) => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(ExecutionState {
+            venues,
+            requests: self.requests,
+        })
+    }
+
+    /// Puts `state` into this stage, freshly built from the config it was taken under.
+    ///
+    /// # Errors
+    /// Another number of venues, a live broker, or a venue of another shape.
+    pub fn restore(&mut self, state: ExecutionState) -> Result<(), String> {
+        if state.venues.len() != self.venues.len() {
+            return Err(format!(
+                "execution checkpoint: {} venues, this engine has {}",
+                state.venues.len(),
+                self.venues.len()
+            ));
+        }
+        // Every venue is checked before any changes.
+        for (venue, s) in self.venues.iter().zip(&state.venues) {
+            match venue {
+                VenueKind::Paper(p) => p.fits(s)?,
+                VenueKind::Kite(_) => {
+                    return Err("execution checkpoint: a live broker has no checkpoint".into());
+                }
+            }
+        }
+        for (venue, s) in self.venues.iter_mut().zip(state.venues) {
+            if let VenueKind::Paper(p) = venue {
+                p.restore(s)?;
+            }
+        }
+        self.requests = state.requests;
+        Ok(())
+    }
+}
+
+/// What [`ExecutionStage::checkpoint`] keeps.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExecutionState {
+    venues: Vec<super::paper::checkpoint::PaperState>,
+    requests: u64,
 }
 
 #[cfg(test)]

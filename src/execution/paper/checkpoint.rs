@@ -61,11 +61,11 @@ impl PaperVenue {
         }
     }
 
-    /// Puts `state` into this venue, freshly built from the config it was taken under.
+    /// Whether `state` fits this venue (instruments, latency models, open count).
     ///
     /// # Errors
-    /// The state has another shape (instruments, latency models, open count).
-    pub fn restore(&mut self, state: PaperState) -> Result<(), String> {
+    /// It does not, and why.
+    pub fn fits(&self, state: &PaperState) -> Result<(), String> {
         let instruments = self.resting.len();
         let lengths = [
             state.resting.len(),
@@ -85,7 +85,24 @@ impl PaperVenue {
                 state.open
             ));
         }
-        // Both models checked before either generator moves.
+        set_rng(
+            &mut self.latency.clone(),
+            state.latency_rng,
+            "order latency",
+        )?;
+        set_rng(
+            &mut self.md_latency.clone(),
+            state.md_latency_rng,
+            "market-data latency",
+        )
+    }
+
+    /// Puts `state` into this venue, freshly built from the config it was taken under.
+    ///
+    /// # Errors
+    /// As [`PaperVenue::fits`]; nothing is changed then.
+    pub fn restore(&mut self, state: PaperState) -> Result<(), String> {
+        self.fits(&state)?;
         let mut latency = self.latency.clone();
         let mut md_latency = self.md_latency.clone();
         set_rng(&mut latency, state.latency_rng, "order latency")?;
@@ -142,7 +159,11 @@ mod tests {
         // The data's own delay, which the market-data latency model adds.
         tick.local_ts = Nanos(ts + 2 + i % 5);
         venue.on_tick(&tick, events);
-        let side = if i.is_multiple_of(2) { Side::Buy } else { Side::Sell };
+        let side = if i.is_multiple_of(2) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
         let order_type = match i % 4 {
             0 => OrderType::Market,
             1 | 2 => OrderType::Limit(Price(if side == Side::Buy { mid - 1 } else { mid + 1 })),
@@ -227,5 +248,49 @@ mod tests {
         );
         let err = wider.restore(state).unwrap_err();
         assert!(err.contains("instruments"), "{err}");
+    }
+
+    #[test]
+    fn the_execution_stage_keeps_every_venue_and_refuses_another_shape() {
+        use crate::execution::{ExecutionStage, VenueKind};
+        let mut first = fresh();
+        let mut events = Vec::new();
+        for i in 0..101 {
+            step(&mut first, i, &mut events);
+        }
+        let stage = ExecutionStage::new(vec![VenueKind::Paper(fresh()), VenueKind::Paper(first)]);
+        let state = stage.checkpoint().expect("paper venues only");
+        let mut resumed =
+            ExecutionStage::new(vec![VenueKind::Paper(fresh()), VenueKind::Paper(fresh())]);
+        resumed.restore(state.clone()).unwrap();
+        assert_eq!(resumed.checkpoint(), Some(state.clone()));
+        let mut one = ExecutionStage::new(vec![VenueKind::Paper(fresh())]);
+        assert!(one.restore(state).unwrap_err().contains("venues"));
+    }
+
+    #[test]
+    fn the_market_comes_back_whole_for_the_same_instruments() {
+        use crate::domain::Market;
+        let mut market = Market::new(2);
+        market.on_tick(&Tick::quote(
+            Nanos(5),
+            crate::domain::InstrumentId(1),
+            Some(Price(9)),
+            Some(Price(11)),
+            None,
+            None,
+        ));
+        let bytes = bincode::serde::encode_to_vec(&market, bincode::config::standard()).unwrap();
+        let (state, _): (Market, usize) =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+        let mut fresh_market = Market::new(2);
+        fresh_market.restore(state.clone()).unwrap();
+        assert_eq!(fresh_market, market);
+        assert!(
+            Market::new(3)
+                .restore(state)
+                .unwrap_err()
+                .contains("instruments")
+        );
     }
 }

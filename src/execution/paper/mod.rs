@@ -44,7 +44,7 @@
 //!   its notional in the settlement currency (maker or taker rate, per unit, a minimum on the
 //!   order's first fill, side-dependent charges), rounded half-even to the `Money` unit.
 
-mod checkpoint;
+pub mod checkpoint;
 pub mod latency;
 pub mod models;
 pub mod queue;
