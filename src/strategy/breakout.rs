@@ -4,7 +4,7 @@
 //! preallocated rings: O(1) amortised per tick, no allocation.
 
 use super::position::{Mode, Signals};
-use super::window::SlidingExtremes;
+use super::window::{ExtremesState, SlidingExtremes};
 use super::{Actions, Context, PriceSource, SlotSpec, Strategy, price_input_x2};
 use crate::domain::Tick;
 
@@ -40,6 +40,27 @@ impl Breakout {
 }
 
 impl Strategy for Breakout {
+    fn checkpoint(&self) -> Option<Vec<u8>> {
+        let state: Vec<ExtremesState> = self.slots.iter().map(|s| s.channel.state()).collect();
+        Some(super::encode_state(&state))
+    }
+
+    /// On error some slots may be restored already: the engine is built again then.
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        let state: Vec<ExtremesState> = super::decode_state(state)?;
+        if state.len() != self.slots.len() {
+            return Err(format!(
+                "breakout checkpoint: {} instruments, this strategy has {}",
+                state.len(),
+                self.slots.len()
+            ));
+        }
+        for (slot, s) in self.slots.iter_mut().zip(&state) {
+            slot.channel.restore(s)?;
+        }
+        Ok(())
+    }
+
     #[inline]
     fn on_tick(&mut self, ctx: &Context<'_>, tick: &Tick, out: &mut Actions) {
         let slot = ctx.slot();

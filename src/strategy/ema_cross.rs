@@ -18,6 +18,15 @@ pub enum Cross {
     Down,
 }
 
+/// An [`EmaCrossing`]'s run state (its periods come from the config).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CrossingState {
+    pub fast: f64,
+    pub slow: f64,
+    pub inputs: u64,
+    pub prev_d: f64,
+}
+
 /// Two EMAs of one input series and the crossings of their difference.
 #[derive(Clone, Copy, Debug)]
 pub struct EmaCrossing {
@@ -47,6 +56,24 @@ impl EmaCrossing {
     /// Inputs seen so far.
     pub fn inputs(&self) -> u64 {
         self.inputs
+    }
+
+    /// Where the averages stand (a checkpoint).
+    pub fn state(&self) -> CrossingState {
+        CrossingState {
+            fast: self.fast,
+            slow: self.slow,
+            inputs: self.inputs,
+            prev_d: self.prev_d,
+        }
+    }
+
+    /// Puts the averages back where a checkpoint found them.
+    pub fn restore(&mut self, state: CrossingState) {
+        self.fast = state.fast;
+        self.slow = state.slow;
+        self.inputs = state.inputs;
+        self.prev_d = state.prev_d;
     }
 
     /// Takes one input; returns the crossing it makes, if any.
@@ -117,6 +144,26 @@ impl EmaCross {
 }
 
 impl Strategy for EmaCross {
+    fn checkpoint(&self) -> Option<Vec<u8>> {
+        let state: Vec<CrossingState> = self.slots.iter().map(|s| s.crossing.state()).collect();
+        Some(super::encode_state(&state))
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        let state: Vec<CrossingState> = super::decode_state(state)?;
+        if state.len() != self.slots.len() {
+            return Err(format!(
+                "ema_cross checkpoint: {} instruments, this strategy has {}",
+                state.len(),
+                self.slots.len()
+            ));
+        }
+        for (slot, s) in self.slots.iter_mut().zip(state) {
+            slot.crossing.restore(s);
+        }
+        Ok(())
+    }
+
     #[inline]
     fn on_tick(&mut self, ctx: &Context<'_>, tick: &Tick, out: &mut Actions) {
         let slot = ctx.slot();

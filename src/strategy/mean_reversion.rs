@@ -5,7 +5,7 @@
 //! Rolling sums are exact integers (no drift); only the final ratio is a float.
 
 use super::position::{Mode, Signals};
-use super::window::RollingMoments;
+use super::window::{MomentsState, RollingMoments};
 use super::{Actions, Context, PriceSource, SlotSpec, Strategy, price_input_x2};
 use crate::domain::Tick;
 
@@ -50,6 +50,27 @@ impl MeanReversion {
 }
 
 impl Strategy for MeanReversion {
+    fn checkpoint(&self) -> Option<Vec<u8>> {
+        let state: Vec<MomentsState> = self.slots.iter().map(|s| s.window.state()).collect();
+        Some(super::encode_state(&state))
+    }
+
+    /// On error some slots may be restored already: the engine is built again then.
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        let state: Vec<MomentsState> = super::decode_state(state)?;
+        if state.len() != self.slots.len() {
+            return Err(format!(
+                "mean_reversion checkpoint: {} instruments, this strategy has {}",
+                state.len(),
+                self.slots.len()
+            ));
+        }
+        for (slot, s) in self.slots.iter_mut().zip(&state) {
+            slot.window.restore(s)?;
+        }
+        Ok(())
+    }
+
     #[inline]
     fn on_tick(&mut self, ctx: &Context<'_>, tick: &Tick, out: &mut Actions) {
         let slot = ctx.slot();

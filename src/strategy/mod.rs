@@ -63,6 +63,47 @@ pub trait Strategy: Send {
     fn on_timer(&mut self, ctx: &Context<'_>, token: u64, out: &mut Actions) {
         let _ = (ctx, token, out);
     }
+
+    /// The strategy's own state for a checkpoint (windows, indicators, flags: not the book's
+    /// orders, positions or timers, which the engine keeps), or `None` when it cannot be
+    /// checkpointed: then a restart replays every journaled tick through it instead.
+    /// [`encode_state`] writes any serde type.
+    fn checkpoint(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Puts back what [`Strategy::checkpoint`] returned into the strategy freshly built from
+    /// the same config. Must not allocate what the tick path will grow into (refill the
+    /// buffers made at construction). [`decode_state`] reads what `encode_state` wrote.
+    ///
+    /// # Errors
+    /// The bytes are not this strategy's state.
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        let _ = state;
+        Err("this strategy keeps no checkpoint".into())
+    }
+}
+
+/// Encodes a strategy's state for [`Strategy::checkpoint`] (bincode: floats exactly).
+pub fn encode_state<T: serde::Serialize>(state: &T) -> Vec<u8> {
+    // A Vec sink cannot fail, and serde types of plain data always encode.
+    bincode::serde::encode_to_vec(state, bincode::config::standard()).unwrap_or_default()
+}
+
+/// Decodes what [`encode_state`] wrote, all of it.
+///
+/// # Errors
+/// The bytes are not a `T`, or more follow it.
+pub fn decode_state<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let config = bincode::config::standard().with_limit::<{ 64 << 20 }>();
+    match bincode::serde::decode_from_slice(bytes, config) {
+        Ok((state, used)) if used == bytes.len() => Ok(state),
+        Ok((_, used)) => Err(format!(
+            "strategy checkpoint: {} bytes left over",
+            bytes.len() - used
+        )),
+        Err(e) => Err(format!("strategy checkpoint: {e}")),
+    }
 }
 
 /// Per-instrument facts a built-in strategy needs, fixed at construction.
@@ -117,6 +158,34 @@ impl std::fmt::Debug for StrategyKind {
 }
 
 impl StrategyKind {
+    /// The strategy's own state for a checkpoint (see [`Strategy::checkpoint`]); `None` for
+    /// a strategy that keeps none (ML strategies, for now: their feature state is not
+    /// serialized yet).
+    pub fn checkpoint(&self) -> Option<Vec<u8>> {
+        match self {
+            StrategyKind::EmaCross(s) => s.checkpoint(),
+            StrategyKind::Momentum(s) => s.checkpoint(),
+            StrategyKind::MeanReversion(s) => s.checkpoint(),
+            StrategyKind::Breakout(s) => s.checkpoint(),
+            StrategyKind::Ml(_) => None,
+            StrategyKind::User { strategy, .. } => strategy.checkpoint(),
+        }
+    }
+
+    /// Puts back what [`StrategyKind::checkpoint`] returned.
+    ///
+    /// # Errors
+    /// The bytes are not this strategy's state.
+    pub fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        match self {
+            StrategyKind::EmaCross(s) => s.restore(state),
+            StrategyKind::Momentum(s) => s.restore(state),
+            StrategyKind::MeanReversion(s) => s.restore(state),
+            StrategyKind::Breakout(s) => s.restore(state),
+            StrategyKind::Ml(_) => Err("ML strategies keep no checkpoint yet".into()),
+            StrategyKind::User { strategy, .. } => strategy.restore(state),
+        }
+    }
     /// Builds a rule strategy for `params` with one slot per instrument; `None` for the
     /// kinds built elsewhere (ML around its loaded model, user kinds by their registry).
     pub fn rule(params: &StrategyParams, slots: &[SlotSpec]) -> Option<StrategyKind> {

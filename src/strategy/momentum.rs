@@ -53,6 +53,38 @@ impl Momentum {
 }
 
 impl Strategy for Momentum {
+    fn checkpoint(&self) -> Option<Vec<u8>> {
+        let state: Vec<(&[i64], usize, usize)> = self
+            .slots
+            .iter()
+            .map(|s| (s.history.as_slice(), s.next, s.filled))
+            .collect();
+        Some(super::encode_state(&state))
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        let state: Vec<(Vec<i64>, usize, usize)> = super::decode_state(state)?;
+        let fits = state.len() == self.slots.len()
+            && self
+                .slots
+                .iter()
+                .zip(&state)
+                .all(|(slot, (history, next, filled))| {
+                    history.len() == slot.history.len()
+                        && *next < history.len()
+                        && *filled <= history.len()
+                });
+        if !fits {
+            return Err("momentum checkpoint: another lookback or instrument count".into());
+        }
+        for (slot, (history, next, filled)) in self.slots.iter_mut().zip(state) {
+            slot.history.copy_from_slice(&history);
+            slot.next = next;
+            slot.filled = filled;
+        }
+        Ok(())
+    }
+
     #[inline]
     fn on_tick(&mut self, ctx: &Context<'_>, tick: &Tick, out: &mut Actions) {
         let slot = ctx.slot();

@@ -575,3 +575,6 @@ impl Core {
 #[cfg(test)]
 #[path = "stage_tests.rs"]
 mod tests;
+
+#[path = "stage_checkpoint.rs"]
+mod checkpoint;

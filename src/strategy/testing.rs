@@ -87,6 +87,19 @@ impl Harness {
         }
     }
 
+    /// The strategy's checkpoint (`Strategy::checkpoint`), to try a restore with.
+    pub fn strategy_state(&self) -> Option<Vec<u8>> {
+        self.stage.strategy_states().pop().flatten()
+    }
+
+    /// Puts a checkpoint into the strategy (`Strategy::restore`).
+    ///
+    /// # Errors
+    /// As the strategy's `restore`.
+    pub fn restore_strategy(&mut self, state: &[u8]) -> Result<(), String> {
+        self.stage.restore_strategy(0, state)
+    }
+
     /// A tick: marks, due timers, the strategy. Returns the requests it made.
     pub fn tick(&mut self, mut tick: Tick) -> &[OrderRequest] {
         tick.seq = self.seq;

@@ -1,8 +1,24 @@
 //! Rolling windows shared by the rule strategies and the ML feature extractors. Each is
 //! preallocated at construction and never grows, so updates are O(1) (amortised for the
-//! extremes) and allocation-free.
+//! extremes) and allocation-free. A checkpoint's state is put back into the buffers
+//! allocated at construction (never a deserialized buffer, whose capacity is its length).
 
 use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+/// Refills `into` (keeping its allocation) with `from`, at most `max` entries.
+fn refill<T: Copy>(into: &mut VecDeque<T>, from: &[T], max: usize) -> Result<(), String> {
+    if from.len() > max {
+        return Err(format!(
+            "window checkpoint: {} entries for a window of {max}",
+            from.len()
+        ));
+    }
+    into.clear();
+    into.extend(from.iter().copied());
+    Ok(())
+}
 
 /// The last `n` inputs, oldest first.
 #[derive(Clone, Debug)]
@@ -35,6 +51,30 @@ impl<T: Copy> Window<T> {
     pub(crate) fn is_full(&self) -> bool {
         self.values.len() == self.n
     }
+
+    pub(crate) fn values(&self) -> Vec<T> {
+        self.values.iter().copied().collect()
+    }
+
+    pub(crate) fn restore(&mut self, values: &[T]) -> Result<(), String> {
+        refill(&mut self.values, values, self.n)
+    }
+}
+
+/// A [`RollingMoments`]' run state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MomentsState {
+    values: Vec<i64>,
+    sum: i128,
+    sum_sq: i128,
+}
+
+/// A [`SlidingExtremes`]' run state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ExtremesState {
+    pushed: u64,
+    highs: Vec<(u64, i64)>,
+    lows: Vec<(u64, i64)>,
 }
 
 /// Exact sums of the last `n` integer inputs and of their squares.
@@ -67,6 +107,21 @@ impl RollingMoments {
     #[inline]
     pub(crate) fn is_full(&self) -> bool {
         self.window.is_full()
+    }
+
+    pub(crate) fn state(&self) -> MomentsState {
+        MomentsState {
+            values: self.window.values(),
+            sum: self.sum,
+            sum_sq: self.sum_sq,
+        }
+    }
+
+    pub(crate) fn restore(&mut self, state: &MomentsState) -> Result<(), String> {
+        self.window.restore(&state.values)?;
+        self.sum = state.sum;
+        self.sum_sq = state.sum_sq;
+        Ok(())
     }
 
     /// `(x - mean) / std` over the window (population std), as the exact integer ratio
@@ -106,6 +161,26 @@ impl SlidingExtremes {
     #[inline]
     pub(crate) fn pushed(&self) -> u64 {
         self.pushed
+    }
+
+    pub(crate) fn state(&self) -> ExtremesState {
+        ExtremesState {
+            pushed: self.pushed,
+            highs: self.highs.iter().copied().collect(),
+            lows: self.lows.iter().copied().collect(),
+        }
+    }
+
+    pub(crate) fn restore(&mut self, state: &ExtremesState) -> Result<(), String> {
+        let max = self.n as usize + 1;
+        // Both checked before either changes.
+        if state.highs.len() > max || state.lows.len() > max {
+            return Err(format!("window checkpoint: more than {max} extremes"));
+        }
+        refill(&mut self.highs, &state.highs, max)?;
+        refill(&mut self.lows, &state.lows, max)?;
+        self.pushed = state.pushed;
+        Ok(())
     }
 
     #[inline]
