@@ -37,7 +37,10 @@ mod tests {
         PriceSource, SlotSpec, StrategyKind, breakout, ema_cross, mean_reversion, momentum,
     };
 
-    fn kinds() -> Vec<(&'static str, fn() -> StrategyKind)> {
+    /// A name and a way to build a fresh instance of it.
+    type Maker = (&'static str, fn() -> StrategyKind);
+
+    fn kinds() -> Vec<Maker> {
         fn slots() -> Vec<SlotSpec> {
             vec![SlotSpec {
                 price_precision: 2,
