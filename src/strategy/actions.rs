@@ -119,6 +119,11 @@ impl Actions {
         self.refused
     }
 
+    /// Carries the refused count over a checkpoint.
+    pub(crate) fn set_refused(&mut self, refused: u64) {
+        self.refused = refused;
+    }
+
     /// Order actions left in this tick's budget.
     pub fn budget(&self) -> u32 {
         self.budget

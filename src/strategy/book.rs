@@ -107,6 +107,34 @@ impl BookState {
         self.id
     }
 
+    /// Open orders in table order and open quantities per slot (a checkpoint).
+    pub(crate) fn state(&self) -> (Vec<OpenOrder>, Vec<[i64; 2]>) {
+        (self.orders.clone(), self.open.clone())
+    }
+
+    /// Puts a checkpoint's orders back into the table made at construction.
+    pub(crate) fn restore(
+        &mut self,
+        orders: &[OpenOrder],
+        open: &[[i64; 2]],
+    ) -> Result<(), String> {
+        if orders.len() > MAX_OPEN_ORDERS
+            || open.len() != self.open.len()
+            || orders.iter().any(|o| o.slot >= self.instruments.len())
+        {
+            return Err(format!(
+                "book checkpoint: {} orders over {} slots, this book has {} slots",
+                orders.len(),
+                open.len(),
+                self.open.len()
+            ));
+        }
+        self.orders.clear();
+        self.orders.extend_from_slice(orders);
+        self.open.copy_from_slice(open);
+        Ok(())
+    }
+
     pub fn broker(&self) -> BrokerId {
         self.broker
     }

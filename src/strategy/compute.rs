@@ -234,6 +234,21 @@ impl ComputeCharge {
         Ok(())
     }
 
+    /// The replay cursor, the shortfall and the measured charges so far (a checkpoint).
+    pub(crate) fn state(&self) -> std::io::Result<(usize, u64, Vec<u32>)> {
+        Ok((self.next, self.exhausted, self.recorded.copy_all()?))
+    }
+
+    /// Puts a checkpoint's cursor, shortfall and charges back.
+    pub(crate) fn restore(&mut self, next: usize, exhausted: u64, recorded: &[u32]) {
+        self.next = next;
+        self.exhausted = exhausted;
+        for &ns in recorded {
+            self.recorded.record(ns);
+            self.recorded.flush();
+        }
+    }
+
     /// The measured charges in order, giving up the log.
     pub fn take_samples(&mut self) -> Vec<u32> {
         std::mem::replace(&mut self.recorded, RecordLog::new(1)).into_vec()

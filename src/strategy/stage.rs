@@ -69,7 +69,7 @@ impl Book {
 }
 
 /// What the stage counted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StrategyCounters {
     /// New orders the strategies asked for.
     pub requests: u64,
@@ -578,3 +578,4 @@ mod tests;
 
 #[path = "stage_checkpoint.rs"]
 mod checkpoint;
+pub use checkpoint::StageState;

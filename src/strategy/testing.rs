@@ -37,6 +37,17 @@ use crate::domain::{
 };
 use crate::portfolio::Portfolio;
 
+/// What [`Harness::checkpoint`] keeps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HarnessState {
+    stage: super::stage::StageState,
+    portfolio: crate::portfolio::checkpoint::PortfolioState,
+    market: Market,
+    seq: u64,
+    venue_ids: u64,
+    last: Tick,
+}
+
 /// One strategy on one book (`BookId(0)`, `BrokerId(0)`), trading the instruments of
 /// `specs` in that order (instrument `i` is slot `i` and `InstrumentId(i)`).
 #[derive(Debug)]
@@ -85,6 +96,34 @@ impl Harness {
             venue_ids: 0,
             last: Tick::default(),
         }
+    }
+
+    /// Everything the harness holds, for a checkpoint test: the stage (books, timers, the
+    /// strategy's state), the portfolio and the market. `None` when the strategy keeps no
+    /// checkpoint.
+    pub fn checkpoint(&self) -> Option<HarnessState> {
+        Some(HarnessState {
+            stage: self.stage.checkpoint().ok()??,
+            portfolio: self.portfolio.checkpoint().ok()?,
+            market: self.market.clone(),
+            seq: self.seq,
+            venue_ids: self.venue_ids,
+            last: self.last,
+        })
+    }
+
+    /// Puts a [`Harness::checkpoint`] into a harness built with the same strategy kind.
+    ///
+    /// # Errors
+    /// A part does not fit (see the stages' `restore`).
+    pub fn restore(&mut self, state: HarnessState) -> Result<(), String> {
+        self.stage.restore(state.stage)?;
+        self.portfolio.restore(state.portfolio)?;
+        self.market.restore(state.market)?;
+        self.seq = state.seq;
+        self.venue_ids = state.venue_ids;
+        self.last = state.last;
+        Ok(())
     }
 
     /// The strategy's checkpoint (`Strategy::checkpoint`), to try a restore with.

@@ -72,6 +72,47 @@ impl Timers {
         true
     }
 
+    /// Pending timers as `(at, seq, book, token)` in firing order, and the next seq (a
+    /// checkpoint, between rounds).
+    pub(crate) fn state(&self) -> (Vec<(u64, u64, u32, u64)>, u64) {
+        let mut timers: Vec<(u64, u64, u32, u64)> = self
+            .heap
+            .iter()
+            .map(|Reverse(t)| t)
+            .chain(self.staged.iter())
+            .map(|t| (t.at.0, t.seq, t.book, t.token))
+            .collect();
+        timers.sort_unstable();
+        (timers, self.seq)
+    }
+
+    /// Puts a checkpoint's timers back (the heap keeps its allocation).
+    pub(crate) fn restore(
+        &mut self,
+        timers: &[(u64, u64, u32, u64)],
+        seq: u64,
+    ) -> Result<(), String> {
+        if timers.len() > self.capacity || self.firing {
+            return Err(format!(
+                "timer checkpoint: {} timers for a table of {}",
+                timers.len(),
+                self.capacity
+            ));
+        }
+        self.heap.clear();
+        self.staged.clear();
+        for &(at, tseq, book, token) in timers {
+            self.heap.push(Reverse(Timer {
+                at: Nanos(at),
+                seq: tseq,
+                book,
+                token,
+            }));
+        }
+        self.seq = seq;
+        Ok(())
+    }
+
     /// Drops every pending timer of `book` with `token`.
     pub fn cancel(&mut self, book: u32, token: u64) {
         let hit = |t: &Timer| t.book == book && t.token == token;
