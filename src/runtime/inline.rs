@@ -186,9 +186,25 @@ fn deliver(
 /// # Errors
 /// The source's first error (`RunError::Input`, with the results of every tick before it).
 pub fn run(
+    engine: Engine,
+    source: &mut (dyn TickSource + Send),
+    progress: &mut dyn FnMut(RunProgress),
+) -> Result<(EngineLayout, RunOutcome), RunError> {
+    run_from(engine, source, progress, 0, &mut |_, _| {})
+}
+
+/// [`run`] for an engine restored from a checkpoint taken after `from` ticks (the source
+/// holds the ticks after them), calling `between(ticks so far, engine)` at every chunk
+/// boundary, where the engine is between two ticks and a checkpoint may be taken.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_from(
     mut engine: Engine,
     source: &mut (dyn TickSource + Send),
     progress: &mut dyn FnMut(RunProgress),
+    from: u64,
+    between: &mut dyn FnMut(u64, &Engine),
 ) -> Result<(EngineLayout, RunOutcome), RunError> {
     let timer = LatencyTimer::default();
     let mut latency = LatencyRecorder::default();
@@ -196,7 +212,7 @@ pub fn run(
     let mut chunk = Vec::with_capacity(CHUNK);
     let sample_every = engine.config.runtime.sample_every();
     let (mut load, mut run) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
-    let mut seq = 0u64;
+    let mut seq = from;
     let batched = engine.strategy.has_batched();
     let telemetry = std::sync::Arc::clone(&engine.telemetry);
     let (mut ticks_by_class, mut dispatched) = ([0u64; 3], 0u64);
@@ -240,6 +256,7 @@ pub fn run(
         engine.portfolio.flush_logs();
         engine.strategy.flush_logs();
         run += watch.elapsed();
+        between(seq, &engine);
         // Backtests publish only when watched (`backtest --metrics`).
         if !telemetry
             .observed

@@ -18,6 +18,7 @@
 //! otherwise; both runtimes give byte-identical fills.
 
 pub mod canary;
+pub mod checkpoint;
 pub mod config;
 pub mod control;
 pub mod inline;

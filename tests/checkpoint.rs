@@ -1,0 +1,129 @@
+//! Checkpoints end to end on the real engine (inline runtime, the excerpt, the shipped rule
+//! strategies): a run restored from a checkpoint taken mid-way, fed only the ticks after
+//! it, ends exactly as the uninterrupted run, through bincode bytes as a restart would read
+//! them.
+
+mod common;
+
+use alpha_panda::config::{EngineConfig, RuntimeMode};
+use alpha_panda::domain::Tick;
+use alpha_panda::feed::DataSource;
+use alpha_panda::runtime::checkpoint::EngineState;
+use alpha_panda::runtime::{Engine, RunOutcome, SliceSource, inline};
+
+use common::{excerpt, project_root};
+
+/// The rule strategies of `strategies/` (ML strategies keep no checkpoint yet).
+fn engine() -> (Engine, Vec<Tick>) {
+    let mut config = EngineConfig::default();
+    config.runtime.mode = RuntimeMode::Inline;
+    let files: Vec<_> = std::fs::read_dir(project_root().join("strategies"))
+        .expect("strategies")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("ml_"))
+        })
+        .collect();
+    assert!(files.len() >= 4, "{files:?}");
+    let strategies = alpha_panda::strategy::load_strategies(&files).expect("valid");
+    let mut assembled =
+        alpha_panda::app::assemble(&config, &strategies, &[DataSource::File(excerpt())])
+            .expect("assembled");
+    let (mut ticks, mut chunk) = (Vec::new(), Vec::new());
+    while assembled.reader.read_chunk(&mut chunk, 4096).expect("read") > 0 {
+        ticks.extend_from_slice(&chunk);
+    }
+    (assembled.engine, ticks)
+}
+
+/// What a run's reports are made of, as text to compare.
+fn results(outcome: &mut RunOutcome) -> String {
+    let p = &outcome.portfolio;
+    let curve = p.curve();
+    let rows: Vec<Vec<alpha_panda::domain::Money>> =
+        (0..curve.len()).map(|i| curve.row(i).to_vec()).collect();
+    format!(
+        "ticks {} signals {} orders {} rejections {:?} kill {:?} book_ticks {:?} counters {:?}\n\
+         equity {:?} drawdown {:?} final {:?} curve {:?} {:?}\nfills {:?}\norders {:?}",
+        outcome.ticks,
+        outcome.signals,
+        outcome.orders,
+        outcome.rejections,
+        outcome.kill_switch,
+        outcome.book_ticks,
+        outcome.strategy,
+        p.equity(),
+        p.max_drawdown(),
+        p.final_sample(),
+        curve.times(),
+        rows,
+        outcome.fills,
+        outcome.order_log,
+    )
+}
+
+#[test]
+fn a_run_restored_from_a_checkpoint_ends_as_the_uninterrupted_one() {
+    let (whole, ticks) = engine();
+    let (_, mut want) =
+        inline::run(whole, &mut SliceSource::new(&ticks), &mut |_| {}).expect("run");
+    assert!(
+        want.fills.len() > 20,
+        "the strategies trade: {}",
+        want.fills.len()
+    );
+
+    // The same run, checkpointed at the first chunk boundary past the middle.
+    let middle = ticks.len() as u64 / 2;
+    let (first, _) = engine();
+    let mut taken: Option<(u64, Vec<u8>)> = None;
+    let (_, mut again) = inline::run_from(
+        first,
+        &mut SliceSource::new(&ticks),
+        &mut |_| {},
+        0,
+        &mut |seq, engine| {
+            if taken.is_none() && seq >= middle {
+                let state = engine
+                    .checkpoint()
+                    .expect("read back")
+                    .expect("rule strategies keep state");
+                let bytes = bincode::serde::encode_to_vec(&state, bincode::config::standard())
+                    .expect("encode");
+                taken = Some((seq, bytes));
+            }
+        },
+    )
+    .expect("run");
+    assert_eq!(
+        results(&mut again),
+        results(&mut want),
+        "taking a checkpoint changes nothing"
+    );
+    let (at, bytes) = taken.expect("a checkpoint was taken");
+    assert!(at < ticks.len() as u64, "mid-run: {at} of {}", ticks.len());
+
+    let (state, _): (EngineState, usize) =
+        bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).expect("decode");
+    let (mut resumed, _) = engine();
+    resumed.restore(state).expect("restore");
+    let rest = &ticks[at as usize..];
+    let (_, mut got) = inline::run_from(
+        resumed,
+        &mut SliceSource::new(rest),
+        &mut |_| {},
+        at,
+        &mut |_, _| {},
+    )
+    .expect("run");
+    assert_eq!(results(&mut got), results(&mut want));
+    eprintln!(
+        "checkpoint at tick {at} of {}: {} bytes; {} fills, {} orders",
+        ticks.len(),
+        bytes.len(),
+        want.fills.len(),
+        want.order_log.len()
+    );
+}
