@@ -9,14 +9,20 @@ use alpha_panda::config::{EngineConfig, RuntimeMode};
 use alpha_panda::domain::Tick;
 use alpha_panda::feed::DataSource;
 use alpha_panda::runtime::checkpoint::EngineState;
+use alpha_panda::runtime::control::RunControl;
+use alpha_panda::runtime::threaded::{self, RunOptions};
 use alpha_panda::runtime::{Engine, RunOutcome, SliceSource, inline};
 
 use common::{excerpt, project_root};
 
 /// The rule strategies of `strategies/` (ML strategies keep no checkpoint yet).
 fn engine() -> (Engine, Vec<Tick>) {
+    engine_on(RuntimeMode::Inline)
+}
+
+fn engine_on(mode: RuntimeMode) -> (Engine, Vec<Tick>) {
     let mut config = EngineConfig::default();
-    config.runtime.mode = RuntimeMode::Inline;
+    config.runtime.mode = mode;
     let files: Vec<_> = std::fs::read_dir(project_root().join("strategies"))
         .expect("strategies")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -126,4 +132,67 @@ fn a_run_restored_from_a_checkpoint_ends_as_the_uninterrupted_one() {
         want.fills.len(),
         want.order_log.len()
     );
+}
+
+/// The live runtime: checkpoints taken by the marker through the stage threads while the
+/// feed goes on; restored into a fresh threaded engine, the rest of the run ends exactly as
+/// the uninterrupted inline run (the runtimes agree, so this is the same reference).
+#[test]
+fn the_threaded_runtime_checkpoints_without_stopping_and_resumes_exactly() {
+    let (whole, ticks) = engine();
+    let (_, mut want) =
+        inline::run(whole, &mut SliceSource::new(&ticks), &mut |_| {}).expect("run");
+
+    let (first, _) = engine_on(RuntimeMode::Threaded);
+    let (sink, taken) = crossbeam_channel::unbounded();
+    let options = RunOptions {
+        checkpoints: Some((8_000, sink)),
+        ..RunOptions::default()
+    };
+    let (_, mut again) = threaded::run_with(
+        first,
+        &mut SliceSource::new(&ticks),
+        &mut |_| {},
+        &options,
+        &RunControl::default(),
+    )
+    .expect("run");
+    drop(options);
+    assert_eq!(
+        results(&mut again),
+        results(&mut want),
+        "taking checkpoints changes nothing"
+    );
+    let all: Vec<_> = taken.try_iter().collect();
+    assert!(
+        all.len() >= 3,
+        "a checkpoint every 8,000 ticks: {:?}",
+        all.iter().map(|t| t.0).collect::<Vec<_>>()
+    );
+    for (at, state) in all {
+        let state = state.expect("rule strategies keep state");
+        let bytes =
+            bincode::serde::encode_to_vec(&state, bincode::config::standard()).expect("encode");
+        let (state, _): (EngineState, usize) =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).expect("decode");
+        let (mut resumed, _) = engine_on(RuntimeMode::Threaded);
+        resumed.restore(state).expect("restore");
+        let options = RunOptions {
+            from: at,
+            ..RunOptions::default()
+        };
+        let (_, mut got) = threaded::run_with(
+            resumed,
+            &mut SliceSource::new(&ticks[at as usize..]),
+            &mut |_| {},
+            &options,
+            &RunControl::default(),
+        )
+        .expect("run");
+        assert_eq!(
+            results(&mut got),
+            results(&mut want),
+            "resumed at tick {at}"
+        );
+    }
 }

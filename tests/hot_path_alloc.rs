@@ -233,6 +233,7 @@ fn threaded_run_allocations(ticks: &[Tick]) -> (u64, usize, u64) {
         audit: Some(audit_tx),
         canary: true,
         journal: Some(journal.link.clone()),
+        ..RunOptions::default()
     };
     let control = RunControl::new();
     let mut source = SliceSource::new(ticks);

@@ -384,6 +384,7 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         audit: Some(audit_tx),
         canary: true,
         journal: writer.as_ref().map(|w| w.link.clone()),
+        ..RunOptions::default()
     };
     let result = threaded::run_with(engine, &mut source, &mut |_| {}, &options, &control);
     telemetry.shutting_down.store(true, Ordering::Release);

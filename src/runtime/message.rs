@@ -12,6 +12,9 @@ use crate::domain::{BrokerId, Fill, OrderEvent, OrderRequest, RejectReason, Tick
 pub enum ToStrategy {
     Tick(Tick, u64),
     Canary(Tick, u64),
+    /// Take a checkpoint after the ticks before it (their number): each stage settles,
+    /// writes its part and passes it on (`runtime::checkpoint::Cut`).
+    Checkpoint(u64),
 }
 
 /// Strategy → risk.
@@ -25,6 +28,7 @@ pub enum ToRisk {
     CanaryStart(Tick),
     CanaryRequest(OrderRequest),
     CanaryEnd(u64),
+    Checkpoint(u64),
 }
 
 /// Risk → execution.
@@ -38,6 +42,7 @@ pub enum ToExecution {
     /// A canary order risk approved; the null venue only counts it.
     CanaryOrder,
     CanaryEnd(CanaryCounts),
+    Checkpoint(u64),
 }
 
 /// What the canary met on its way, carried from risk to execution and back to the feed.

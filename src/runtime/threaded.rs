@@ -40,6 +40,12 @@ pub struct RunOptions {
     /// Journal ticks (feed) and orders and events (execution); ticks `0..replayed` came
     /// from the journal and are not journaled again.
     pub journal: Option<crate::journal::JournalLink>,
+    /// The engine was restored from a checkpoint taken after this many ticks; the source
+    /// holds the ticks after them.
+    pub from: u64,
+    /// Take a checkpoint every this many ticks (at the first chunk boundary past each
+    /// multiple) and send it here.
+    pub checkpoints: Option<(u64, Sender<super::checkpoint::Taken>)>,
 }
 
 /// Runs the engine with one thread per stage.
@@ -118,12 +124,18 @@ pub fn run_with(
     let pnl = PnlBuffer::new(&layout);
     let t = &*telemetry;
     let progress_counters = Progress::default();
+    let cut = options
+        .checkpoints
+        .as_ref()
+        .map(|(_, sink)| super::checkpoint::Cut::new(sink.clone()));
+    let checkpoint_every = options.checkpoints.as_ref().map_or(0, |(every, _)| *every);
     let shared = Shared {
         t,
         control,
         progress: &progress_counters,
         timer: &timer,
         audit: options.audit.as_ref(),
+        cut: cut.as_ref(),
     };
 
     let execution_journal = options.journal.clone();
@@ -180,7 +192,8 @@ pub fn run_with(
         let mut tick_tx = Outbox::new(tick_tx, policy, Ring::FeedToStrategy, t, control);
         let mut chunk = Vec::with_capacity(super::inline::CHUNK);
         let mut load = Duration::ZERO;
-        let mut seq = 0u64;
+        let mut seq = options.from;
+        let mut next_checkpoint = options.from.saturating_add(checkpoint_every);
         let mut ticks_by_class = [0u64; 3];
         let mut feed_error = None;
         let mut canary_pending = options.canary;
@@ -277,6 +290,10 @@ pub fn run_with(
                 }
             }
             publish(&tick_tx, seq, &ticks_by_class);
+            if checkpoint_every > 0 && seq >= next_checkpoint && seq >= replay_end {
+                tick_tx.send(ToStrategy::Checkpoint(seq));
+                next_checkpoint = seq.saturating_add(checkpoint_every);
+            }
             let (done, total) = source.progress();
             progress(RunProgress {
                 done,

@@ -153,6 +153,11 @@ impl Worker for ExecutionWorker<'_> {
                 self.shared.audit(AuditEvent::Event(event));
             }
             ToExecution::CanaryOrder => self.canary_acked += 1,
+            ToExecution::Checkpoint(ticks) => {
+                if let Some(cut) = self.shared.cut {
+                    cut.finish(ticks, self.stage.checkpoint());
+                }
+            }
             ToExecution::CanaryEnd(mut counts) => {
                 counts.acked = std::mem::take(&mut self.canary_acked);
                 counts.latency_ns = timer.elapsed_ns(counts.stamp, timer.stamp());

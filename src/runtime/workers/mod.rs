@@ -55,6 +55,8 @@ pub(crate) struct Shared<'a> {
     pub progress: &'a Progress,
     pub timer: &'a LatencyTimer,
     pub audit: Option<&'a Sender<AuditEvent>>,
+    /// Where a checkpoint's parts go (`None`: no checkpoints in this run).
+    pub cut: Option<&'a crate::runtime::checkpoint::Cut>,
 }
 
 impl Shared<'_> {
@@ -258,6 +260,22 @@ impl Worker for StrategyWorker<'_> {
                 }
                 self.sending.clear();
                 self.send(ToRisk::CanaryEnd(stamp));
+            }
+            ToStrategy::Checkpoint(ticks) => {
+                // Settled: every answer to what was sent is delivered, and what it caused.
+                self.barrier();
+                self.deliver();
+                self.cascade(0);
+                if let Some(cut) = self.shared.cut {
+                    let part = match (self.stage.checkpoint(), self.portfolio.checkpoint()) {
+                        (Ok(Some(stage)), Ok(portfolio)) => {
+                            Some((stage, portfolio, self.market.clone()))
+                        }
+                        _ => None,
+                    };
+                    cut.strategy_part(part);
+                }
+                self.send(ToRisk::Checkpoint(ticks));
             }
         }
     }

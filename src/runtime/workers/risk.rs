@@ -140,6 +140,14 @@ impl Worker for RiskWorker<'_> {
                     }
                 }
             }
+            ToRisk::Checkpoint(ticks) => {
+                // Every answer to what risk passed is applied before its part is taken.
+                self.sync();
+                if let Some(cut) = self.shared.cut {
+                    cut.risk_part(self.stage.checkpoint());
+                }
+                self.send(ToExecution::Checkpoint(ticks));
+            }
             ToRisk::CanaryEnd(stamp) => {
                 let mut counts = self
                     .canary
