@@ -123,6 +123,11 @@ pub fn open(
 }
 
 impl JournalStart {
+    /// The hash that ties this journal (and its checkpoints) to the config, strategies and data.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
     /// Starts the journal thread (none for a finished journal, which is only replayed). A
     /// journal failure asks `control` to stop the run.
     ///

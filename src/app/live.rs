@@ -361,6 +361,9 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         .as_ref()
         .map_or_else(PathBuf::new, |j| j.dir.clone());
     let finished_journal = journal.as_ref().is_some_and(|j| j.finished);
+    let (from, checkpoint_writer) =
+        super::checkpoints::recover(&mut engine, journal.as_ref(), &config, live_broker)
+            .map_err(LiveError::Journal)?;
     let writer = match journal.as_mut() {
         Some(j) => j
             .spawn(
@@ -375,8 +378,9 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
     if let Some(w) = &writer {
         *telemetry.journal.lock() = Some(Arc::clone(&w.link.shared));
     }
-    let mut source =
-        Replay::new(&journal_dir, replay, source).map_err(|e| LiveError::Journal(e.to_string()))?;
+    let mut source = Replay::new(&journal_dir, replay, source)
+        .map_err(|e| LiveError::Journal(e.to_string()))?
+        .from(from);
     if finished_journal {
         source = source.without_rest();
     }
@@ -384,11 +388,18 @@ pub fn run(live: LiveRun) -> Result<LiveOutcome, LiveError> {
         audit: Some(audit_tx),
         canary: true,
         journal: writer.as_ref().map(|w| w.link.clone()),
-        ..RunOptions::default()
+        from,
+        checkpoints: checkpoint_writer
+            .as_ref()
+            .map(|w| (config.journal.checkpoint_every, w.0.clone())),
     };
     let result = threaded::run_with(engine, &mut source, &mut |_| {}, &options, &control);
     telemetry.shutting_down.store(true, Ordering::Release);
     drop(options);
+    if let Some((sink, thread)) = checkpoint_writer {
+        drop(sink);
+        let _ = thread.join();
+    }
     tracing::info!(target: "app", "feed stopped and rings drained; writing results");
 
     // Bad input stops the feed, not the engine: what ran up to it is written all the same.

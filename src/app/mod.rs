@@ -5,6 +5,7 @@
 
 pub mod backtest;
 pub mod build;
+pub mod checkpoints;
 pub mod dead_letters;
 pub mod journal;
 pub mod kite;

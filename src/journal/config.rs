@@ -46,6 +46,9 @@ pub struct JournalConfig {
     pub retain_days: Option<u32>,
     /// Archived journals beyond this total size are removed at start, oldest first, GiB.
     pub retain_gib: Option<u32>,
+    /// A checkpoint of the engine's state every this many ticks (0: none), so a restart
+    /// replays only the ticks after the last one.
+    pub checkpoint_every: u64,
 }
 
 impl Default for JournalConfig {
@@ -58,6 +61,7 @@ impl Default for JournalConfig {
             segment_mib: 64,
             retain_days: None,
             retain_gib: None,
+            checkpoint_every: 1_000_000,
         }
     }
 }
@@ -101,6 +105,9 @@ pub(crate) fn read(root: &mut Fields<'_, '_>, into: &mut JournalConfig) {
     }
     if let Some(gib) = j.opt_int("retain_gib", 1, 1 << 20) {
         into.retain_gib = Some(gib as u32);
+    }
+    if let Some(every) = j.opt_int("checkpoint_every", 0, 1_000_000_000_000) {
+        into.checkpoint_every = every as u64;
     }
     j.finish();
 }

@@ -98,6 +98,8 @@ pub struct Replay<S> {
     rest: S,
     /// False: the journal is all there is (a finished run), `rest` is never read.
     rest_open: bool,
+    /// Journaled ticks still to read past (see `from`).
+    skip: u64,
 }
 
 impl<S> std::fmt::Debug for Replay<S> {
@@ -118,7 +120,16 @@ impl<S: TickSource> Replay<S> {
             dir: dir.to_path_buf(),
             rest,
             rest_open: true,
+            skip: 0,
         })
+    }
+
+    /// Starts after the first `from` journaled ticks (an engine restored from a checkpoint
+    /// taken after them): they are read past, not replayed.
+    #[must_use]
+    pub fn from(mut self, from: u64) -> Self {
+        self.skip = from.min(self.left);
+        self
     }
 
     /// Replays the journal only: `rest` is kept (for its counts) but never read.
@@ -148,7 +159,11 @@ impl<S: TickSource> TickSource for Replay<S> {
                 match record {
                     Some(r) => {
                         if let Entry::Tick(tick) = r.entry {
-                            buf.push(tick);
+                            if self.skip > 0 {
+                                self.skip -= 1;
+                            } else {
+                                buf.push(tick);
+                            }
                             self.left -= 1;
                         }
                     }

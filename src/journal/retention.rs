@@ -41,6 +41,16 @@ pub fn archive(dir: &Path, name: &str) -> std::io::Result<PathBuf> {
             std::fs::rename(&path, to.join(file))?;
         }
     }
+    // The checkpoints belong to the segments: they go with them.
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let is_checkpoint = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            n.starts_with("checkpoint-") && (n.ends_with(".apc") || n.ends_with(".apc.tmp"))
+        });
+        if is_checkpoint && let Some(file) = path.file_name() {
+            std::fs::rename(&path, to.join(file))?;
+        }
+    }
     std::fs::File::open(dir)?.sync_all()?;
     Ok(to)
 }
