@@ -57,7 +57,7 @@ fn listed(dir: &Path) -> Vec<(u64, PathBuf)> {
             .collect()
         })
         .unwrap_or_default();
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     files
 }
 
