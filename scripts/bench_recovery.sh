@@ -5,7 +5,10 @@
 # log line (scan and check of every record, then every tick through the engine again).
 # Repeats the restart RUNS times (default 3) and prints the median.
 #   scripts/bench_recovery.sh [TICKS] [RUNS]        (files under $DIR, default out/bench-recovery)
-# There are no snapshots yet: recovery time grows with the journal (see docs/bench/recovery.md).
+# CHECKPOINT_EVERY (default 1000000; 0: none) sets `[journal] checkpoint_every`: with
+# checkpoints a restart replays only the ticks after the newest one. STRATEGIES (default
+# `strategies`) names the strategy files; ML strategies keep no checkpoint yet, so compare
+# with the rule strategies alone. See docs/bench/recovery.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TICKS=${1:-10000000}
@@ -34,6 +37,7 @@ console = false
 dir = "$DIR/out"
 [journal]
 fsync = "never"
+checkpoint_every = ${CHECKPOINT_EVERY:-1000000}
 [venue.paper]
 kind = "paper"
 [risk.paper]
@@ -42,7 +46,7 @@ max_open_orders = 1000
 TOML
 BIN=target/release/alpha-panda
 echo "writing a journal of $TICKS ticks ..."
-$BIN live --config "$DIR/engine.toml" --strategies strategies > /dev/null 2> "$DIR/write.err" &
+$BIN live --config "$DIR/engine.toml" --strategies "${STRATEGIES:-strategies}" > /dev/null 2> "$DIR/write.err" &
 PID=$!
 python3 - "$PORT" "$TICKS" <<'PY'
 import sys, time, urllib.request
@@ -65,7 +69,7 @@ times=()
 for run in $(seq 1 "$RUNS"); do
   : > "$DIR/logs/app.log"
   START=$(python3 -c 'import time; print(time.time())')
-  $BIN live --config "$DIR/engine.toml" --strategies strategies > /dev/null 2> "$DIR/restart.err" &
+  $BIN live --config "$DIR/engine.toml" --strategies "${STRATEGIES:-strategies}" > /dev/null 2> "$DIR/restart.err" &
   PID=$!
   T=$(python3 - "$DIR/logs/app.log" "$START" <<'PY'
 import json, sys, time

@@ -194,6 +194,10 @@ pub fn run_with(
         let mut load = Duration::ZERO;
         let mut seq = options.from;
         let mut next_checkpoint = options.from.saturating_add(checkpoint_every);
+        if seq > 0 && seq == replay_end {
+            // Restored from a checkpoint at the journal's last tick: nothing to replay.
+            tracing::info!(target: "app", ticks = seq, seconds = wall.elapsed().as_secs_f64(), "journal replayed: state recovered; the feed resumes");
+        }
         let mut ticks_by_class = [0u64; 3];
         let mut feed_error = None;
         let mut canary_pending = options.canary;
