@@ -64,7 +64,7 @@ while True:
 PY
 kill -KILL "$PID"; wait "$PID" 2>/dev/null || true
 du -sh "$DIR/out/journal"
-$BIN journal verify "$DIR/out/journal" | head -1
+$BIN journal verify "$DIR/out/journal" | sed -n 1p
 times=()
 for run in $(seq 1 "$RUNS"); do
   : > "$DIR/logs/app.log"

@@ -27,7 +27,7 @@ const KEEP: usize = 2;
 /// Checkpoints in flight to the writer; more are dropped (the next one comes soon).
 const QUEUE: usize = 2;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct CheckpointFile {
     fingerprint: String,
     engine_version: String,
@@ -70,7 +70,8 @@ fn read(path: &Path) -> Result<CheckpointFile, String> {
     if crc32c::crc32c(&bytes[12..]) != crc {
         return Err("checksum mismatch".into());
     }
-    let config = bincode::config::standard().with_limit::<{ 1 << 34 }>();
+    // A crafted length inside a file whose CRC matches must not ask for more than this.
+    let config = bincode::config::standard().with_limit::<{ 1 << 32 }>();
     bincode::serde::decode_from_slice(&bytes[12..], config)
         .map(|(file, _)| file)
         .map_err(|e| format!("decode: {e}"))
@@ -197,4 +198,51 @@ pub fn recover(
         None
     };
     Ok((from, writer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_that_are_not_whole_checkpoints_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = b"not bincode of a checkpoint".to_vec();
+        let mut crc_ok = MAGIC.to_vec();
+        crc_ok.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+        crc_ok.extend_from_slice(&body);
+        let mut crc_bad = crc_ok.clone();
+        crc_bad[12] ^= 1;
+        // A length prefix of 2^62 inside a CRC-valid file: refused, not allocated.
+        let mut huge = vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f];
+        huge.extend_from_slice(b"x");
+        let mut crc_huge = MAGIC.to_vec();
+        crc_huge.extend_from_slice(&crc32c::crc32c(&huge).to_le_bytes());
+        crc_huge.extend_from_slice(&huge);
+        for (ticks, bytes) in [
+            (10, b"garbage".to_vec()),
+            (20, crc_bad),
+            (30, crc_ok),
+            (40, crc_huge),
+            (50, Vec::new()),
+        ] {
+            std::fs::write(dir.path().join(name(ticks)), bytes).unwrap();
+        }
+        std::fs::write(dir.path().join("checkpoint-x.apc"), b"").unwrap();
+        assert_eq!(
+            listed(dir.path()).iter().map(|f| f.0).collect::<Vec<_>>(),
+            [50, 40, 30, 20, 10]
+        );
+        assert!(latest(dir.path(), "f", 100).is_none());
+        assert!(
+            read(&dir.path().join(name(20)))
+                .unwrap_err()
+                .contains("checksum")
+        );
+        assert!(
+            read(&dir.path().join(name(40)))
+                .unwrap_err()
+                .contains("decode")
+        );
+    }
 }
